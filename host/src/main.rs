@@ -1,1 +1,4 @@
-fn main() {}
+//! The `weir` binary.
+fn main() -> std::process::ExitCode {
+    weir::cli::main()
+}

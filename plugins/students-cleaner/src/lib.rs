@@ -21,6 +21,9 @@ struct Student<'a> {
 }
 
 fn parse(line: &str) -> Result<Student<'_>, String> {
+    if line.trim().is_empty() {
+        return Err("line is empty".to_string());
+    }
     let parts: Vec<&str> = line.split(',').map(str::trim).collect();
     let [name, age, field] = parts.as_slice() else {
         return Err(format!(

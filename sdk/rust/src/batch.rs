@@ -38,7 +38,9 @@ macro_rules! typed_accessor {
 impl Batch {
     pub(crate) fn new(inner: wit::Batch) -> Self {
         let schema = Schema::from_wit(&inner.schema);
-        Batch { data: Rc::new(BatchData { inner, schema }) }
+        Batch {
+            data: Rc::new(BatchData { inner, schema }),
+        }
     }
 
     pub fn num_rows(&self) -> usize {
@@ -59,25 +61,51 @@ impl Batch {
                 unreachable!()
             }
         };
-        Ok(Column { arrays: &self.data.inner.arrays, index: self.data.inner.columns[position] })
+        Ok(Column {
+            arrays: &self.data.inner.arrays,
+            index: self.data.inner.columns[position],
+        })
     }
 
-    typed_accessor!(boolean, Boolean, Boolean<'_>, |c, bits| Boolean::new(bits, c.len(), c.validity()));
-    typed_accessor!(int32, Int32, Primitive<'_, i32>, |c, v| Primitive::new(v, c.validity()));
-    typed_accessor!(int64, Int64, Primitive<'_, i64>, |c, v| Primitive::new(v, c.validity()));
-    typed_accessor!(float32, Float32, Primitive<'_, f32>, |c, v| Primitive::new(v, c.validity()));
-    typed_accessor!(float64, Float64, Primitive<'_, f64>, |c, v| Primitive::new(v, c.validity()));
+    typed_accessor!(boolean, Boolean, Boolean<'_>, |c, bits| Boolean::new(
+        bits,
+        c.len(),
+        c.validity()
+    ));
+    typed_accessor!(int32, Int32, Primitive<'_, i32>, |c, v| Primitive::new(
+        v,
+        c.validity()
+    ));
+    typed_accessor!(int64, Int64, Primitive<'_, i64>, |c, v| Primitive::new(
+        v,
+        c.validity()
+    ));
+    typed_accessor!(float32, Float32, Primitive<'_, f32>, |c, v| Primitive::new(
+        v,
+        c.validity()
+    ));
+    typed_accessor!(float64, Float64, Primitive<'_, f64>, |c, v| Primitive::new(
+        v,
+        c.validity()
+    ));
     typed_accessor!(utf8, Utf8, Utf8<'_>, |c, d| Utf8::new(d, c.validity()));
-    typed_accessor!(binary, Binary, Binary<'_>, |c, d| Binary::new(d, c.validity()));
+    typed_accessor!(binary, Binary, Binary<'_>, |c, d| Binary::new(
+        d,
+        c.validity()
+    ));
     typed_accessor!(
         /// Timestamps as integers in the column's unit (see its field's type).
         timestamp, Timestamp, Primitive<'_, i64>, |c, v| Primitive::new(v, c.validity()));
     typed_accessor!(
         /// Dates as days since 1970-01-01.
         date32, Date32, Primitive<'_, i32>, |c, v| Primitive::new(v, c.validity()));
-    typed_accessor!(decimal128, Decimal128, Decimal128<'_>, |c, b| Decimal128::new(b, c.validity()));
+    typed_accessor!(decimal128, Decimal128, Decimal128<'_>, |c, b| {
+        Decimal128::new(b, c.validity())
+    });
     typed_accessor!(list, List, List<'_>, |c, d| List::new(d, c));
-    typed_accessor!(struct_, Struct, Struct<'_>, |c, children| Struct::new(children, c));
+    typed_accessor!(struct_, Struct, Struct<'_>, |c, children| Struct::new(
+        children, c
+    ));
 
     /// Every row, for row-at-a-time code.
     pub fn rows(&self) -> impl Iterator<Item = Row<'_>> + '_ {
@@ -126,7 +154,10 @@ pub struct Row<'a> {
 macro_rules! row_accessor {
     ($name:ident, $ty:ty) => {
         pub fn $name(&self, column: &str) -> Option<$ty> {
-            self.batch.$name(column).unwrap_or_else(|e| panic!("{}", e.message())).get(self.index)
+            self.batch
+                .$name(column)
+                .unwrap_or_else(|e| panic!("{}", e.message()))
+                .get(self.index)
         }
     };
 }

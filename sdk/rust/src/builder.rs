@@ -73,8 +73,17 @@ fn mismatch(field: &Field, built: &str) -> Error {
     ))
 }
 
-fn push_array(arrays: &mut Vec<wit::Array>, len: usize, validity: Option<Vec<u8>>, values: wit::Values) -> u32 {
-    arrays.push(wit::Array { len: len as u32, validity, values });
+fn push_array(
+    arrays: &mut Vec<wit::Array>,
+    len: usize,
+    validity: Option<Vec<u8>>,
+    values: wit::Values,
+) -> u32 {
+    arrays.push(wit::Array {
+        len: len as u32,
+        validity,
+        values,
+    });
     (arrays.len() - 1) as u32
 }
 
@@ -87,7 +96,10 @@ pub struct PrimitiveBuilder<T> {
 
 impl<T: Copy + Default> PrimitiveBuilder<T> {
     pub fn with_capacity(capacity: usize) -> Self {
-        PrimitiveBuilder { values: Vec::with_capacity(capacity), validity: Validity::default() }
+        PrimitiveBuilder {
+            values: Vec::with_capacity(capacity),
+            validity: Validity::default(),
+        }
     }
 
     pub fn append(&mut self, value: T) {
@@ -146,7 +158,12 @@ impl Builder for PrimitiveBuilder<i128> {
         }
         let len = self.values.len();
         let bytes = self.values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        Ok(push_array(arrays, len, self.validity.finish(), wit::Values::Decimal128(bytes)))
+        Ok(push_array(
+            arrays,
+            len,
+            self.validity.finish(),
+            wit::Values::Decimal128(bytes),
+        ))
     }
 }
 
@@ -189,7 +206,12 @@ impl Builder for BooleanBuilder {
         if field.data_type != DataType::Boolean {
             return Err(mismatch(field, "boolean"));
         }
-        Ok(push_array(arrays, self.len, self.validity.finish(), wit::Values::Boolean(self.bits)))
+        Ok(push_array(
+            arrays,
+            self.len,
+            self.validity.finish(),
+            wit::Values::Boolean(self.bits),
+        ))
     }
 }
 
@@ -213,7 +235,11 @@ pub struct Utf8Builder {
 
 impl Default for Utf8Builder {
     fn default() -> Self {
-        Utf8Builder { offsets: vec![0], text: String::new(), validity: Validity::default() }
+        Utf8Builder {
+            offsets: vec![0],
+            text: String::new(),
+            validity: Validity::default(),
+        }
     }
 }
 
@@ -221,7 +247,11 @@ impl Utf8Builder {
     pub fn with_capacity(rows: usize, bytes: usize) -> Self {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
-        Utf8Builder { offsets, text: String::with_capacity(bytes), validity: Validity::default() }
+        Utf8Builder {
+            offsets,
+            text: String::with_capacity(bytes),
+            validity: Validity::default(),
+        }
     }
 
     pub fn append(&mut self, value: &str) {
@@ -250,8 +280,16 @@ impl Builder for Utf8Builder {
             return Err(mismatch(field, "utf8"));
         }
         let len = self.offsets.len() - 1;
-        let data = wit::VarBytes { offsets: self.offsets, bytes: self.text.into_bytes() };
-        Ok(push_array(arrays, len, self.validity.finish(), wit::Values::Utf8(data)))
+        let data = wit::VarBytes {
+            offsets: self.offsets,
+            bytes: self.text.into_bytes(),
+        };
+        Ok(push_array(
+            arrays,
+            len,
+            self.validity.finish(),
+            wit::Values::Utf8(data),
+        ))
     }
 }
 
@@ -285,7 +323,11 @@ pub struct BinaryBuilder {
 
 impl Default for BinaryBuilder {
     fn default() -> Self {
-        BinaryBuilder { offsets: vec![0], bytes: Vec::new(), validity: Validity::default() }
+        BinaryBuilder {
+            offsets: vec![0],
+            bytes: Vec::new(),
+            validity: Validity::default(),
+        }
     }
 }
 
@@ -310,8 +352,16 @@ impl Builder for BinaryBuilder {
             return Err(mismatch(field, "binary"));
         }
         let len = self.offsets.len() - 1;
-        let data = wit::VarBytes { offsets: self.offsets, bytes: self.bytes };
-        Ok(push_array(arrays, len, self.validity.finish(), wit::Values::Binary(data)))
+        let data = wit::VarBytes {
+            offsets: self.offsets,
+            bytes: self.bytes,
+        };
+        Ok(push_array(
+            arrays,
+            len,
+            self.validity.finish(),
+            wit::Values::Binary(data),
+        ))
     }
 }
 
@@ -355,13 +405,30 @@ pub(crate) fn copy_column(column: Column<'_>, arrays: &mut Vec<wit::Array>) -> u
     let array = column.array();
     let values = match &array.values {
         wit::Values::List(list) => {
-            let item = copy_column(Column { arrays: column.arrays, index: list.item }, arrays);
-            wit::Values::List(wit::ListData { offsets: list.offsets.clone(), item })
+            let item = copy_column(
+                Column {
+                    arrays: column.arrays,
+                    index: list.item,
+                },
+                arrays,
+            );
+            wit::Values::List(wit::ListData {
+                offsets: list.offsets.clone(),
+                item,
+            })
         }
         wit::Values::Struct(children) => wit::Values::Struct(
             children
                 .iter()
-                .map(|&c| copy_column(Column { arrays: column.arrays, index: c }, arrays))
+                .map(|&c| {
+                    copy_column(
+                        Column {
+                            arrays: column.arrays,
+                            index: c,
+                        },
+                        arrays,
+                    )
+                })
                 .collect(),
         ),
         other => other.clone(),

@@ -106,7 +106,11 @@ pub struct Boolean<'a> {
 
 impl<'a> Boolean<'a> {
     pub(crate) fn new(bits: &'a [u8], len: usize, validity: Option<&'a [u8]>) -> Self {
-        Boolean { bits, len, validity }
+        Boolean {
+            bits,
+            len,
+            validity,
+        }
     }
 
     #[inline]
@@ -137,14 +141,17 @@ pub struct Binary<'a> {
 
 impl<'a> Binary<'a> {
     pub(crate) fn new(data: &'a wit::VarBytes, validity: Option<&'a [u8]>) -> Self {
-        Binary { offsets: &data.offsets, bytes: &data.bytes, validity }
+        Binary {
+            offsets: &data.offsets,
+            bytes: &data.bytes,
+            validity,
+        }
     }
 
     #[inline]
     pub fn get(&self, row: usize) -> Option<&'a [u8]> {
-        valid(self.validity, row).then(|| {
-            &self.bytes[self.offsets[row] as usize..self.offsets[row + 1] as usize]
-        })
+        valid(self.validity, row)
+            .then(|| &self.bytes[self.offsets[row] as usize..self.offsets[row + 1] as usize])
     }
 
     pub fn len(&self) -> usize {
@@ -175,7 +182,9 @@ impl<'a> Utf8<'a> {
         // validated UTF-8; re-checking every value would double the cost of
         // reading text. A plugin trusts its host (the sandbox protects the host
         // from the plugin, not the other way round).
-        self.0.get(row).map(|b| unsafe { std::str::from_utf8_unchecked(b) })
+        self.0
+            .get(row)
+            .map(|b| unsafe { std::str::from_utf8_unchecked(b) })
     }
 
     pub fn len(&self) -> usize {
@@ -229,8 +238,15 @@ pub struct List<'a> {
 
 impl<'a> List<'a> {
     pub(crate) fn new(data: &'a wit::ListData, column: Column<'a>) -> Self {
-        let items = Column { arrays: column.arrays, index: data.item };
-        List { offsets: &data.offsets, items, validity: column.validity() }
+        let items = Column {
+            arrays: column.arrays,
+            index: data.item,
+        };
+        List {
+            offsets: &data.offsets,
+            items,
+            validity: column.validity(),
+        }
     }
 
     /// The rows of [`List::items`] that make up row `row`, or `None` if it is null.
@@ -266,7 +282,10 @@ impl<'a> Struct<'a> {
 
     /// The child column of member number `member`.
     pub fn member(&self, member: usize) -> Column<'a> {
-        Column { arrays: self.column.arrays, index: self.children[member] }
+        Column {
+            arrays: self.column.arrays,
+            index: self.children[member],
+        }
     }
 
     pub fn is_null(&self, row: usize) -> bool {

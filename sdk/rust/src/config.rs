@@ -17,7 +17,10 @@ impl Config {
 
     /// The raw text of `key`, if it is set.
     pub fn text(&self, key: &str) -> Option<&str> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// `key` parsed as a `T`, or `default` if it is not set.
@@ -38,8 +41,11 @@ impl Config {
     where
         T::Err: std::fmt::Display,
     {
-        let text = self.text(key).ok_or_else(|| Error::new(format!("config key `{key}` is required")))?;
-        text.parse().map_err(|e| Error::new(format!("config key `{key}`: cannot use {text:?}: {e}")))
+        let text = self
+            .text(key)
+            .ok_or_else(|| Error::new(format!("config key `{key}` is required")))?;
+        text.parse()
+            .map_err(|e| Error::new(format!("config key `{key}`: cannot use {text:?}: {e}")))
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {

@@ -40,7 +40,9 @@ mod output;
 mod schema;
 
 pub use batch::{Batch, Row};
-pub use builder::{BinaryBuilder, BooleanBuilder, Builder, PrimitiveBuilder, Push, Utf8Builder, Value};
+pub use builder::{
+    BinaryBuilder, BooleanBuilder, Builder, PrimitiveBuilder, Push, Utf8Builder, Value,
+};
 pub use column::{Binary, Boolean, Column, Decimal128, List, Primitive, Struct, Utf8};
 pub use config::Config;
 pub use output::Output;
@@ -48,7 +50,10 @@ pub use schema::{DataType, Field, Plan, Schema, TimeUnit};
 
 /// The names a transform needs, in one import.
 pub mod prelude {
-    pub use crate::{Batch, Config, DataType, Error, Field, Output, Plan, Row, Schema, Transform, export_transform};
+    pub use crate::{
+        Batch, Config, DataType, Error, Field, Output, Plan, Row, Schema, Transform,
+        export_transform,
+    };
 }
 
 /// A transform plugin. The host creates it with [`Transform::new`], asks it

@@ -35,7 +35,12 @@ pub struct Output {
 
 impl Output {
     pub(crate) fn new(batch: Batch) -> Self {
-        Output { batch, selection: Selection::All, computed: Vec::new(), rejections: Vec::new() }
+        Output {
+            batch,
+            selection: Selection::All,
+            computed: Vec::new(),
+            rejections: Vec::new(),
+        }
     }
 
     /// The number of rows the output has so far.
@@ -102,7 +107,10 @@ impl Output {
             Selection::Mask(bits) => set_bit(bits, row, false),
             Selection::Take(rows) => rows.retain(|&i| i as usize != row),
         }
-        self.rejections.push(wit::Rejection { row: row as u32, reason: reason.into() });
+        self.rejections.push(wit::Rejection {
+            row: row as u32,
+            reason: reason.into(),
+        });
     }
 
     /// Sets column `name` (replacing the input column of that name, or adding
@@ -142,7 +150,11 @@ impl Output {
         let len = builder.len();
         let finish: Finish = Box::new(move |field, arrays| builder.finish(field, arrays));
         self.computed.retain(|c| c.name != name);
-        self.computed.push(Computed { name: name.to_string(), len, finish });
+        self.computed.push(Computed {
+            name: name.to_string(),
+            len,
+            finish,
+        });
         self
     }
 
@@ -167,7 +179,11 @@ impl Output {
             Ok(out.len() as u32 - 1)
         });
         self.computed.retain(|c| c.name != name);
-        self.computed.push(Computed { name: name.to_string(), len, finish });
+        self.computed.push(Computed {
+            name: name.to_string(),
+            len,
+            finish,
+        });
         self
     }
 
@@ -182,17 +198,23 @@ impl Output {
 
     /// Assembles the contract's output for the planned schema: planned columns
     /// not computed here are passed through from the input by name.
-    pub(crate) fn into_wit(self, input: &Schema, plan: &Plan) -> Result<wit::TransformOutput, Error> {
+    pub(crate) fn into_wit(
+        self,
+        input: &Schema,
+        plan: &Plan,
+    ) -> Result<wit::TransformOutput, Error> {
         let rows = self.num_rows();
         for c in &self.computed {
             if plan.output.index_of(&c.name).is_none() {
                 return Err(Error::new(format!(
-                    "process computed column `{}`, which describe did not plan", c.name
+                    "process computed column `{}`, which describe did not plan",
+                    c.name
                 )));
             }
             if c.len != rows {
                 return Err(Error::new(format!(
-                    "computed column `{}` has {} values for {rows} output rows", c.name, c.len
+                    "computed column `{}` has {} values for {rows} output rows",
+                    c.name, c.len
                 )));
             }
         }
@@ -201,28 +223,43 @@ impl Output {
         let mut columns = Vec::with_capacity(plan.output.fields.len());
         for field in &plan.output.fields {
             let source = match computed.iter().position(|c| c.name == field.name) {
-                Some(i) => wit::ColumnSource::Computed((computed.swap_remove(i).finish)(field, &mut arrays)?),
+                Some(i) => wit::ColumnSource::Computed((computed.swap_remove(i).finish)(
+                    field,
+                    &mut arrays,
+                )?),
                 None => match input.index_of(&field.name) {
-                    Some(i) if input.fields[i].data_type == field.data_type => wit::ColumnSource::Input(i as u32),
+                    Some(i) if input.fields[i].data_type == field.data_type => {
+                        wit::ColumnSource::Input(i as u32)
+                    }
                     Some(_) => {
                         return Err(Error::new(format!(
-                            "column `{}` changes type in the plan, so process must compute it", field.name
+                            "column `{}` changes type in the plan, so process must compute it",
+                            field.name
                         )));
                     }
                     None => {
                         return Err(Error::new(format!(
-                            "planned column `{}` is neither computed by process nor an input column", field.name
+                            "planned column `{}` is neither computed by process nor an input column",
+                            field.name
                         )));
                     }
                 },
             };
-            columns.push(wit::OutputColumn { name: field.name.clone(), source });
+            columns.push(wit::OutputColumn {
+                name: field.name.clone(),
+                source,
+            });
         }
         let rows = match self.selection {
             Selection::All => wit::RowSelection::All,
             Selection::Mask(bits) => wit::RowSelection::Mask(bits),
             Selection::Take(rows) => wit::RowSelection::Take(rows),
         };
-        Ok(wit::TransformOutput { rows, columns, arrays, rejections: self.rejections })
+        Ok(wit::TransformOutput {
+            rows,
+            columns,
+            arrays,
+            rejections: self.rejections,
+        })
     }
 }

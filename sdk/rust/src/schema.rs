@@ -17,10 +17,16 @@ pub enum DataType {
     Utf8,
     Binary,
     /// Instants in UTC, in `unit`, shown in `timezone` if set.
-    Timestamp { unit: TimeUnit, timezone: Option<String> },
+    Timestamp {
+        unit: TimeUnit,
+        timezone: Option<String>,
+    },
     /// Days since 1970-01-01.
     Date32,
-    Decimal128 { precision: u8, scale: i8 },
+    Decimal128 {
+        precision: u8,
+        scale: i8,
+    },
     List(Box<Field>),
     Struct(Vec<Field>),
 }
@@ -35,7 +41,11 @@ pub struct Field {
 
 impl Field {
     pub fn new(name: impl Into<String>, data_type: DataType, nullable: bool) -> Self {
-        Field { name: name.into(), data_type, nullable }
+        Field {
+            name: name.into(),
+            data_type,
+            nullable,
+        }
     }
 }
 
@@ -63,7 +73,10 @@ impl Schema {
     pub fn require(&self, name: &str) -> Result<&Field, Error> {
         self.field(name).ok_or_else(|| {
             let names: Vec<&str> = self.fields.iter().map(|f| f.name.as_str()).collect();
-            Error::new(format!("input has no column `{name}` (it has: {})", names.join(", ")))
+            Error::new(format!(
+                "input has no column `{name}` (it has: {})",
+                names.join(", ")
+            ))
         })
     }
 
@@ -93,7 +106,11 @@ impl Schema {
 
     pub(crate) fn to_wit(&self) -> wit::Schema {
         let mut fields = Vec::new();
-        let columns = self.fields.iter().map(|f| push_field(&mut fields, f)).collect();
+        let columns = self
+            .fields
+            .iter()
+            .map(|f| push_field(&mut fields, f))
+            .collect();
         wit::Schema { fields, columns }
     }
 }
@@ -108,15 +125,25 @@ fn field_from_wit(table: &[wit::Field], index: u32) -> Field {
         wit::DataType::Float64 => DataType::Float64,
         wit::DataType::Utf8 => DataType::Utf8,
         wit::DataType::Binary => DataType::Binary,
-        wit::DataType::Timestamp(t) => DataType::Timestamp { unit: t.unit, timezone: t.timezone.clone() },
+        wit::DataType::Timestamp(t) => DataType::Timestamp {
+            unit: t.unit,
+            timezone: t.timezone.clone(),
+        },
         wit::DataType::Date32 => DataType::Date32,
-        wit::DataType::Decimal128(d) => DataType::Decimal128 { precision: d.precision, scale: d.scale },
+        wit::DataType::Decimal128(d) => DataType::Decimal128 {
+            precision: d.precision,
+            scale: d.scale,
+        },
         wit::DataType::List(item) => DataType::List(Box::new(field_from_wit(table, *item))),
         wit::DataType::Struct(members) => {
             DataType::Struct(members.iter().map(|&m| field_from_wit(table, m)).collect())
         }
     };
-    Field { name: f.name.clone(), data_type, nullable: f.nullable }
+    Field {
+        name: f.name.clone(),
+        data_type,
+        nullable: f.nullable,
+    }
 }
 
 /// Appends `field` and its children to the flat table; returns its index.
@@ -129,19 +156,25 @@ fn push_field(table: &mut Vec<wit::Field>, field: &Field) -> u32 {
         DataType::Float64 => wit::DataType::Float64,
         DataType::Utf8 => wit::DataType::Utf8,
         DataType::Binary => wit::DataType::Binary,
-        DataType::Timestamp { unit, timezone } => {
-            wit::DataType::Timestamp(wit::TimestampType { unit: *unit, timezone: timezone.clone() })
-        }
+        DataType::Timestamp { unit, timezone } => wit::DataType::Timestamp(wit::TimestampType {
+            unit: *unit,
+            timezone: timezone.clone(),
+        }),
         DataType::Date32 => wit::DataType::Date32,
-        DataType::Decimal128 { precision, scale } => {
-            wit::DataType::Decimal128(wit::DecimalType { precision: *precision, scale: *scale })
-        }
+        DataType::Decimal128 { precision, scale } => wit::DataType::Decimal128(wit::DecimalType {
+            precision: *precision,
+            scale: *scale,
+        }),
         DataType::List(item) => wit::DataType::List(push_field(table, item)),
         DataType::Struct(members) => {
             wit::DataType::Struct(members.iter().map(|m| push_field(table, m)).collect())
         }
     };
-    table.push(wit::Field { name: field.name.clone(), data_type, nullable: field.nullable });
+    table.push(wit::Field {
+        name: field.name.clone(),
+        data_type,
+        nullable: field.nullable,
+    });
     (table.len() - 1) as u32
 }
 
@@ -158,7 +191,10 @@ pub struct Plan {
 impl Plan {
     /// Output columns `output`, reading every input column.
     pub fn new(output: Schema) -> Self {
-        Plan { output, reads: None }
+        Plan {
+            output,
+            reads: None,
+        }
     }
 
     /// Reads only the named input columns: the host sends nothing else.
@@ -177,6 +213,9 @@ impl Plan {
                     .collect::<Result<Vec<_>, _>>()?,
             ),
         };
-        Ok(wit::Plan { output: self.output.to_wit(), projection })
+        Ok(wit::Plan {
+            output: self.output.to_wit(),
+            projection,
+        })
     }
 }

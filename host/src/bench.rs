@@ -1,0 +1,224 @@
+//! `weir bench transform`: the same filter + uppercase, natively on Arrow and
+//! as a Wasm component, on the same generated input; outputs compared, speed
+//! and start-up costs reported as JSON. A benchmark, not a test: run it on a
+//! release build.
+
+use crate::runtime::{BatchOutcome, ComponentCache, Runtime, TransformPlugin};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    StringBuilder, TimestampMillisecondArray,
+};
+use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The component the benchmark runs unless told otherwise.
+pub const UPPERCASE_PLUGIN: &[u8] =
+    include_bytes!(concat!(env!("WEIR_PLUGIN_DIR"), "/uppercase.wasm"));
+
+const MIN_SCORE: f64 = 0.5;
+
+#[derive(Debug, Serialize)]
+pub struct TransformBench {
+    pub rows: usize,
+    pub batch: usize,
+    pub repeat: usize,
+    pub native_rows_per_s: f64,
+    pub wasm_rows_per_s: f64,
+    /// wasm / native, on medians.
+    pub ratio: f64,
+    pub native_rows_per_s_min: f64,
+    pub native_rows_per_s_max: f64,
+    pub wasm_rows_per_s_min: f64,
+    pub wasm_rows_per_s_max: f64,
+    pub rows_out: usize,
+    pub outputs_equal: bool,
+    pub cold_compile_ms: f64,
+    pub cached_load_ms: f64,
+    pub instantiate_us: f64,
+}
+
+pub fn input_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("city", DataType::Utf8, false),
+        Field::new("score", DataType::Float64, false),
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+            false,
+        ),
+    ]))
+}
+
+/// `rows` rows of seeded random data, in batches of `batch`.
+pub fn generate(rows: usize, batch: usize) -> Vec<RecordBatch> {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let cities = ["Seoul", "Busan", "Incheon", "Daegu", "Daejeon", "Gwangju"];
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < rows {
+        let n = batch.min(rows - start);
+        let mut names = StringBuilder::with_capacity(n, n * 12);
+        for _ in 0..n {
+            if rng.random_range(0..100) == 0 {
+                names.append_null();
+            } else {
+                let len = rng.random_range(6..14);
+                let name: String = (0..len)
+                    .map(|_| rng.random_range(b'a'..=b'z') as char)
+                    .collect();
+                names.append_value(name);
+            }
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values(
+                start as i64..(start + n) as i64,
+            )),
+            Arc::new(names.finish()),
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|_| cities[rng.random_range(0..cities.len())]),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                (0..n).map(|_| rng.random::<f64>()),
+            )),
+            Arc::new(TimestampMillisecondArray::from_iter_values(
+                (0..n).map(|i| 1_767_225_600_000 + (start + i) as i64),
+            )),
+        ];
+        batches.push(
+            RecordBatch::try_new(input_schema(), columns).expect("columns follow the schema"),
+        );
+        start += n;
+    }
+    batches
+}
+
+/// The native twin of the `uppercase` plugin.
+pub fn native_uppercase(batch: &RecordBatch) -> RecordBatch {
+    let scores = batch
+        .column(3)
+        .as_primitive::<arrow::datatypes::Float64Type>();
+    let keep: BooleanArray = scores
+        .values()
+        .iter()
+        .map(|&s| Some(s >= MIN_SCORE))
+        .collect();
+    let kept = filter_record_batch(batch, &keep).expect("mask fits the batch");
+    let names = kept.column(1).as_string::<i32>();
+    let mut upper = StringBuilder::with_capacity(names.len(), names.value_data().len());
+    let mut scratch = String::new();
+    for name in names.iter() {
+        match name {
+            Some(n) if n.is_ascii() => {
+                scratch.clear();
+                scratch.push_str(n);
+                scratch.make_ascii_uppercase();
+                upper.append_value(&scratch);
+            }
+            Some(n) => upper.append_value(n.to_uppercase()),
+            None => upper.append_null(),
+        }
+    }
+    let mut columns = kept.columns().to_vec();
+    columns[1] = Arc::new(upper.finish());
+    RecordBatch::try_new(kept.schema(), columns).expect("same schema")
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn rate(rows: usize, elapsed: Duration) -> f64 {
+    rows as f64 / elapsed.as_secs_f64()
+}
+
+pub fn run(
+    rows: usize,
+    batch: usize,
+    repeat: usize,
+    plugin: Option<&[u8]>,
+) -> anyhow::Result<TransformBench> {
+    let bytes = plugin.unwrap_or(UPPERCASE_PLUGIN);
+    let input = generate(rows, batch);
+    let runtime = Runtime::new(ComponentCache::disabled()).map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let started = Instant::now();
+    let component = runtime.load_bytes("uppercase", bytes)?;
+    let cold_compile_ms = started.elapsed().as_secs_f64() * 1e3;
+    let cache_dir = tempfile::tempdir()?;
+    let cwasm = cache_dir.path().join("uppercase.cwasm");
+    std::fs::write(
+        &cwasm,
+        component.serialize().map_err(|e| anyhow::anyhow!("{e}"))?,
+    )?;
+    let started = Instant::now();
+    // SAFETY: written just above by `serialize` of this same engine.
+    let _loaded =
+        unsafe { wasmtime::component::Component::deserialize_file(&runtime.engine, &cwasm) }
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cached_load_ms = started.elapsed().as_secs_f64() * 1e3;
+
+    let config = vec![("min_score".to_string(), MIN_SCORE.to_string())];
+    let mut plugin = TransformPlugin::from_component(
+        &runtime,
+        "uppercase",
+        "uppercase",
+        &component,
+        config,
+        input_schema(),
+    )?;
+    let instantiate_us = plugin
+        .time_instantiation()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .as_secs_f64()
+        * 1e6;
+
+    let (mut native_rates, mut wasm_rates) = (Vec::new(), Vec::new());
+    let (mut native_out, mut wasm_out) = (Vec::new(), Vec::new());
+    for _ in 0..repeat.max(1) {
+        let started = Instant::now();
+        native_out = input.iter().map(native_uppercase).collect();
+        native_rates.push(rate(rows, started.elapsed()));
+
+        let started = Instant::now();
+        wasm_out.clear();
+        for b in &input {
+            match plugin.process(b) {
+                BatchOutcome::Processed { output, .. } => wasm_out.push(output),
+                BatchOutcome::Failed { reason } => {
+                    anyhow::bail!("the plugin failed a batch: {reason}")
+                }
+            }
+        }
+        wasm_rates.push(rate(rows, started.elapsed()));
+    }
+    let schema = input_schema();
+    let native_all = concat_batches(&schema, &native_out)?;
+    let wasm_all = concat_batches(&schema, &wasm_out)?;
+    let (native, wasm) = (median(native_rates.clone()), median(wasm_rates.clone()));
+    let fold = |xs: &[f64], f: fn(f64, f64) -> f64, init| xs.iter().copied().fold(init, f);
+    Ok(TransformBench {
+        rows,
+        batch,
+        repeat: repeat.max(1),
+        native_rows_per_s: native,
+        wasm_rows_per_s: wasm,
+        ratio: wasm / native,
+        native_rows_per_s_min: fold(&native_rates, f64::min, f64::MAX),
+        native_rows_per_s_max: fold(&native_rates, f64::max, 0.0),
+        wasm_rows_per_s_min: fold(&wasm_rates, f64::min, f64::MAX),
+        wasm_rows_per_s_max: fold(&wasm_rates, f64::max, 0.0),
+        rows_out: native_all.num_rows(),
+        outputs_equal: native_all == wasm_all,
+        cold_compile_ms,
+        cached_load_ms,
+        instantiate_us,
+    })
+}

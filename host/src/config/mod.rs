@@ -1,0 +1,321 @@
+//! Pipeline files: TOML parsed into plain configuration types (unknown keys
+//! rejected), `${ENV}` interpolated, relative paths resolved against the
+//! file's folder. Building running components from them happens elsewhere.
+
+pub mod ddl;
+mod env;
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// A pipeline file that cannot be used, with the file and the key named.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Defaults to the file name without its extension.
+    pub name: Option<String>,
+    pub source: SourceConfig,
+    #[serde(default)]
+    pub transforms: Vec<TransformConfig>,
+    #[serde(default)]
+    pub sinks: Vec<SinkConfig>,
+    #[serde(default)]
+    pub dead_letter: DeadLetterConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum SourceConfig {
+    Files(FilesConfig),
+    Generator(GeneratorConfig),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileFormat {
+    /// One `value` column holding each line.
+    Lines,
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    /// A file, or a directory whose files are read in name order; new files
+    /// are picked up as they arrive.
+    pub path: PathBuf,
+    pub format: FileFormat,
+    /// Columns in Spark DDL (`"name STRING, age INT"`); required for csv and jsonl.
+    pub schema: Option<String>,
+    /// csv: the first line of each file is a header to skip.
+    #[serde(default)]
+    pub header: bool,
+    /// csv: the field delimiter, one character.
+    #[serde(default = "default_delimiter")]
+    pub delimiter: char,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// How often a directory is listed for new files (not in --available-now).
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorConfig {
+    /// What to simulate; `user-events` (registrations, logins, logouts).
+    #[serde(default = "default_simulation")]
+    pub simulation: String,
+    /// Events in all; unbounded if unset (then --available-now is refused).
+    pub count: Option<u64>,
+    /// Events per second; 0 generates as fast as possible.
+    #[serde(default)]
+    pub rate: u64,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Event time of the first event (RFC 3339).
+    #[serde(default = "default_start_time")]
+    pub start_time: String,
+    /// Event time between consecutive events, in milliseconds.
+    #[serde(default = "default_step_ms")]
+    pub step_ms: u64,
+    #[serde(default = "default_users")]
+    pub users: u64,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformConfig {
+    pub name: String,
+    /// Path to the component (`.wasm`).
+    pub plugin: PathBuf,
+    /// Passed to the plugin's `init` as text values.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum SinkConfig {
+    Csv(CsvSinkConfig),
+    Jsonl(JsonlSinkConfig),
+    /// JSON Lines on standard output.
+    Stdout(StdoutSinkConfig),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvSinkConfig {
+    pub name: String,
+    pub path: PathBuf,
+    #[serde(default = "default_true")]
+    pub header: bool,
+    #[serde(default = "default_delimiter")]
+    pub delimiter: char,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonlSinkConfig {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutSinkConfig {
+    pub name: String,
+}
+
+impl SinkConfig {
+    pub fn name(&self) -> &str {
+        match self {
+            SinkConfig::Csv(c) => &c.name,
+            SinkConfig::Jsonl(c) => &c.name,
+            SinkConfig::Stdout(c) => &c.name,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DeadLetterConfig {
+    /// JSON Lines on standard error (the default: never silent).
+    #[default]
+    Stderr,
+    Jsonl {
+        path: PathBuf,
+    },
+}
+
+fn default_delimiter() -> char {
+    ','
+}
+fn default_batch_size() -> usize {
+    8192
+}
+fn default_poll_interval_ms() -> u64 {
+    1000
+}
+fn default_simulation() -> String {
+    "user-events".to_string()
+}
+fn default_seed() -> u64 {
+    42
+}
+fn default_start_time() -> String {
+    "2026-01-01T00:00:00Z".to_string()
+}
+fn default_step_ms() -> u64 {
+    100
+}
+fn default_users() -> u64 {
+    1000
+}
+fn default_true() -> bool {
+    true
+}
+
+impl PipelineConfig {
+    /// Reads, interpolates, parses and validates a pipeline file, and
+    /// resolves its relative paths against the file's folder.
+    pub fn load(path: &Path) -> Result<PipelineConfig, ConfigError> {
+        let shown = path.display().to_string();
+        let fail = |message: String| ConfigError {
+            path: shown.clone(),
+            message,
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| fail(format!("cannot read the pipeline file: {e}")))?;
+        // Structure first, from the user's own text, so that toml's message
+        // shows the line and names the key; interpolation changes only values.
+        toml::from_str::<PipelineConfig>(&text).map_err(|e| fail(e.to_string()))?;
+        let mut value: toml::Value = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        env::interpolate(&mut value, "").map_err(fail)?;
+        let mut config: PipelineConfig = value
+            .try_into()
+            .map_err(|e: toml::de::Error| fail(e.to_string()))?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        if config.name.is_none() {
+            config.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        }
+        config.validate().map_err(fail)?;
+        Ok(config)
+    }
+
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("pipeline")
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let SourceConfig::Files(f) = &mut self.source {
+            resolve(&mut f.path);
+        }
+        for t in &mut self.transforms {
+            resolve(&mut t.plugin);
+        }
+        for s in &mut self.sinks {
+            match s {
+                SinkConfig::Csv(c) => resolve(&mut c.path),
+                SinkConfig::Jsonl(c) => resolve(&mut c.path),
+                SinkConfig::Stdout(_) => {}
+            }
+        }
+        if let DeadLetterConfig::Jsonl { path } = &mut self.dead_letter {
+            resolve(path);
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        match &self.source {
+            SourceConfig::Files(f) => {
+                if f.format != FileFormat::Lines && f.schema.is_none() {
+                    return Err(
+                        "key `source.schema`: the csv and jsonl formats need a declared schema, \
+                                e.g. schema = \"name STRING, age INT\""
+                            .to_string(),
+                    );
+                }
+                if let Some(schema) = &f.schema {
+                    ddl::parse_schema(schema).map_err(|e| format!("key `source.schema`: {e}"))?;
+                }
+                if f.batch_size == 0 {
+                    return Err("key `source.batch_size` must be at least 1".to_string());
+                }
+            }
+            SourceConfig::Generator(g) => {
+                if g.simulation != "user-events" {
+                    return Err(format!(
+                        "key `source.simulation`: unknown simulation {:?} (known: user-events)",
+                        g.simulation
+                    ));
+                }
+                if g.batch_size == 0 {
+                    return Err("key `source.batch_size` must be at least 1".to_string());
+                }
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, t) in self.transforms.iter().enumerate() {
+            if !names.insert(t.name.as_str()) {
+                return Err(format!(
+                    "key `transforms[{i}].name`: the name {:?} is used twice",
+                    t.name
+                ));
+            }
+            plugin_config(t).map_err(|e| format!("key `transforms[{i}].config.{e}"))?;
+        }
+        for (i, s) in self.sinks.iter().enumerate() {
+            if !names.insert(s.name()) {
+                return Err(format!(
+                    "key `sinks[{i}].name`: the name {:?} is used twice",
+                    s.name()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The plugin's config table as text pairs; nested tables and arrays are
+/// refused (their text form would be ambiguous across plugin languages).
+pub fn plugin_config(transform: &TransformConfig) -> Result<Vec<(String, String)>, String> {
+    transform
+        .config
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Datetime(d) => d.to_string(),
+                toml::Value::Array(_) | toml::Value::Table(_) => {
+                    return Err(format!(
+                        "{k}`: only text, numbers, booleans and dates can be passed to a plugin"
+                    ));
+                }
+            };
+            Ok((k.clone(), text))
+        })
+        .collect()
+}

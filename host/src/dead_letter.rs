@@ -1,0 +1,82 @@
+//! The dead-letter: every row a decoder or a plugin refuses lands here with
+//! the stage, the reason, where it came from and the input it was.
+
+use crate::config::DeadLetterConfig;
+use arrow::array::RecordBatch;
+use serde::Serialize;
+use std::io::Write;
+
+/// One refused row.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeadLetter {
+    /// `decode:<format>` or `transform:<name>`.
+    pub stage: String,
+    pub reason: String,
+    /// The file (or other source) and the offset in it (line number for files).
+    pub source: String,
+    pub offset: i64,
+    /// The raw record for a decoder; the row as it entered the stage for a plugin.
+    pub input: serde_json::Value,
+}
+
+/// Where dead letters are written (JSON Lines).
+pub struct DeadLetterWriter {
+    out: Box<dyn Write + Send>,
+    pub target: String,
+    pub written: u64,
+}
+
+impl DeadLetterWriter {
+    pub fn open(config: &DeadLetterConfig) -> std::io::Result<Self> {
+        let (out, target): (Box<dyn Write + Send>, String) = match config {
+            DeadLetterConfig::Stderr => (Box::new(std::io::stderr()), "stderr".to_string()),
+            DeadLetterConfig::Jsonl { path } => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let file = std::fs::File::create(path)?;
+                (
+                    Box::new(std::io::BufWriter::new(file)),
+                    path.display().to_string(),
+                )
+            }
+        };
+        Ok(DeadLetterWriter {
+            out,
+            target,
+            written: 0,
+        })
+    }
+
+    pub fn write(&mut self, letter: &DeadLetter) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, letter)?;
+        self.out.write_all(b"\n")?;
+        self.written += 1;
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Rows of `batch` as JSON objects, for dead letters of plugin stages.
+pub fn rows_as_json(batch: &RecordBatch) -> Vec<serde_json::Value> {
+    let mut buffer = Vec::new();
+    let written = {
+        let mut writer = arrow::json::LineDelimitedWriter::new(&mut buffer);
+        writer.write(batch).and_then(|_| writer.finish())
+    };
+    match written {
+        Ok(()) => buffer
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap_or(serde_json::Value::Null))
+            .collect(),
+        // A type the JSON writer cannot render: say so rather than lose the row.
+        Err(e) => vec![
+            serde_json::Value::String(format!("(row not renderable as JSON: {e})"));
+            batch.num_rows()
+        ],
+    }
+}

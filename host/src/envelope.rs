@@ -1,0 +1,65 @@
+//! A batch on its way through a pipeline: the rows, and where each came from
+//! (source and offset), so a row rejected several stages later is still
+//! traced to its input.
+
+use arrow::array::{Int64Array, RecordBatch, StringArray, UInt32Array};
+use arrow::compute::take_record_batch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use std::sync::{Arc, LazyLock};
+
+static ORIGIN_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("_source", DataType::Utf8, false),
+        Field::new("_offset", DataType::Int64, false),
+    ]))
+});
+
+/// Rows plus their origins (a `_source` and `_offset` per row).
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub data: RecordBatch,
+    origin: RecordBatch,
+}
+
+impl Envelope {
+    pub fn new(data: RecordBatch, sources: Vec<&str>, offsets: Vec<i64>) -> Self {
+        assert_eq!(data.num_rows(), offsets.len(), "one origin per row");
+        let origin = RecordBatch::try_new(
+            ORIGIN_SCHEMA.clone(),
+            vec![
+                Arc::new(StringArray::from(sources)),
+                Arc::new(Int64Array::from(offsets)),
+            ],
+        )
+        .expect("origin columns match their schema");
+        Envelope { data, origin }
+    }
+
+    pub fn num_rows(&self) -> usize {
+        self.data.num_rows()
+    }
+
+    /// The source and offset of row `row`.
+    pub fn origin(&self, row: usize) -> (&str, i64) {
+        let sources = self
+            .origin
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("utf8");
+        let offsets = self
+            .origin
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("int64");
+        (sources.value(row), offsets.value(row))
+    }
+
+    /// The envelope after a stage: `data`, whose row `i` came from input row
+    /// `origins[i]`.
+    pub fn derive(&self, data: RecordBatch, origins: &UInt32Array) -> Envelope {
+        let origin = take_record_batch(&self.origin, origins).expect("origins index this batch");
+        Envelope { data, origin }
+    }
+}

@@ -1,0 +1,8 @@
+//! Host-side bindings generated from wit/; private to the runtime.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "transform",
+});
+
+pub use weir::plugin::types as wit;

@@ -1,0 +1,65 @@
+//! The wasmtime engine every plugin of a process shares, configured once.
+
+use super::cache::ComponentCache;
+use super::{PluginError, inspect};
+use std::path::Path;
+use std::sync::Arc;
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// The engine and the component cache: set up once per process.
+#[derive(Clone)]
+pub struct Runtime {
+    pub engine: Engine,
+    cache: Arc<ComponentCache>,
+}
+
+impl Runtime {
+    pub fn new(cache: ComponentCache) -> wasmtime::Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.wasm_simd(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        // Instances come from a pre-reserved pool: instantiation costs
+        // microseconds, and a trapping plugin is replaced cheaply.
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(256)
+            .total_memories(256)
+            .total_tables(256)
+            .max_memory_size(1 << 30);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config)?;
+        Ok(Runtime {
+            engine,
+            cache: Arc::new(cache),
+        })
+    }
+
+    /// Loads a component from `path`: checks it is a component of a
+    /// compatible contract version, then compiles it or takes it from the cache.
+    pub fn load(&self, path: &Path) -> Result<Component, PluginError> {
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        self.load_bytes(&shown, &bytes)
+    }
+
+    pub fn load_bytes(&self, shown: &str, bytes: &[u8]) -> Result<Component, PluginError> {
+        inspect::check_header(shown, bytes)?;
+        let component = self
+            .cache
+            .get_or_compile(&self.engine, bytes)
+            .map_err(|e| PluginError::Invalid {
+                path: shown.to_string(),
+                reason: format!("{e:#}"),
+            })?;
+        inspect::check_contract(&self.engine, shown, &component)?;
+        Ok(component)
+    }
+
+    pub fn cache(&self) -> &ComponentCache {
+        &self.cache
+    }
+}

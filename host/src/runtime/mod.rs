@@ -1,0 +1,65 @@
+//! The plugin runtime: a wasmtime engine, the precompiled-component cache,
+//! the host capabilities plugins import, and running transforms.
+
+mod bindings;
+mod cache;
+pub mod convert;
+mod engine;
+pub mod inspect;
+mod log;
+mod state;
+mod store;
+pub mod transform;
+
+pub use cache::ComponentCache;
+pub use engine::Runtime;
+pub use inspect::{ContractVersion, PluginInfo};
+pub use transform::{BatchOutcome, TransformPlugin};
+
+/// A failure to load, link, initialise or call a plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("cannot read plugin {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a WebAssembly file (it does not start with the `\\0asm` magic bytes)")]
+    NotWasm { path: String },
+    #[error(
+        "{path} is a core WebAssembly module, not a component; build it for wasm32-wasip2 \
+         (or wrap it with `wasm-tools component new`)"
+    )]
+    CoreModule { path: String },
+    #[error("{path} is not a valid component: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error(
+        "{path} does not export the weir transform interface (weir:plugin/transformer); it exports: {exports}"
+    )]
+    WrongWorld { path: String, exports: String },
+    #[error(
+        "{path} was built for weir:plugin@{plugin}, but this host speaks weir:plugin@{host}; \
+         rebuild the plugin against a compatible SDK"
+    )]
+    IncompatibleVersion {
+        path: String,
+        plugin: String,
+        host: String,
+    },
+    #[error("{path} cannot be linked: {reason}")]
+    Link { path: String, reason: String },
+    #[error("plugin `{plugin}`: {call} failed: {message}")]
+    Refused {
+        plugin: String,
+        call: &'static str,
+        message: String,
+    },
+    #[error("plugin `{plugin}` trapped in {call}: {reason}")]
+    Trap {
+        plugin: String,
+        call: &'static str,
+        reason: String,
+    },
+    #[error("plugin `{plugin}`: {message}")]
+    Contract { plugin: String, message: String },
+}

@@ -1,0 +1,24 @@
+//! The `state` capability: a key-value map owned by the host, one per plugin
+//! per pipeline, kept across batches and across instances of the plugin.
+
+use super::bindings::weir::plugin::state;
+use super::store::PluginData;
+use wasmtime::component::{HasSelf, Linker};
+
+impl state::Host for PluginData {
+    fn get(&mut self, key: String) -> Option<Vec<u8>> {
+        self.state.get(&key).cloned()
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) {
+        self.state.insert(key, value);
+    }
+
+    fn delete(&mut self, key: String) {
+        self.state.remove(&key);
+    }
+}
+
+pub fn add_to_linker(linker: &mut Linker<PluginData>) -> wasmtime::Result<()> {
+    state::add_to_linker::<_, HasSelf<_>>(linker, |data| data)
+}

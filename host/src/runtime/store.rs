@@ -1,0 +1,40 @@
+//! What each plugin instance's `Store` holds: its WASI context (granting
+//! nothing), its name for the log, and its key-value state.
+
+use std::collections::BTreeMap;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+pub struct PluginData {
+    pub(crate) plugin: String,
+    pub(crate) state: BTreeMap<String, Vec<u8>>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl PluginData {
+    pub fn new(plugin: &str, state: BTreeMap<String, Vec<u8>>) -> Self {
+        // No preopened directories, environment, arguments or sockets: a
+        // plugin sees only what the contract gives it. Its stderr reaches the
+        // host's, so a panic message is not lost.
+        let wasi = WasiCtx::builder().inherit_stderr().build();
+        PluginData {
+            plugin: plugin.to_string(),
+            state,
+            wasi,
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiView for PluginData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+// The `types` interface has no functions; its host trait is empty.
+impl super::bindings::wit::Host for PluginData {}

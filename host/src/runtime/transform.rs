@@ -1,0 +1,400 @@
+//! One transform plugin in one pipeline: its instance and store, its plan,
+//! and turning a plugin's output back into an Arrow batch.
+
+use super::bindings::{Transform, wit};
+use super::convert::{self, ArrayTable, ConvertError};
+use super::store::PluginData;
+use super::{PluginError, Runtime, log, state};
+use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array};
+use arrow::compute::{filter, take};
+use arrow::datatypes::SchemaRef;
+use std::collections::BTreeMap;
+use std::path::Path;
+use wasmtime::Store;
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+
+/// What happened to one batch.
+pub enum BatchOutcome {
+    /// The output batch, the input row each output row came from, and the
+    /// rejected input rows with their reasons.
+    Processed {
+        output: RecordBatch,
+        origins: UInt32Array,
+        rejections: Vec<(u32, String)>,
+    },
+    /// The plugin failed the whole batch (an error, a trap, or an output that
+    /// breaks the contract): every row goes to the dead-letter with `reason`.
+    Failed { reason: String },
+}
+
+/// A loaded, initialised, planned transform.
+pub struct TransformPlugin {
+    name: String,
+    config: Vec<(String, String)>,
+    pre: InstancePre<PluginData>,
+    engine: wasmtime::Engine,
+    instance: Option<(Store<PluginData>, Transform)>,
+    /// State survives the instance: a trap replaces the instance, not this.
+    saved_state: BTreeMap<String, Vec<u8>>,
+    input_schema: SchemaRef,
+    input_wit: wit::Schema,
+    projection: Option<Vec<usize>>,
+    projected_wit: wit::Schema,
+    output_schema: SchemaRef,
+}
+
+impl TransformPlugin {
+    /// Loads the component at `path`, initialises it with `config` and plans
+    /// its output for `input`.
+    pub fn load(
+        runtime: &Runtime,
+        name: &str,
+        path: &Path,
+        config: Vec<(String, String)>,
+        input: SchemaRef,
+    ) -> Result<Self, PluginError> {
+        let component = runtime.load(path)?;
+        Self::from_component(
+            runtime,
+            name,
+            &path.display().to_string(),
+            &component,
+            config,
+            input,
+        )
+    }
+
+    pub fn from_component(
+        runtime: &Runtime,
+        name: &str,
+        shown_path: &str,
+        component: &Component,
+        config: Vec<(String, String)>,
+        input: SchemaRef,
+    ) -> Result<Self, PluginError> {
+        let link = |e: wasmtime::Error| PluginError::Link {
+            path: shown_path.to_string(),
+            reason: format!("{e:#}"),
+        };
+        let mut linker = Linker::<PluginData>::new(&runtime.engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link)?;
+        log::add_to_linker(&mut linker).map_err(link)?;
+        state::add_to_linker(&mut linker).map_err(link)?;
+        wit::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d).map_err(link)?;
+        let pre = linker.instantiate_pre(component).map_err(link)?;
+        let contract = |message: String| PluginError::Contract {
+            plugin: name.to_string(),
+            message,
+        };
+        let input_wit = convert::schema_to_wit(&input).map_err(|e| contract(e.0))?;
+        let mut plugin = TransformPlugin {
+            name: name.to_string(),
+            config,
+            pre,
+            engine: runtime.engine.clone(),
+            instance: None,
+            saved_state: BTreeMap::new(),
+            input_schema: input.clone(),
+            input_wit: input_wit.clone(),
+            projection: None,
+            projected_wit: input_wit,
+            output_schema: input,
+        };
+        let plan = plugin.start()?;
+        plugin.apply_plan(plan)?;
+        Ok(plugin)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn output_schema(&self) -> SchemaRef {
+        self.output_schema.clone()
+    }
+
+    /// The input columns the plugin reads, by index; `None` is all.
+    pub fn projection(&self) -> Option<&[usize]> {
+        self.projection.as_deref()
+    }
+
+    /// The plugin's key-value state, as checkpoints will snapshot it.
+    pub fn state(&self) -> &BTreeMap<String, Vec<u8>> {
+        match &self.instance {
+            Some((store, _)) => &store.data().state,
+            None => &self.saved_state,
+        }
+    }
+
+    /// Times one bare instantiation (a fresh store and instance, no `init`),
+    /// as the benchmark reports it.
+    pub fn time_instantiation(&self) -> wasmtime::Result<std::time::Duration> {
+        let started = std::time::Instant::now();
+        let mut store = Store::new(&self.engine, PluginData::new(&self.name, BTreeMap::new()));
+        self.pre.instantiate(&mut store)?;
+        Ok(started.elapsed())
+    }
+
+    /// Instantiates the plugin, runs `init` and `describe`, and returns the plan.
+    fn start(&mut self) -> Result<wit::Plan, PluginError> {
+        let trap = |call, e: wasmtime::Error| PluginError::Trap {
+            plugin: self.name.clone(),
+            call,
+            reason: trap_reason(&e),
+        };
+        let data = PluginData::new(&self.name, std::mem::take(&mut self.saved_state));
+        let mut store = Store::new(&self.engine, data);
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| trap("instantiation", e))?;
+        let bindings = Transform::new(&mut store, &instance).map_err(|e| PluginError::Link {
+            path: self.name.clone(),
+            reason: format!("{e:#}"),
+        })?;
+        let guest = bindings.weir_plugin_transformer();
+        let refused = |call, message| PluginError::Refused {
+            plugin: self.name.clone(),
+            call,
+            message,
+        };
+        guest
+            .call_init(&mut store, &self.config)
+            .map_err(|e| trap("init", e))?
+            .map_err(|m| refused("init", m))?;
+        let plan = guest
+            .call_describe(&mut store, &self.input_wit)
+            .map_err(|e| trap("describe", e))?
+            .map_err(|m| refused("describe", m))?;
+        self.instance = Some((store, bindings));
+        Ok(plan)
+    }
+
+    fn apply_plan(&mut self, plan: wit::Plan) -> Result<(), PluginError> {
+        let contract = |message: String| PluginError::Contract {
+            plugin: self.name.clone(),
+            message,
+        };
+        let output = convert::schema_from_wit(&plan.output)
+            .map_err(|e| contract(format!("its plan: {e}")))?;
+        let columns = self.input_schema.fields().len();
+        self.projection = match plan.projection {
+            None => None,
+            Some(indices) => {
+                if let Some(bad) = indices.iter().find(|&&i| i as usize >= columns) {
+                    return Err(contract(format!(
+                        "its plan reads input column {bad}, but the input has {columns}"
+                    )));
+                }
+                Some(indices.into_iter().map(|i| i as usize).collect())
+            }
+        };
+        self.projected_wit = match &self.projection {
+            None => self.input_wit.clone(),
+            Some(p) => {
+                let projected = self.input_schema.project(p).expect("indices checked above");
+                convert::schema_to_wit(&projected)
+                    .expect("a projection of a convertible schema converts")
+            }
+        };
+        self.output_schema = output;
+        Ok(())
+    }
+
+    /// Runs the plugin on one batch (of the planned input schema).
+    pub fn process(&mut self, input: &RecordBatch) -> BatchOutcome {
+        if self.instance.is_none() {
+            // The previous instance trapped: start a fresh one (state kept).
+            if let Err(e) = self.start() {
+                return BatchOutcome::Failed {
+                    reason: e.to_string(),
+                };
+            }
+        }
+        let projected = match &self.projection {
+            None => input.clone(),
+            Some(p) => input
+                .project(p)
+                .expect("projection checked against the input schema"),
+        };
+        let wit_batch = match convert::batch_to_wit(&projected, self.projected_wit.clone()) {
+            Ok(b) => b,
+            Err(e) => return BatchOutcome::Failed { reason: e.0 },
+        };
+        let (store, bindings) = self.instance.as_mut().expect("started above");
+        let result = bindings
+            .weir_plugin_transformer()
+            .call_process(&mut *store, &wit_batch);
+        match result {
+            Err(e) => {
+                let reason = format!("plugin `{}` trapped: {}", self.name, trap_reason(&e));
+                // A trapped instance may be half-way through anything: drop it
+                // and keep only the host-owned state.
+                let (store, _) = self.instance.take().expect("instance present");
+                self.saved_state = store.into_data().state;
+                BatchOutcome::Failed { reason }
+            }
+            Ok(Err(message)) => BatchOutcome::Failed {
+                reason: format!("plugin `{}` failed the batch: {message}", self.name),
+            },
+            Ok(Ok(output)) => match self.assemble(input, output) {
+                Ok(outcome) => outcome,
+                Err(e) => BatchOutcome::Failed {
+                    reason: format!(
+                        "plugin `{}` returned an output that breaks the contract: {}",
+                        self.name, e.0
+                    ),
+                },
+            },
+        }
+    }
+
+    /// Builds the output batch: pass-through columns from `input` with the
+    /// row selection applied, computed columns from the plugin.
+    fn assemble(
+        &self,
+        input: &RecordBatch,
+        output: wit::TransformOutput,
+    ) -> Result<BatchOutcome, ConvertError> {
+        let n = input.num_rows();
+        let mut rejected = vec![false; n];
+        let mut rejections = Vec::with_capacity(output.rejections.len());
+        for r in output.rejections {
+            if r.row as usize >= n {
+                return Err(ConvertError(format!(
+                    "it rejects row {}, but the batch has {n} rows",
+                    r.row
+                )));
+            }
+            rejected[r.row as usize] = true;
+            rejections.push((r.row, r.reason));
+        }
+        let origins: UInt32Array = match output.rows {
+            wit::RowSelection::All => (0..n as u32).collect(),
+            wit::RowSelection::Mask(bits) => {
+                let mask = convert::bitmap(bits, n, "(row selection)", "mask")?;
+                mask.set_indices().map(|i| i as u32).collect()
+            }
+            wit::RowSelection::Take(rows) => {
+                if let Some(bad) = rows.iter().find(|&&r| r as usize >= n) {
+                    return Err(ConvertError(format!(
+                        "it selects row {bad}, but the batch has {n} rows"
+                    )));
+                }
+                UInt32Array::from(rows)
+            }
+        };
+        if let Some(row) = origins.values().iter().find(|&&r| rejected[r as usize]) {
+            return Err(ConvertError(format!(
+                "row {row} is both rejected and selected"
+            )));
+        }
+        let out_rows = origins.len();
+        let all_rows = out_rows == n
+            && origins
+                .values()
+                .iter()
+                .enumerate()
+                .all(|(i, &r)| i == r as usize);
+        let select = |column: &ArrayRef| -> Result<ArrayRef, ConvertError> {
+            if all_rows {
+                Ok(column.clone())
+            } else if out_rows <= n && origins.values().windows(2).all(|w| w[0] < w[1]) {
+                // An ordered subset is a filter, which Arrow does fastest.
+                let mut keep = vec![false; n];
+                origins
+                    .values()
+                    .iter()
+                    .for_each(|&r| keep[r as usize] = true);
+                filter(column, &BooleanArray::from(keep)).map_err(|e| ConvertError(e.to_string()))
+            } else {
+                take(column, &origins, None).map_err(|e| ConvertError(e.to_string()))
+            }
+        };
+        let planned = self.output_schema.fields();
+        if output.columns.len() != planned.len() {
+            return Err(ConvertError(format!(
+                "it returned {} columns, its plan declares {}",
+                output.columns.len(),
+                planned.len()
+            )));
+        }
+        let mut table = ArrayTable::new(output.arrays);
+        let mut columns = Vec::with_capacity(planned.len());
+        for (column, field) in output.columns.iter().zip(planned.iter()) {
+            if &column.name != field.name() {
+                return Err(ConvertError(format!(
+                    "it returned column `{}` where its plan declares `{}`",
+                    column.name,
+                    field.name()
+                )));
+            }
+            let array = match column.source {
+                wit::ColumnSource::Input(i) => {
+                    let Some(source) = input.columns().get(i as usize) else {
+                        return Err(ConvertError(format!(
+                            "column `{}` passes input column {i} through, which does not exist",
+                            column.name
+                        )));
+                    };
+                    if source.data_type() != field.data_type() {
+                        return Err(ConvertError(format!(
+                            "column `{}` passes through input column {i} of type {}, but the plan declares {}",
+                            column.name,
+                            source.data_type(),
+                            field.data_type()
+                        )));
+                    }
+                    select(source)?
+                }
+                wit::ColumnSource::Computed(a) => {
+                    let array = table.take(a, field)?;
+                    if array.len() != out_rows {
+                        return Err(ConvertError(format!(
+                            "computed column `{}` has {} values for {out_rows} output rows",
+                            column.name,
+                            array.len()
+                        )));
+                    }
+                    array
+                }
+            };
+            if !field.is_nullable() && array.null_count() > 0 {
+                return Err(ConvertError(format!(
+                    "column `{}` is declared not nullable but has nulls",
+                    column.name
+                )));
+            }
+            columns.push(array);
+        }
+        let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(out_rows));
+        let output =
+            RecordBatch::try_new_with_options(self.output_schema.clone(), columns, &options)
+                .map_err(|e| ConvertError(e.to_string()))?;
+        Ok(BatchOutcome::Processed {
+            output,
+            origins,
+            rejections,
+        })
+    }
+}
+
+/// The message of a trap or host error, without wasmtime's backtrace noise.
+fn trap_reason(e: &wasmtime::Error) -> String {
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{e:#}")
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+impl std::fmt::Debug for TransformPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransformPlugin")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,63 @@
+//! Sinks: where rows end up. For now native CSV, JSON Lines and stdout
+//! writers; the sandboxed sink contract replaces them in its own issue.
+
+mod file;
+
+pub use file::{CsvSink, JsonlSink, StdoutSink};
+
+use crate::config::SinkConfig;
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Schema};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("sink `{sink}`: cannot write {target}: {source}")]
+    Io {
+        sink: String,
+        target: String,
+        source: std::io::Error,
+    },
+    #[error("sink `{sink}`: {message}")]
+    Encode { sink: String, message: String },
+    #[error("sink `{sink}` cannot take this pipeline's rows: {message}")]
+    Schema { sink: String, message: String },
+}
+
+pub trait Sink: Send {
+    fn name(&self) -> &str;
+    /// Where rows go, for the run summary.
+    fn target(&self) -> String;
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError>;
+    /// Makes everything written so far durable (called at the end of a run).
+    fn flush(&mut self) -> Result<(), SinkError>;
+}
+
+/// Checks, before anything is opened, that a sink can encode `schema`.
+pub fn check(config: &SinkConfig, schema: &Schema) -> Result<(), SinkError> {
+    if let SinkConfig::Csv(c) = config {
+        if let Some(f) = schema
+            .fields()
+            .iter()
+            .find(|f| matches!(f.data_type(), DataType::List(_) | DataType::Struct(_)))
+        {
+            return Err(SinkError::Schema {
+                sink: c.name.clone(),
+                message: format!(
+                    "CSV cannot hold column `{}` of type {}; use a jsonl sink",
+                    f.name(),
+                    f.data_type()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub fn open(config: &SinkConfig, schema: &Schema) -> Result<Box<dyn Sink>, SinkError> {
+    check(config, schema)?;
+    Ok(match config {
+        SinkConfig::Csv(c) => Box::new(CsvSink::open(c, schema)?),
+        SinkConfig::Jsonl(c) => Box::new(JsonlSink::open(c)?),
+        SinkConfig::Stdout(c) => Box::new(StdoutSink::new(&c.name)),
+    })
+}

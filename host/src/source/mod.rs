@@ -1,0 +1,67 @@
+//! Sources: where records come from (files, a generator), decoded into
+//! Arrow batches with each row's origin.
+
+pub mod decode;
+mod files;
+mod generator;
+
+pub use files::FilesSource;
+pub use generator::GeneratorSource;
+
+use crate::config::SourceConfig;
+use crate::dead_letter::DeadLetter;
+use crate::envelope::Envelope;
+use arrow::datatypes::SchemaRef;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// A batch from a source: the decoded rows and the records refused.
+pub struct SourceBatch {
+    pub rows: Envelope,
+    pub rejected: Vec<DeadLetter>,
+}
+
+impl SourceBatch {
+    /// Records read, decoded or not.
+    pub fn records(&self) -> u64 {
+        (self.rows.num_rows() + self.rejected.len()) as u64
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("source path {path} does not exist")]
+    Missing { path: String },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Config(String),
+}
+
+/// A source of batches.
+pub trait Source: Send {
+    /// The schema of every batch, known before the first record.
+    fn schema(&self) -> SchemaRef;
+    /// A short description for logs and the run summary.
+    fn describe(&self) -> String;
+    /// The next batch; `None` once a bounded run has read everything there
+    /// was at its start, or once `stop` is set.
+    fn next_batch(&mut self) -> Result<Option<SourceBatch>, SourceError>;
+}
+
+/// Whether a run is bounded (`--available-now`) and how it is asked to stop.
+#[derive(Clone)]
+pub struct RunMode {
+    pub available_now: bool,
+    pub stop: Arc<AtomicBool>,
+}
+
+pub fn build(config: &SourceConfig, mode: RunMode) -> Result<Box<dyn Source>, SourceError> {
+    Ok(match config {
+        SourceConfig::Files(c) => Box::new(FilesSource::new(c, mode)?),
+        SourceConfig::Generator(c) => Box::new(GeneratorSource::new(c, mode)?),
+    })
+}
