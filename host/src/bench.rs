@@ -5,9 +5,10 @@
 
 use crate::runtime::{BatchOutcome, ComponentCache, Runtime, TransformPlugin};
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray,
     StringBuilder, TimestampMillisecondArray,
 };
+use arrow::compute::kernels::cmp::gt_eq;
 use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use rand::{RngExt, SeedableRng};
@@ -101,14 +102,7 @@ pub fn generate(rows: usize, batch: usize) -> Vec<RecordBatch> {
 
 /// The native twin of the `uppercase` plugin.
 pub fn native_uppercase(batch: &RecordBatch) -> RecordBatch {
-    let scores = batch
-        .column(3)
-        .as_primitive::<arrow::datatypes::Float64Type>();
-    let keep: BooleanArray = scores
-        .values()
-        .iter()
-        .map(|&s| Some(s >= MIN_SCORE))
-        .collect();
+    let keep = gt_eq(batch.column(3), &Float64Array::new_scalar(MIN_SCORE)).expect("score is float64");
     let kept = filter_record_batch(batch, &keep).expect("mask fits the batch");
     let names = kept.column(1).as_string::<i32>();
     let mut upper = StringBuilder::with_capacity(names.len(), names.value_data().len());

@@ -28,6 +28,11 @@ impl Runtime {
             .total_tables(256)
             .max_memory_size(1 << 30);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        // `WEIR_PROFILE=perfmap` names JIT-compiled plugin functions for
+        // `perf report` (written to /tmp/perf-PID.map).
+        if std::env::var("WEIR_PROFILE").is_ok_and(|v| v == "perfmap") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)?;
         Ok(Runtime {
             engine,

@@ -6,7 +6,7 @@ use super::convert::{self, ArrayTable, ConvertError};
 use super::store::PluginData;
 use super::{PluginError, Runtime, log, state};
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array};
-use arrow::compute::{filter, take};
+use arrow::compute::{FilterBuilder, FilterPredicate, take};
 use arrow::datatypes::SchemaRef;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -269,47 +269,34 @@ impl TransformPlugin {
             rejected[r.row as usize] = true;
             rejections.push((r.row, r.reason));
         }
-        let origins: UInt32Array = match output.rows {
-            wit::RowSelection::All => (0..n as u32).collect(),
+        // How pass-through columns are cut: nothing, one filter predicate
+        // shared by every column, or a take (reordering or repeating rows).
+        let (origins, selector) = match output.rows {
+            wit::RowSelection::All => ((0..n as u32).collect::<UInt32Array>(), Selector::All),
             wit::RowSelection::Mask(bits) => {
-                let mask = convert::bitmap(bits, n, "(row selection)", "mask")?;
-                mask.set_indices().map(|i| i as u32).collect()
+                let mask = BooleanArray::new(convert::bitmap(bits, n, "(row selection)", "mask")?, None);
+                let origins: UInt32Array = mask.values().set_indices().map(|i| i as u32).collect();
+                let predicate = FilterBuilder::new(&mask).optimize().build();
+                (origins, Selector::Filter(predicate))
             }
             wit::RowSelection::Take(rows) => {
                 if let Some(bad) = rows.iter().find(|&&r| r as usize >= n) {
-                    return Err(ConvertError(format!(
-                        "it selects row {bad}, but the batch has {n} rows"
-                    )));
+                    return Err(ConvertError(format!("it selects row {bad}, but the batch has {n} rows")));
                 }
-                UInt32Array::from(rows)
+                (UInt32Array::from(rows), Selector::Take)
             }
         };
         if let Some(row) = origins.values().iter().find(|&&r| rejected[r as usize]) {
-            return Err(ConvertError(format!(
-                "row {row} is both rejected and selected"
-            )));
+            return Err(ConvertError(format!("row {row} is both rejected and selected")));
         }
         let out_rows = origins.len();
-        let all_rows = out_rows == n
-            && origins
-                .values()
-                .iter()
-                .enumerate()
-                .all(|(i, &r)| i == r as usize);
         let select = |column: &ArrayRef| -> Result<ArrayRef, ConvertError> {
-            if all_rows {
-                Ok(column.clone())
-            } else if out_rows <= n && origins.values().windows(2).all(|w| w[0] < w[1]) {
-                // An ordered subset is a filter, which Arrow does fastest.
-                let mut keep = vec![false; n];
-                origins
-                    .values()
-                    .iter()
-                    .for_each(|&r| keep[r as usize] = true);
-                filter(column, &BooleanArray::from(keep)).map_err(|e| ConvertError(e.to_string()))
-            } else {
-                take(column, &origins, None).map_err(|e| ConvertError(e.to_string()))
+            match &selector {
+                Selector::All => Ok(column.clone()),
+                Selector::Filter(predicate) => predicate.filter(column),
+                Selector::Take => take(column, &origins, None),
             }
+            .map_err(|e| ConvertError(e.to_string()))
         };
         let planned = self.output_schema.fields();
         if output.columns.len() != planned.len() {
@@ -377,6 +364,13 @@ impl TransformPlugin {
             rejections,
         })
     }
+}
+
+/// How the rows of pass-through columns are selected.
+enum Selector {
+    All,
+    Filter(FilterPredicate),
+    Take,
 }
 
 /// The message of a trap or host error, without wasmtime's backtrace noise.

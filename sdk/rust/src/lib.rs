@@ -45,7 +45,7 @@ pub use builder::{
 };
 pub use column::{Binary, Boolean, Column, Decimal128, List, Primitive, Struct, Utf8};
 pub use config::Config;
-pub use output::Output;
+pub use output::{Output, SelectedRows};
 pub use schema::{DataType, Field, Plan, Schema, TimeUnit};
 
 /// The names a transform needs, in one import.

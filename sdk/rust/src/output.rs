@@ -16,6 +16,45 @@ enum Selection {
     Take(Vec<u32>),
 }
 
+/// The input rows of an output, in order (see [`Output::selected_rows`]).
+pub struct SelectedRows<'a>(Rows<'a>);
+
+enum Rows<'a> {
+    All(std::ops::Range<usize>),
+    /// Walks the mask a 64-bit word at a time, skipping unset bits.
+    Mask { bits: &'a [u8], next_word: usize, word: u64, base: usize },
+    Take(std::slice::Iter<'a, u32>),
+}
+
+impl Iterator for SelectedRows<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        match &mut self.0 {
+            Rows::All(range) => range.next(),
+            Rows::Take(rows) => rows.next().map(|&r| r as usize),
+            Rows::Mask { bits, next_word, word, base } => {
+                while *word == 0 {
+                    let start = *next_word * 8;
+                    if start >= bits.len() {
+                        return None;
+                    }
+                    let end = (start + 8).min(bits.len());
+                    let mut raw = [0u8; 8];
+                    raw[..end - start].copy_from_slice(&bits[start..end]);
+                    *word = u64::from_le_bytes(raw);
+                    *base = start * 8;
+                    *next_word += 1;
+                }
+                let row = *base + word.trailing_zeros() as usize;
+                *word &= *word - 1;
+                Some(row)
+            }
+        }
+    }
+}
+
 type Finish = Box<dyn FnOnce(&crate::Field, &mut Vec<wit::Array>) -> Result<u32, Error> + 'static>;
 
 struct Computed {
@@ -53,13 +92,13 @@ impl Output {
     }
 
     /// The input rows that make up the output, in output order.
-    pub fn selected_rows(&self) -> Box<dyn Iterator<Item = usize> + '_> {
+    pub fn selected_rows(&self) -> SelectedRows<'_> {
         let n = self.batch.num_rows();
-        match &self.selection {
-            Selection::All => Box::new(0..n),
-            Selection::Mask(bits) => Box::new((0..n).filter(move |&i| bit(bits, i))),
-            Selection::Take(rows) => Box::new(rows.iter().map(|&i| i as usize)),
-        }
+        SelectedRows(match &self.selection {
+            Selection::All => Rows::All(0..n),
+            Selection::Mask(bits) => Rows::Mask { bits, next_word: 0, word: 0, base: 0 },
+            Selection::Take(rows) => Rows::Take(rows.iter()),
+        })
     }
 
     /// Keeps only the selected rows for which `keep` is true.
