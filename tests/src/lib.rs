@@ -1,1 +1,111 @@
+//! Helpers for the end-to-end tests: where the built `weir` binary and the
+//! test components are, and a scratch folder to run pipelines in.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository's root folder.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the root").to_path_buf()
+}
+
+/// The `weir` binary of the profile these tests were built with; `cargo
+/// test --workspace` builds it alongside them.
+pub fn weir_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    // target/<profile>/deps/e2e-HASH → target/<profile>/weir
+    let bin = exe.parent().and_then(Path::parent).expect("target/<profile>/deps").join("weir");
+    assert!(bin.exists(), "{} is missing: run the tests with `cargo test --workspace`", bin.display());
+    bin
+}
+
+/// A component built from plugins/ by host/build.rs.
+pub fn plugin(name: &str) -> PathBuf {
+    let path = root().join("target/plugins/wasm32-wasip2/release").join(format!("{name}.wasm"));
+    assert!(path.exists(), "{} is missing: `cargo build` builds the plugins", path.display());
+    path
+}
+
+/// A scratch folder holding a pipeline and its files.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch { dir: tempfile::tempdir().expect("a temporary directory") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `contents` to `relative`, creating folders.
+    pub fn write(&self, relative: &str, contents: &str) -> PathBuf {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        let path = self.path().join(relative);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    }
+
+    /// Dead letters written to `relative`, one JSON object each.
+    pub fn dead_letters(&self, relative: &str) -> Vec<serde_json::Value> {
+        self.read(relative).lines().map(|l| serde_json::from_str(l).expect("a JSON dead letter")).collect()
+    }
+
+    /// Runs `weir ARGS` in this folder, with the component cache kept here.
+    pub fn weir(&self, args: &[&str]) -> Run {
+        let output = Command::new(weir_bin())
+            .args(args)
+            .current_dir(self.path())
+            .env("WEIR_CACHE_DIR", self.path().join(".cache"))
+            .output()
+            .expect("weir runs");
+        Run(output)
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A finished `weir` process.
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn success(&self) -> bool {
+        self.0.status.success()
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    /// Panics, showing the output, unless the run succeeded.
+    pub fn ok(self) -> Self {
+        assert!(self.success(), "weir failed:\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        self
+    }
+
+    /// Panics unless the run failed; returns its stderr.
+    pub fn fails(self) -> String {
+        assert!(!self.success(), "weir should have failed:\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        self.stderr()
+    }
+}
+
+/// A TOML string literal for a path.
+pub fn toml_path(path: &Path) -> String {
+    format!("{:?}", path.display().to_string())
+}

@@ -11,11 +11,13 @@ impl state::Host for PluginData {
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) {
-        self.state.insert(key, value);
+        let previous = self.state.insert(key.clone(), value);
+        self.undo.push((key, previous));
     }
 
     fn delete(&mut self, key: String) {
-        self.state.remove(&key);
+        let previous = self.state.remove(&key);
+        self.undo.push((key, previous));
     }
 }
 

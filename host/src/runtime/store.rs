@@ -8,6 +8,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 pub struct PluginData {
     pub(crate) plugin: String,
     pub(crate) state: BTreeMap<String, Vec<u8>>,
+    /// Previous values of the keys changed by the call in progress, so a
+    /// failed call can be undone: a batch that goes to the dead-letter must
+    /// leave no trace in state.
+    pub(crate) undo: Vec<(String, Option<Vec<u8>>)>,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -18,11 +22,21 @@ impl PluginData {
         // plugin sees only what the contract gives it. Its stderr reaches the
         // host's, so a panic message is not lost.
         let wasi = WasiCtx::builder().inherit_stderr().build();
-        PluginData {
-            plugin: plugin.to_string(),
-            state,
-            wasi,
-            table: ResourceTable::new(),
+        PluginData { plugin: plugin.to_string(), state, undo: Vec::new(), wasi, table: ResourceTable::new() }
+    }
+
+    /// Keeps the state changes of the call that just succeeded.
+    pub fn commit_call(&mut self) {
+        self.undo.clear();
+    }
+
+    /// Reverts the state changes of the call that just failed.
+    pub fn roll_back_call(&mut self) {
+        while let Some((key, previous)) = self.undo.pop() {
+            match previous {
+                Some(value) => self.state.insert(key, value),
+                None => self.state.remove(&key),
+            };
         }
     }
 }

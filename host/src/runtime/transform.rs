@@ -166,6 +166,7 @@ impl TransformPlugin {
             .call_describe(&mut store, &self.input_wit)
             .map_err(|e| trap("describe", e))?
             .map_err(|m| refused("describe", m))?;
+        store.data_mut().commit_call();
         self.instance = Some((store, bindings));
         Ok(plan)
     }
@@ -229,22 +230,28 @@ impl TransformPlugin {
             Err(e) => {
                 let reason = format!("plugin `{}` trapped: {}", self.name, trap_reason(&e));
                 // A trapped instance may be half-way through anything: drop it
-                // and keep only the host-owned state.
+                // and keep only the host-owned state, as it was before the call.
                 let (store, _) = self.instance.take().expect("instance present");
-                self.saved_state = store.into_data().state;
+                let mut data = store.into_data();
+                data.roll_back_call();
+                self.saved_state = data.state;
                 BatchOutcome::Failed { reason }
             }
-            Ok(Err(message)) => BatchOutcome::Failed {
-                reason: format!("plugin `{}` failed the batch: {message}", self.name),
-            },
+            Ok(Err(message)) => {
+                store.data_mut().roll_back_call();
+                BatchOutcome::Failed { reason: format!("plugin `{}` failed the batch: {message}", self.name) }
+            }
             Ok(Ok(output)) => match self.assemble(input, output) {
-                Ok(outcome) => outcome,
-                Err(e) => BatchOutcome::Failed {
-                    reason: format!(
-                        "plugin `{}` returned an output that breaks the contract: {}",
-                        self.name, e.0
-                    ),
-                },
+                Ok(outcome) => {
+                    self.instance.as_mut().expect("instance present").0.data_mut().commit_call();
+                    outcome
+                }
+                Err(e) => {
+                    self.instance.as_mut().expect("instance present").0.data_mut().roll_back_call();
+                    BatchOutcome::Failed {
+                        reason: format!("plugin `{}` returned an output that breaks the contract: {}", self.name, e.0),
+                    }
+                }
             },
         }
     }

@@ -25,15 +25,21 @@ fn create(sink: &str, path: &Path) -> Result<BufWriter<File>, SinkError> {
 pub struct CsvSink {
     name: String,
     path: String,
-    /// Taken at `flush`, which ends the sink's run.
-    writer: Option<arrow::csv::Writer<BufWriter<File>>>,
+    /// Taken at `flush`, which ends the sink's run. Writes straight to the
+    /// file: arrow's writer buffers and flushes once per batch, so rows are
+    /// visible as soon as their batch is written.
+    writer: Option<arrow::csv::Writer<File>>,
     schema: SchemaRef,
     wrote_any: bool,
 }
 
 impl CsvSink {
     pub fn open(config: &CsvSinkConfig, schema: &Schema) -> Result<Self, SinkError> {
-        let file = create(&config.name, &config.path)?;
+        let file = create(&config.name, &config.path)?.into_inner().map_err(|e| SinkError::Io {
+            sink: config.name.clone(),
+            target: config.path.display().to_string(),
+            source: e.into_error(),
+        })?;
         let writer = arrow::csv::WriterBuilder::new()
             .with_header(config.header)
             .with_delimiter(config.delimiter as u8)
@@ -84,9 +90,7 @@ impl Sink for CsvSink {
         let Some(writer) = self.writer.take() else {
             return Ok(());
         };
-        let mut file = writer.into_inner();
-        file.flush().map_err(io)?;
-        file.get_ref().sync_all().map_err(io)
+        writer.into_inner().sync_all().map_err(io)
     }
 }
 
@@ -120,6 +124,12 @@ impl Sink for JsonlSink {
         self.writer.write(batch).map_err(|e| SinkError::Encode {
             sink: self.name.clone(),
             message: e.to_string(),
+        })?;
+        // Rows become visible batch by batch (durable only at `flush`).
+        self.writer.get_mut().flush().map_err(|source| SinkError::Io {
+            sink: self.name.clone(),
+            target: self.path.clone(),
+            source,
         })
     }
 

@@ -225,6 +225,15 @@ fn parse_text<'a>(field: &Field, raw: &'a str) -> Result<Parsed<'a>, String> {
             })
         }
         DataType::Decimal128(p, s) => {
+            // Arrow would round extra decimal places away; losing digits
+            // silently is not ours to decide, so the row is refused.
+            if fraction_digits(text) > (*s).max(0) as usize {
+                return Err(format!(
+                    "column `{}`: {raw:?} has more decimal places than {} keeps",
+                    field.name(),
+                    field.data_type()
+                ));
+            }
             Parsed::I128(parse_decimal::<Decimal128Type>(text, *p, *s).map_err(|_| bad())?)
         }
         other => {
@@ -234,6 +243,14 @@ fn parse_text<'a>(field: &Field, raw: &'a str) -> Result<Parsed<'a>, String> {
             ));
         }
     })
+}
+
+/// Significant digits after the decimal point (trailing zeros are exact).
+fn fraction_digits(text: &str) -> usize {
+    if text.contains(['e', 'E']) {
+        return 0;
+    }
+    text.split_once('.').map_or(0, |(_, fraction)| fraction.trim_end_matches('0').len())
 }
 
 fn parse_json_value(field: &Field, value: &serde_json::Value) -> Result<Parsed<'static>, String> {

@@ -1,5 +1,7 @@
-//! Numbers rows across batches with a counter kept in the host's state, so a
-//! test can check that state outlives a batch (and an instance).
+//! Numbers rows across batches (`seq`) with a counter kept in the host's
+//! state, so a test can check that state outlives a batch and an instance.
+//! A `value` of `trap` panics after the counter was advanced: the host must
+//! roll the advance back with the failed batch.
 use weir_sdk::host::{log, state};
 use weir_sdk::prelude::*;
 
@@ -10,7 +12,9 @@ impl Transform for Counter {
         Ok(Counter)
     }
     fn describe(&self, input: &Schema) -> Result<Plan, Error> {
-        Ok(Plan::new(input.clone().with(Field::new("seq", DataType::Int64, false))).reads(&[]))
+        let output = input.clone().with(Field::new("seq", DataType::Int64, false));
+        let reads: &[&str] = if input.field("value").is_some() { &["value"] } else { &[] };
+        Ok(Plan::new(output).reads(reads))
     }
     fn process(&mut self, batch: &Batch) -> Result<Output, Error> {
         let mut next = state::get("next")
@@ -21,7 +25,10 @@ impl Transform for Counter {
             next - 1
         });
         state::set("next", &next.to_le_bytes());
-        log::info(&format!("numbered up to {}", next - 1));
+        if batch.rows().any(|row| batch.schema().field("value").is_some() && row.utf8("value") == Some("trap")) {
+            panic!("trapped after numbering");
+        }
+        log::debug(&format!("numbered up to {}", next - 1));
         Ok(out)
     }
 }

@@ -1,0 +1,10 @@
+//! End-to-end tests: the built `weir` binary and runtime against real files
+//! and real components built from plugins/.
+
+mod boundary;
+mod check;
+mod plugin_errors;
+mod rows;
+mod sdk;
+mod sources;
+mod students;
