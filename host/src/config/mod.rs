@@ -319,3 +319,56 @@ pub fn plugin_config(transform: &TransformConfig) -> Result<Vec<(String, String)
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<PipelineConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, text).unwrap();
+        PipelineConfig::load(&path)
+    }
+
+    #[test]
+    fn relative_paths_follow_the_pipeline_file_and_the_name_defaults_to_its_stem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("quotes.toml");
+        std::fs::write(
+            &path,
+            "[source]\ntype = \"files\"\npath = \"in\"\nformat = \"lines\"\n\n[[sinks]]\nname = \"o\"\ntype = \"jsonl\"\npath = \"/abs/o.jsonl\"\n",
+        )
+        .unwrap();
+        let config = PipelineConfig::load(&path).unwrap();
+        assert_eq!(config.name(), "quotes");
+        let SourceConfig::Files(files) = &config.source else { panic!("files source") };
+        assert_eq!(files.path, dir.path().join("in"));
+        let SinkConfig::Jsonl(sink) = &config.sinks[0] else { panic!("jsonl sink") };
+        assert_eq!(sink.path, PathBuf::from("/abs/o.jsonl"), "absolute paths stay");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_in_every_table() {
+        let source = "[source]\ntype = \"generator\"\ncount = 1\n";
+        let cases = [
+            format!("{source}colour = 1\n"),
+            format!("{source}\n[[sinks]]\nname = \"a\"\ntype = \"csv\"\npath = \"a\"\nheadr = true\n"),
+            format!("{source}\n[[transforms]]\nname = \"a\"\nplugin = \"a.wasm\"\nconfg = {{}}\n"),
+            format!("{source}\n[dead_letter]\ntype = \"jsonl\"\npath = \"d\"\nformat = \"x\"\n"),
+            format!("{source}extra_top = true\n").replace("[source]", "oops = 1\n[source]"),
+        ];
+        for text in cases {
+            let err = load(&text).unwrap_err().to_string();
+            assert!(err.contains("unknown field"), "{text}\n=> {err}");
+        }
+    }
+
+    #[test]
+    fn nested_plugin_config_is_refused_with_its_key() {
+        let err = load("[source]\ntype = \"generator\"\ncount = 1\n\n[[transforms]]\nname = \"t\"\nplugin = \"t.wasm\"\nconfig = { list = [1, 2] }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("transforms[0].config.list"), "{err}");
+    }
+}

@@ -5,4 +5,4 @@ wasmtime::component::bindgen!({
     world: "transform",
 });
 
-pub use weir::plugin::types as wit;
+pub use self::weir::plugin::types as wit;

@@ -90,3 +90,35 @@ fn tempfile_in(dir: &Path) -> std::io::Result<PathBuf> {
         .as_nanos();
     Ok(dir.join(format!(".tmp-{}-{nanos}", std::process::id())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Runtime;
+
+    const PLUGIN: &[u8] = include_bytes!(concat!(env!("WEIR_PLUGIN_DIR"), "/shout.wasm"));
+
+    #[test]
+    fn a_compiled_component_is_stored_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = Runtime::new(ComponentCache::in_dir(dir.path())).unwrap();
+        runtime.load_bytes("shout", PLUGIN).unwrap();
+        let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(entries.len(), 1);
+        let entry = &entries[0];
+        assert!(entry.extension().is_some_and(|e| e == "cwasm"));
+        let written = std::fs::metadata(entry).unwrap().modified().unwrap();
+        runtime.load_bytes("shout", PLUGIN).unwrap();
+        assert_eq!(std::fs::metadata(entry).unwrap().modified().unwrap(), written, "the second load reads the cache");
+    }
+
+    #[test]
+    fn a_corrupt_cache_entry_is_replaced_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = Runtime::new(ComponentCache::in_dir(dir.path())).unwrap();
+        let path = runtime.cache().path_for(&runtime.engine, PLUGIN).unwrap();
+        std::fs::write(&path, b"not native code").unwrap();
+        runtime.load_bytes("shout", PLUGIN).unwrap();
+        assert!(std::fs::read(&path).unwrap().len() > 1000, "recompiled and rewritten");
+    }
+}

@@ -150,3 +150,28 @@ impl PluginInfo {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(text: &str) -> ContractVersion {
+        ContractVersion::parse(text).unwrap()
+    }
+
+    #[test]
+    fn compatibility_follows_semver() {
+        assert!(v("0.1.0").is_compatible_with(&v("0.1.7")));
+        assert!(!v("0.1.0").is_compatible_with(&v("0.2.0")), "0.x minors break");
+        assert!(v("1.2.0").is_compatible_with(&v("1.0.3")));
+        assert!(!v("1.0.0").is_compatible_with(&v("2.0.0")));
+        assert!(!v("0.1.0").is_compatible_with(&v("1.1.0")));
+        assert!(ContractVersion::parse("1.0").is_none() && ContractVersion::parse("1.0.0.0").is_none());
+    }
+
+    #[test]
+    fn the_host_version_is_the_wit_package_version() {
+        let wit = include_str!("../../../wit/world.wit");
+        assert!(wit.contains(&format!("package weir:plugin@{};", ContractVersion::host())));
+    }
+}

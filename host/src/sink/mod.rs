@@ -61,3 +61,22 @@ pub fn open(config: &SinkConfig, schema: &Schema) -> Result<Box<dyn Sink>, SinkE
         SinkConfig::Stdout(c) => Box::new(StdoutSink::new(&c.name)),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CsvSinkConfig;
+    use arrow::datatypes::Field;
+    use std::sync::Arc;
+
+    #[test]
+    fn csv_refuses_nested_columns_naming_them() {
+        let config = SinkConfig::Csv(CsvSinkConfig { name: "out".into(), path: "x.csv".into(), header: true, delimiter: ',' });
+        let schema = Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("tags", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true),
+        ]);
+        let err = check(&config, &schema).unwrap_err().to_string();
+        assert!(err.contains("sink `out`") && err.contains("column `tags`") && err.contains("jsonl"), "{err}");
+    }
+}

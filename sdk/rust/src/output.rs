@@ -69,7 +69,7 @@ pub struct Output {
     batch: Batch,
     selection: Selection,
     computed: Vec<Computed>,
-    rejections: Vec<wit::Rejection>,
+    pub(crate) rejections: Vec<wit::Rejection>,
 }
 
 impl Output {
@@ -300,5 +300,87 @@ impl Output {
             arrays,
             rejections: self.rejections,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::weir::plugin::types as wit;
+
+    fn batch(values: &[Option<&str>]) -> Batch {
+        let mut offsets = vec![0i32];
+        let mut bytes = Vec::new();
+        let mut validity = vec![0u8; values.len().div_ceil(8)];
+        for (i, v) in values.iter().enumerate() {
+            if let Some(v) = v {
+                bytes.extend_from_slice(v.as_bytes());
+                set_bit(&mut validity, i, true);
+            }
+            offsets.push(bytes.len() as i32);
+        }
+        let schema = Schema::new(vec![crate::Field::new("value", crate::DataType::Utf8, true)]);
+        Batch::new(wit::Batch {
+            schema: schema.to_wit(),
+            num_rows: values.len() as u32,
+            arrays: vec![wit::Array {
+                len: values.len() as u32,
+                validity: Some(validity),
+                values: wit::Values::Utf8(wit::VarBytes { offsets, bytes }),
+            }],
+            columns: vec![0],
+        })
+    }
+
+    #[test]
+    fn selected_rows_walk_masks_across_words_and_partial_bytes() {
+        let values: Vec<Option<&str>> = (0..70).map(|i| if i % 3 == 0 { Some("x") } else { None }).collect();
+        let b = batch(&values);
+        let out = b.filter(|row| row.utf8("value").is_some());
+        let rows: Vec<usize> = out.selected_rows().collect();
+        assert_eq!(rows, (0..70).filter(|i| i % 3 == 0).collect::<Vec<_>>());
+        assert_eq!(out.num_rows(), 24);
+    }
+
+    #[test]
+    fn reject_removes_the_row_and_counts_only_real_rows() {
+        let b = batch(&[Some("a"), Some("b"), Some("c")]);
+        let mut out = b.output();
+        out.reject(1, "bad");
+        assert_eq!(out.selected_rows().collect::<Vec<_>>(), [0, 2]);
+        assert_eq!(out.num_rows(), 2, "bits past the last row must not count");
+        assert_eq!(out.rejections[0].reason, "bad");
+    }
+
+    #[test]
+    fn map_computes_only_selected_rows_and_keeps_nulls() {
+        let b = batch(&[Some("a"), None, Some("c"), Some("d")]);
+        let out = b.filter(|row| row.index() != 3).map("value", |row| row.utf8("value").map(str::to_uppercase));
+        let plan = Plan::new(b.schema().clone());
+        let wit_out = out.into_wit(b.schema(), &plan).unwrap();
+        let array = &wit_out.arrays[0];
+        assert_eq!(array.len, 3);
+        let wit::Values::Utf8(data) = &array.values else { panic!("utf8 expected") };
+        assert_eq!(data.bytes, b"AC");
+        assert_eq!(data.offsets, [0, 1, 1, 2]);
+        assert_eq!(array.validity.as_deref(), Some(&[0b101u8][..]));
+    }
+
+    #[test]
+    fn flat_map_repeats_rows_in_order() {
+        let b = batch(&[Some("a b"), Some(""), Some("c")]);
+        let out = b.flat_map("value", |row| row.utf8("value").unwrap_or("").split(' ').filter(|w| !w.is_empty()).map(str::to_string).collect::<Vec<_>>());
+        assert_eq!(out.selected_rows().collect::<Vec<_>>(), [0, 0, 2]);
+    }
+
+    #[test]
+    fn the_output_is_checked_against_the_plan() {
+        let b = batch(&[Some("a")]);
+        let plan = Plan::new(b.schema().clone());
+        let err = b.map("other", |_| 1i64).into_wit(b.schema(), &plan).unwrap_err();
+        assert_eq!(err.message(), "process computed column `other`, which describe did not plan");
+        let typed = Plan::new(Schema::new(vec![crate::Field::new("value", crate::DataType::Int64, true)]));
+        let err = b.map("value", |_| "text").into_wit(b.schema(), &typed).unwrap_err();
+        assert!(err.message().contains("built as utf8"), "{}", err.message());
     }
 }
