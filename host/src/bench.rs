@@ -41,6 +41,8 @@ pub struct TransformBench {
     pub cold_compile_ms: f64,
     pub cached_load_ms: f64,
     pub instantiate_us: f64,
+    /// Time for `process` on a one-row batch: the fixed cost of a call.
+    pub call_overhead_us: f64,
 }
 
 pub fn input_schema() -> SchemaRef {
@@ -174,6 +176,16 @@ pub fn run(
         .as_secs_f64()
         * 1e6;
 
+    let one_row = input[0].slice(0, 1);
+    let calls = 2000;
+    let started = Instant::now();
+    for _ in 0..calls {
+        if let BatchOutcome::Failed { reason } = plugin.process(&one_row) {
+            anyhow::bail!("the plugin failed a batch: {reason}");
+        }
+    }
+    let call_overhead_us = started.elapsed().as_secs_f64() * 1e6 / calls as f64;
+
     let (mut native_rates, mut wasm_rates) = (Vec::new(), Vec::new());
     let (mut native_out, mut wasm_out) = (Vec::new(), Vec::new());
     for _ in 0..repeat.max(1) {
@@ -214,5 +226,6 @@ pub fn run(
         cold_compile_ms,
         cached_load_ms,
         instantiate_us,
+        call_overhead_us,
     })
 }

@@ -2,8 +2,8 @@
 //! (source and offset), so a row rejected several stages later is still
 //! traced to its input.
 
-use arrow::array::{Int64Array, RecordBatch, StringArray, UInt32Array};
-use arrow::compute::take_record_batch;
+use crate::runtime::RowSelection;
+use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use std::sync::{Arc, LazyLock};
 
@@ -56,10 +56,9 @@ impl Envelope {
         (sources.value(row), offsets.value(row))
     }
 
-    /// The envelope after a stage: `data`, whose row `i` came from input row
-    /// `origins[i]`.
-    pub fn derive(&self, data: RecordBatch, origins: &UInt32Array) -> Envelope {
-        let origin = take_record_batch(&self.origin, origins).expect("origins index this batch");
+    /// The envelope after a stage: `data`, made of the input rows `selection` names.
+    pub fn derive(&self, data: RecordBatch, selection: &RowSelection) -> Envelope {
+        let origin = selection.apply_batch(&self.origin).expect("the selection was checked against this batch");
         Envelope { data, origin }
     }
 }

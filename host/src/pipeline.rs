@@ -205,7 +205,7 @@ impl Pipeline {
             match self.transforms[index].process(&rows.data) {
                 BatchOutcome::Processed {
                     output,
-                    origins,
+                    selection,
                     rejections,
                 } => {
                     let rejected: Vec<u32> = rejections.iter().map(|(row, _)| *row).collect();
@@ -226,8 +226,8 @@ impl Pipeline {
                         self.dead_letter(&letter)?;
                     }
                     let counts = &mut self.summary.transforms[index];
-                    counts.record(n, &origins, rejected_count);
-                    rows = rows.derive(output, &origins);
+                    counts.record(n, &selection, rejected_count);
+                    rows = rows.derive(output, &selection);
                 }
                 BatchOutcome::Failed { reason } => {
                     tracing::warn!(transform = %self.transforms[index].name(), rows = n, %reason, "A batch failed; its rows go to the dead-letter.");

@@ -1,7 +1,7 @@
 //! The run summary: what was read, kept, filtered and dead-lettered, stage by
 //! stage, and whether the counts add up (they must).
 
-use arrow::array::UInt32Array;
+use crate::runtime::RowSelection;
 use serde::Serialize;
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -49,20 +49,14 @@ impl TransformCounts {
         }
     }
 
-    /// Counts a processed batch of `n` input rows whose output rows came from
-    /// `origins`, with `rejected` rows refused.
-    pub fn record(&mut self, n: usize, origins: &UInt32Array, rejected: usize) {
-        let mut seen = vec![false; n];
-        let mut unique = 0;
-        for &row in origins.values() {
-            if !std::mem::replace(&mut seen[row as usize], true) {
-                unique += 1;
-            }
-        }
-        self.rows_out += origins.len() as u64;
-        self.expanded += (origins.len() - unique) as u64;
+    /// Counts a processed batch of `n` input rows made into the rows of
+    /// `selection`, with `rejected` rows refused.
+    pub fn record(&mut self, n: usize, selection: &RowSelection, rejected: usize) {
+        let (out, distinct) = (selection.output_rows(), selection.distinct_input_rows());
+        self.rows_out += out as u64;
+        self.expanded += (out - distinct) as u64;
         self.dead_lettered += rejected as u64;
-        self.filtered += (n - unique - rejected) as u64;
+        self.filtered += (n - distinct - rejected) as u64;
     }
 }
 

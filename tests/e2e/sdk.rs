@@ -16,7 +16,7 @@ fn load(name: &str, config: Vec<(String, String)>, schema: arrow::datatypes::Sch
 
 fn processed(outcome: BatchOutcome) -> (RecordBatch, Vec<u32>) {
     match outcome {
-        BatchOutcome::Processed { output, origins, .. } => (output, origins.values().to_vec()),
+        BatchOutcome::Processed { output, selection, .. } => (output, selection.origins().values().to_vec()),
         BatchOutcome::Failed { reason } => panic!("the batch failed: {reason}"),
     }
 }

@@ -7,6 +7,7 @@ pub mod convert;
 mod engine;
 pub mod inspect;
 mod log;
+mod selection;
 mod state;
 mod store;
 pub mod transform;
@@ -14,6 +15,7 @@ pub mod transform;
 pub use cache::ComponentCache;
 pub use engine::Runtime;
 pub use inspect::{ContractVersion, PluginInfo};
+pub use selection::RowSelection;
 pub use transform::{BatchOutcome, TransformPlugin};
 
 /// A failure to load, link, initialise or call a plugin.

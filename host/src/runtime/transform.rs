@@ -3,10 +3,10 @@
 
 use super::bindings::{Transform, wit};
 use super::convert::{self, ArrayTable, ConvertError};
+use super::selection::RowSelection;
 use super::store::PluginData;
 use super::{PluginError, Runtime, log, state};
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array};
-use arrow::compute::{FilterBuilder, FilterPredicate, take};
 use arrow::datatypes::SchemaRef;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,11 +15,11 @@ use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 
 /// What happened to one batch.
 pub enum BatchOutcome {
-    /// The output batch, the input row each output row came from, and the
-    /// rejected input rows with their reasons.
+    /// The output batch, which input rows it is made of, and the rejected
+    /// input rows with their reasons.
     Processed {
         output: RecordBatch,
-        origins: UInt32Array,
+        selection: RowSelection,
         rejections: Vec<(u32, String)>,
     },
     /// The plugin failed the whole batch (an error, a trap, or an output that
@@ -264,47 +264,30 @@ impl TransformPlugin {
         output: wit::TransformOutput,
     ) -> Result<BatchOutcome, ConvertError> {
         let n = input.num_rows();
-        let mut rejected = vec![false; n];
-        let mut rejections = Vec::with_capacity(output.rejections.len());
-        for r in output.rejections {
-            if r.row as usize >= n {
-                return Err(ConvertError(format!(
-                    "it rejects row {}, but the batch has {n} rows",
-                    r.row
-                )));
-            }
-            rejected[r.row as usize] = true;
-            rejections.push((r.row, r.reason));
-        }
-        // How pass-through columns are cut: nothing, one filter predicate
-        // shared by every column, or a take (reordering or repeating rows).
-        let (origins, selector) = match output.rows {
-            wit::RowSelection::All => ((0..n as u32).collect::<UInt32Array>(), Selector::All),
+        let selection = match output.rows {
+            wit::RowSelection::All => RowSelection::All { rows: n },
             wit::RowSelection::Mask(bits) => {
-                let mask = BooleanArray::new(convert::bitmap(bits, n, "(row selection)", "mask")?, None);
-                let origins: UInt32Array = mask.values().set_indices().map(|i| i as u32).collect();
-                let predicate = FilterBuilder::new(&mask).optimize().build();
-                (origins, Selector::Filter(predicate))
+                RowSelection::filter(BooleanArray::new(convert::bitmap(bits, n, "(row selection)", "mask")?, None))
             }
             wit::RowSelection::Take(rows) => {
                 if let Some(bad) = rows.iter().find(|&&r| r as usize >= n) {
                     return Err(ConvertError(format!("it selects row {bad}, but the batch has {n} rows")));
                 }
-                (UInt32Array::from(rows), Selector::Take)
+                RowSelection::Take { indices: UInt32Array::from(rows), input_rows: n }
             }
         };
-        if let Some(row) = origins.values().iter().find(|&&r| rejected[r as usize]) {
-            return Err(ConvertError(format!("row {row} is both rejected and selected")));
+        let mut rejections = Vec::with_capacity(output.rejections.len());
+        for r in output.rejections {
+            if r.row as usize >= n {
+                return Err(ConvertError(format!("it rejects row {}, but the batch has {n} rows", r.row)));
+            }
+            if selection.selects(r.row as usize) {
+                return Err(ConvertError(format!("row {} is both rejected and selected", r.row)));
+            }
+            rejections.push((r.row, r.reason));
         }
-        let out_rows = origins.len();
-        let select = |column: &ArrayRef| -> Result<ArrayRef, ConvertError> {
-            match &selector {
-                Selector::All => Ok(column.clone()),
-                Selector::Filter(predicate) => predicate.filter(column),
-                Selector::Take => take(column, &origins, None),
-            }
-            .map_err(|e| ConvertError(e.to_string()))
-        };
+        let out_rows = selection.output_rows();
+        let select = |column: &ArrayRef| selection.apply(column).map_err(|e| ConvertError(e.to_string()));
         let planned = self.output_schema.fields();
         if output.columns.len() != planned.len() {
             return Err(ConvertError(format!(
@@ -367,17 +350,10 @@ impl TransformPlugin {
                 .map_err(|e| ConvertError(e.to_string()))?;
         Ok(BatchOutcome::Processed {
             output,
-            origins,
+            selection,
             rejections,
         })
     }
-}
-
-/// How the rows of pass-through columns are selected.
-enum Selector {
-    All,
-    Filter(FilterPredicate),
-    Take,
 }
 
 /// The message of a trap or host error, without wasmtime's backtrace noise.

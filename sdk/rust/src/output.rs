@@ -107,11 +107,16 @@ impl Output {
         let batch = self.batch.clone();
         self.selection = match std::mem::replace(&mut self.selection, Selection::All) {
             Selection::All => {
-                let mut bits = vec![0u8; batch.num_rows().div_ceil(8)];
-                for i in 0..batch.num_rows() {
-                    if keep(batch.row(i)) {
-                        bits[i >> 3] |= 1 << (i & 7);
+                // A byte of the mask at a time: no read-modify-write per row.
+                let n = batch.num_rows();
+                let mut bits = vec![0u8; n.div_ceil(8)];
+                for (index, byte) in bits.iter_mut().enumerate() {
+                    let base = index * 8;
+                    let mut value = 0u8;
+                    for i in base..(base + 8).min(n) {
+                        value |= (keep(batch.row(i)) as u8) << (i - base);
                     }
+                    *byte = value;
                 }
                 Selection::Mask(bits)
             }
