@@ -8,6 +8,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray,
     StringBuilder, TimestampMillisecondArray,
 };
+use arrow::buffer::OffsetBuffer;
 use arrow::compute::kernels::cmp::gt_eq;
 use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -106,23 +107,23 @@ pub fn generate(rows: usize, batch: usize) -> Vec<RecordBatch> {
 pub fn native_uppercase(batch: &RecordBatch) -> RecordBatch {
     let keep = gt_eq(batch.column(3), &Float64Array::new_scalar(MIN_SCORE)).expect("score is float64");
     let kept = filter_record_batch(batch, &keep).expect("mask fits the batch");
+    // The same loop as the plugin's builder: one pass into one buffer.
     let names = kept.column(1).as_string::<i32>();
-    let mut upper = StringBuilder::with_capacity(names.len(), names.value_data().len());
-    let mut scratch = String::new();
+    let mut offsets = Vec::with_capacity(names.len() + 1);
+    offsets.push(0i32);
+    let mut text: Vec<u8> = Vec::with_capacity(names.value_data().len());
     for name in names.iter() {
         match name {
-            Some(n) if n.is_ascii() => {
-                scratch.clear();
-                scratch.push_str(n);
-                scratch.make_ascii_uppercase();
-                upper.append_value(&scratch);
-            }
-            Some(n) => upper.append_value(n.to_uppercase()),
-            None => upper.append_null(),
+            Some(n) if n.is_ascii() => text.extend(n.bytes().map(|b| b.to_ascii_uppercase())),
+            Some(n) => text.extend_from_slice(n.to_uppercase().as_bytes()),
+            None => {}
         }
+        offsets.push(text.len() as i32);
     }
+    // `new` checks the offsets and the UTF-8, as the host does for a plugin.
+    let upper = StringArray::new(OffsetBuffer::new(offsets.into()), text.into(), names.nulls().cloned());
     let mut columns = kept.columns().to_vec();
-    columns[1] = Arc::new(upper.finish());
+    columns[1] = Arc::new(upper);
     RecordBatch::try_new(kept.schema(), columns).expect("same schema")
 }
 

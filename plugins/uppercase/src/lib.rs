@@ -33,15 +33,8 @@ impl Transform for Uppercase {
         let mut upper = Utf8Builder::with_capacity(out.num_rows(), names.len() * 16);
         for row in out.selected_rows() {
             match names.get(row) {
-                Some(name) => upper.append_with(|text| {
-                    let start = text.len();
-                    if name.is_ascii() {
-                        text.push_str(name);
-                        text[start..].make_ascii_uppercase();
-                    } else {
-                        text.extend(name.chars().flat_map(char::to_uppercase));
-                    }
-                }),
+                Some(name) if name.is_ascii() => upper.append_ascii_uppercase(name),
+                Some(name) => upper.append_with(|text| text.extend(name.chars().flat_map(char::to_uppercase))),
                 None => upper.push_null(),
             }
         }

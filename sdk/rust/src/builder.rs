@@ -258,6 +258,30 @@ impl Utf8Builder {
         self.append_with(|text| text.push_str(value));
     }
 
+    /// Appends `value` with its ASCII letters in upper case, in one pass
+    /// straight into the column's buffer (other characters are kept as they
+    /// are; for full Unicode case mapping use [`Utf8Builder::append_with`]).
+    pub fn append_ascii_uppercase(&mut self, value: &str) {
+        self.append_mapped(value, |b| b.to_ascii_uppercase());
+    }
+
+    /// Appends `value` with its ASCII letters in lower case (see
+    /// [`Utf8Builder::append_ascii_uppercase`]).
+    pub fn append_ascii_lowercase(&mut self, value: &str) {
+        self.append_mapped(value, |b| b.to_ascii_lowercase());
+    }
+
+    /// Byte-wise rewriting in one pass. In Wasm this beats copy-then-modify
+    /// by far: a copy is a call into the runtime, too costly for short values.
+    fn append_mapped(&mut self, value: &str, map: fn(u8) -> u8) {
+        self.validity.push(self.offsets.len() - 1, true);
+        // SAFETY: `map` only changes ASCII letters into ASCII letters, and
+        // every byte of a multi-byte UTF-8 sequence is >= 0x80, which the
+        // ASCII case mappings leave alone: valid UTF-8 stays valid.
+        unsafe { self.text.as_mut_vec() }.extend(value.bytes().map(map));
+        self.offsets.push(self.text.len() as i32);
+    }
+
     /// Appends one value written by `write` straight into the column's
     /// buffer — no `String` per row. `write` must only append.
     pub fn append_with(&mut self, write: impl FnOnce(&mut String)) {
