@@ -5,8 +5,8 @@
 
 use crate::runtime::{BatchOutcome, ComponentCache, Runtime, TransformPlugin};
 use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray,
-    StringBuilder, TimestampMillisecondArray,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray, StringBuilder,
+    TimestampMillisecondArray,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::compute::kernels::cmp::gt_eq;
@@ -105,7 +105,8 @@ pub fn generate(rows: usize, batch: usize) -> Vec<RecordBatch> {
 
 /// The native twin of the `uppercase` plugin.
 pub fn native_uppercase(batch: &RecordBatch) -> RecordBatch {
-    let keep = gt_eq(batch.column(3), &Float64Array::new_scalar(MIN_SCORE)).expect("score is float64");
+    let keep =
+        gt_eq(batch.column(3), &Float64Array::new_scalar(MIN_SCORE)).expect("score is float64");
     let kept = filter_record_batch(batch, &keep).expect("mask fits the batch");
     // The same loop as the plugin's builder: one pass into one buffer.
     let names = kept.column(1).as_string::<i32>();
@@ -121,7 +122,11 @@ pub fn native_uppercase(batch: &RecordBatch) -> RecordBatch {
         offsets.push(text.len() as i32);
     }
     // `new` checks the offsets and the UTF-8, as the host does for a plugin.
-    let upper = StringArray::new(OffsetBuffer::new(offsets.into()), text.into(), names.nulls().cloned());
+    let upper = StringArray::new(
+        OffsetBuffer::new(offsets.into()),
+        text.into(),
+        names.nulls().cloned(),
+    );
     let mut columns = kept.columns().to_vec();
     columns[1] = Arc::new(upper);
     RecordBatch::try_new(kept.schema(), columns).expect("same schema")
@@ -206,7 +211,9 @@ pub fn run(
         for b in &input {
             match plugin.process(b) {
                 BatchOutcome::Processed { output, .. } => out.push(output),
-                BatchOutcome::Failed { reason } => anyhow::bail!("the plugin failed a batch: {reason}"),
+                BatchOutcome::Failed { reason } => {
+                    anyhow::bail!("the plugin failed a batch: {reason}")
+                }
             }
         }
         wasm_rates.push(rate(rows, started.elapsed()));

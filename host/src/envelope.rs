@@ -58,7 +58,9 @@ impl Envelope {
 
     /// The envelope after a stage: `data`, made of the input rows `selection` names.
     pub fn derive(&self, data: RecordBatch, selection: &RowSelection) -> Envelope {
-        let origin = selection.apply_batch(&self.origin).expect("the selection was checked against this batch");
+        let origin = selection
+            .apply_batch(&self.origin)
+            .expect("the selection was checked against this batch");
         Envelope { data, origin }
     }
 }

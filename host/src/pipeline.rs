@@ -24,7 +24,7 @@ pub enum PipelineError {
         file: String,
         index: usize,
         name: String,
-        error: PluginError,
+        error: Box<PluginError>,
     },
     #[error("{file}: key `sinks[{index}]`: {error}")]
     SinkSchema {
@@ -76,11 +76,11 @@ impl Plan {
         let mut schemas = vec![source.schema()];
         let mut transforms = Vec::new();
         for (index, t) in config.transforms.iter().enumerate() {
-            let plugin_error = |error| PipelineError::Plugin {
+            let plugin_error = |error: PluginError| PipelineError::Plugin {
                 file: file.clone(),
                 index,
                 name: t.name.clone(),
-                error,
+                error: Box::new(error),
             };
             let settings = config::plugin_config(t).expect("validated when the file was loaded");
             let input = schemas.last().expect("the source schema is first").clone();

@@ -35,14 +35,20 @@ fn check_accepts_a_good_pipeline_shows_its_schemas_and_writes_nothing() {
     assert!(out.contains("pipeline.toml: ok"), "{out}");
     assert!(out.contains("source → value Utf8 NOT NULL"), "{out}");
     assert!(out.contains("transform cleaner → first_name Utf8 NOT NULL, last_name Utf8 NOT NULL, age Int32 NOT NULL, field Utf8 NOT NULL"), "{out}");
-    assert!(!scratch.path().join("out").exists(), "check must not create outputs");
+    assert!(
+        !scratch.path().join("out").exists(),
+        "check must not create outputs"
+    );
 }
 
 #[test]
 fn a_toml_typo_is_named_with_its_line() {
     let scratch = Scratch::new();
     scratch.write("input/a.txt", "");
-    scratch.write("pipeline.toml", &students_pipeline("pollinterval_ms = 10", ""));
+    scratch.write(
+        "pipeline.toml",
+        &students_pipeline("pollinterval_ms = 10", ""),
+    );
     let err = scratch.weir(&["check", "pipeline.toml"]).fails();
     assert!(err.contains("pipeline.toml"), "{err}");
     assert!(err.contains("unknown field `pollinterval_ms`"), "{err}");
@@ -55,23 +61,37 @@ fn an_unknown_source_type_lists_the_known_ones() {
     let scratch = Scratch::new();
     scratch.write("pipeline.toml", "[source]\ntype = \"kafkaa\"\n");
     let err = scratch.weir(&["check", "pipeline.toml"]).fails();
-    assert!(err.contains("unknown variant `kafkaa`") && err.contains("files") && err.contains("generator"), "{err}");
+    assert!(
+        err.contains("unknown variant `kafkaa`")
+            && err.contains("files")
+            && err.contains("generator"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_missing_environment_variable_is_named_with_its_key() {
     let scratch = Scratch::new();
     scratch.write("input/a.txt", "");
-    scratch.write("pipeline.toml", &students_pipeline("", "config = { column = \"${WEIR_TEST_NOT_SET}\" }"));
+    scratch.write(
+        "pipeline.toml",
+        &students_pipeline("", "config = { column = \"${WEIR_TEST_NOT_SET}\" }"),
+    );
     let err = scratch.weir(&["check", "pipeline.toml"]).fails();
-    assert!(err.contains("transforms[0].config.column") && err.contains("WEIR_TEST_NOT_SET"), "{err}");
+    assert!(
+        err.contains("transforms[0].config.column") && err.contains("WEIR_TEST_NOT_SET"),
+        "{err}"
+    );
 }
 
 #[test]
 fn environment_variables_reach_the_plugin_config() {
     let scratch = Scratch::new();
     scratch.write("input/a.txt", "Ann Lee, 30, Art\n");
-    scratch.write("pipeline.toml", &students_pipeline("", "config = { min_age = \"${WEIR_TEST_MIN_AGE}\" }"));
+    scratch.write(
+        "pipeline.toml",
+        &students_pipeline("", "config = { min_age = \"${WEIR_TEST_MIN_AGE}\" }"),
+    );
     let run = std::process::Command::new(weir_tests::weir_bin())
         .args(["run", "pipeline.toml", "--available-now"])
         .current_dir(scratch.path())
@@ -79,7 +99,11 @@ fn environment_variables_reach_the_plugin_config() {
         .output()
         .unwrap();
     assert!(run.status.success());
-    assert_eq!(scratch.read("out/students.csv"), "first_name,last_name,age,field\n", "30 is not above 40");
+    assert_eq!(
+        scratch.read("out/students.csv"),
+        "first_name,last_name,age,field\n",
+        "30 is not above 40"
+    );
 }
 
 #[test]
@@ -91,7 +115,10 @@ fn a_missing_plugin_is_named_with_its_key_and_path() {
         "[source]\ntype = \"files\"\npath = \"input\"\nformat = \"lines\"\n\n[[transforms]]\nname = \"t\"\nplugin = \"plugins/nope.wasm\"\n",
     );
     let err = scratch.weir(&["check", "pipeline.toml"]).fails();
-    assert!(err.contains("key `transforms[0]` (t)") && err.contains("plugins/nope.wasm"), "{err}");
+    assert!(
+        err.contains("key `transforms[0]` (t)") && err.contains("plugins/nope.wasm"),
+        "{err}"
+    );
     assert!(err.contains("No such file"), "{err}");
 }
 
@@ -100,15 +127,24 @@ fn a_missing_source_path_is_named() {
     let scratch = Scratch::new();
     scratch.write("pipeline.toml", &students_pipeline("", ""));
     let err = scratch.weir(&["check", "pipeline.toml"]).fails();
-    assert!(err.contains("key `source`") && err.contains("input does not exist"), "{err}");
+    assert!(
+        err.contains("key `source`") && err.contains("input does not exist"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_csv_source_needs_a_declared_schema() {
     let scratch = Scratch::new();
-    scratch.write("pipeline.toml", "[source]\ntype = \"files\"\npath = \"x.csv\"\nformat = \"csv\"\n");
+    scratch.write(
+        "pipeline.toml",
+        "[source]\ntype = \"files\"\npath = \"x.csv\"\nformat = \"csv\"\n",
+    );
     let err = scratch.weir(&["check", "pipeline.toml"]).fails();
-    assert!(err.contains("source.schema") && err.contains("declared schema"), "{err}");
+    assert!(
+        err.contains("source.schema") && err.contains("declared schema"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -116,7 +152,10 @@ fn a_bad_type_in_the_declared_schema_is_named() {
     let scratch = Scratch::new();
     scratch.write("pipeline.toml", "[source]\ntype = \"files\"\npath = \"x.csv\"\nformat = \"csv\"\nschema = \"a INT, b WHATEVER\"\n");
     let err = scratch.weir(&["check", "pipeline.toml"]).fails();
-    assert!(err.contains("source.schema") && err.contains("column `b`") && err.contains("WHATEVER"), "{err}");
+    assert!(
+        err.contains("source.schema") && err.contains("column `b`") && err.contains("WHATEVER"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -130,7 +169,10 @@ fn a_plugin_that_refuses_the_input_schema_says_why_before_any_record_flows() {
     scratch.write("pipeline.toml", &pipeline);
     let err = scratch.weir(&["check", "pipeline.toml"]).fails();
     assert!(err.contains("key `transforms[0]` (cleaner)"), "{err}");
-    assert!(err.contains("describe failed: input has no column `value` (it has: id, amount)"), "{err}");
+    assert!(
+        err.contains("describe failed: input has no column `value` (it has: id, amount)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -138,5 +180,8 @@ fn a_stage_name_used_twice_is_refused() {
     let scratch = Scratch::new();
     scratch.write("pipeline.toml", "[source]\ntype = \"generator\"\ncount = 1\n\n[[sinks]]\nname = \"a\"\ntype = \"csv\"\npath = \"a.csv\"\n\n[[sinks]]\nname = \"a\"\ntype = \"stdout\"\n");
     let err = scratch.weir(&["check", "pipeline.toml"]).fails();
-    assert!(err.contains("sinks[1].name") && err.contains("used twice"), "{err}");
+    assert!(
+        err.contains("sinks[1].name") && err.contains("used twice"),
+        "{err}"
+    );
 }

@@ -17,7 +17,10 @@ fn a_file_that_is_not_wasm_is_refused() {
     let scratch = Scratch::new();
     scratch.write("plugin.wasm", "#!/bin/sh\necho hi\n");
     let err = check_with_plugin(&scratch, "\"plugin.wasm\"");
-    assert!(err.contains("plugin.wasm is not a WebAssembly file"), "{err}");
+    assert!(
+        err.contains("plugin.wasm is not a WebAssembly file"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -26,7 +29,10 @@ fn a_core_module_is_refused_with_how_to_make_a_component() {
     // The smallest valid core module: magic and version 1.
     std::fs::write(scratch.path().join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let err = check_with_plugin(&scratch, "\"core.wasm\"");
-    assert!(err.contains("core.wasm is a core WebAssembly module, not a component"), "{err}");
+    assert!(
+        err.contains("core.wasm is a core WebAssembly module, not a component"),
+        "{err}"
+    );
     assert!(err.contains("wasm32-wasip2"), "{err}");
 }
 
@@ -43,7 +49,10 @@ fn a_truncated_component_is_refused_as_invalid() {
 fn a_component_of_another_world_is_refused_naming_its_exports() {
     let scratch = Scratch::new();
     let err = check_with_plugin(&scratch, &toml_path(&plugin("wrong-world")));
-    assert!(err.contains("does not export the weir transform interface"), "{err}");
+    assert!(
+        err.contains("does not export the weir transform interface"),
+        "{err}"
+    );
     assert!(err.contains("wasi:cli/run"), "{err}");
 }
 
@@ -51,7 +60,10 @@ fn a_component_of_another_world_is_refused_naming_its_exports() {
 fn a_plugin_for_an_incompatible_contract_names_both_versions() {
     let scratch = Scratch::new();
     let err = check_with_plugin(&scratch, &toml_path(&plugin("future_version")));
-    assert!(err.contains("was built for weir:plugin@1.0.0, but this host speaks weir:plugin@0.1.0"), "{err}");
+    assert!(
+        err.contains("was built for weir:plugin@1.0.0, but this host speaks weir:plugin@0.1.0"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -59,15 +71,40 @@ fn inspect_shows_world_version_imports_exports_and_planned_schema() {
     let scratch = Scratch::new();
     let path = plugin("students_cleaner");
     let out = scratch
-        .weir(&["plugin", "inspect", path.to_str().unwrap(), "--input-schema", "value STRING", "--config", "min_age=30"])
+        .weir(&[
+            "plugin",
+            "inspect",
+            path.to_str().unwrap(),
+            "--input-schema",
+            "value STRING",
+            "--config",
+            "min_age=30",
+        ])
         .ok()
         .stdout();
     let info: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(info["world"], "transform");
     assert_eq!(info["contract_version"], "0.1.0");
-    assert!(info["exports"].as_array().unwrap().iter().any(|e| e == "weir:plugin/transformer@0.1.0"), "{out}");
-    assert!(info["imports"].as_array().unwrap().iter().any(|e| e == "weir:plugin/types@0.1.0"), "{out}");
-    assert_eq!(info["output_schema"], "first_name Utf8 NOT NULL, last_name Utf8 NOT NULL, age Int32 NOT NULL, field Utf8 NOT NULL");
+    assert!(
+        info["exports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "weir:plugin/transformer@0.1.0"),
+        "{out}"
+    );
+    assert!(
+        info["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "weir:plugin/types@0.1.0"),
+        "{out}"
+    );
+    assert_eq!(
+        info["output_schema"],
+        "first_name Utf8 NOT NULL, last_name Utf8 NOT NULL, age Int32 NOT NULL, field Utf8 NOT NULL"
+    );
     assert_eq!(info["reads"], serde_json::json!([0]));
     assert_eq!(info["content_hash"].as_str().unwrap().len(), 64);
 }
@@ -75,6 +112,11 @@ fn inspect_shows_world_version_imports_exports_and_planned_schema() {
 #[test]
 fn inspect_refuses_what_run_refuses() {
     let scratch = Scratch::new();
-    let err = scratch.weir(&["plugin", "inspect", plugin("wrong-world").to_str().unwrap()]).fails();
-    assert!(err.contains("does not export the weir transform interface"), "{err}");
+    let err = scratch
+        .weir(&["plugin", "inspect", plugin("wrong-world").to_str().unwrap()])
+        .fails();
+    assert!(
+        err.contains("does not export the weir transform interface"),
+        "{err}"
+    );
 }

@@ -37,27 +37,55 @@ path = "out/dead.jsonl"
          \"068270\",\"2026-11-20\",\"180000\",\n\
          too,many,fields,here,5\n",
     );
-    let run = scratch.weir(&["run", "pipeline.toml", "--available-now"]).ok();
-    let kept: Vec<serde_json::Value> = scratch.read("out/quotes.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let run = scratch
+        .weir(&["run", "pipeline.toml", "--available-now"])
+        .ok();
+    let kept: Vec<serde_json::Value> = scratch
+        .read("out/quotes.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(kept.len(), 2);
-    assert!(scratch.read("out/quotes.jsonl").contains("\"close\":71000.50"), "decimals keep their scale");
+    assert!(
+        scratch
+            .read("out/quotes.jsonl")
+            .contains("\"close\":71000.50"),
+        "decimals keep their scale"
+    );
     assert_eq!(kept[1]["symbol"], "068270");
     assert!(kept[1].get("volume").is_none(), "an empty field is null");
 
     let letters = scratch.dead_letters("out/dead.jsonl");
-    let by_line: Vec<(i64, &str)> = letters.iter().map(|l| (l["offset"].as_i64().unwrap(), l["reason"].as_str().unwrap())).collect();
+    let by_line: Vec<(i64, &str)> = letters
+        .iter()
+        .map(|l| (l["offset"].as_i64().unwrap(), l["reason"].as_str().unwrap()))
+        .collect();
     assert_eq!(by_line.len(), 5, "{by_line:?}");
     assert_eq!(by_line[0].0, 3);
-    assert!(by_line[0].1.contains("column `close`") && by_line[0].1.contains("\"abc\""), "{by_line:?}");
+    assert!(
+        by_line[0].1.contains("column `close`") && by_line[0].1.contains("\"abc\""),
+        "{by_line:?}"
+    );
     assert_eq!(by_line[1].0, 4);
     assert!(by_line[1].1.contains("column `day`"), "{by_line:?}");
     assert_eq!(by_line[2].0, 5);
-    assert_eq!(by_line[2].1, "column `close`: \"99.999\" has more decimal places than Decimal128(10, 2) keeps");
-    assert_eq!(by_line[3], (6, "column `symbol` is missing or empty, and it is NOT NULL"));
+    assert_eq!(
+        by_line[2].1,
+        "column `close`: \"99.999\" has more decimal places than Decimal128(10, 2) keeps"
+    );
+    assert_eq!(
+        by_line[3],
+        (6, "column `symbol` is missing or empty, and it is NOT NULL")
+    );
     assert_eq!(by_line[4], (8, "expected 4 fields, found 5"));
     assert!(letters.iter().all(|l| l["stage"] == "decode:csv"));
     assert_eq!(letters[0]["input"], "000660,2026-11-20,abc,300");
-    assert!(run.stderr().contains("7 read = 2 out + 0 filtered + 5 dead-lettered"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("7 read = 2 out + 0 filtered + 5 dead-lettered"),
+        "{}",
+        run.stderr()
+    );
 }
 
 /// A pipeline through the `faulty` test plugin, which rejects, fails or
@@ -96,7 +124,9 @@ path = "dead.jsonl"
             toml_path(&plugin("counter"))
         ),
     );
-    let run = scratch.weir(&["run", "pipeline.toml", "--available-now"]).ok();
+    let run = scratch
+        .weir(&["run", "pipeline.toml", "--available-now"])
+        .ok();
     (scratch, run.stderr())
 }
 
@@ -105,7 +135,12 @@ fn values(scratch: &Scratch) -> Vec<(String, i64)> {
         .read("out.jsonl")
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .map(|v| (v["value"].as_str().unwrap().to_string(), v["seq"].as_i64().unwrap()))
+        .map(|v| {
+            (
+                v["value"].as_str().unwrap().to_string(),
+                v["seq"].as_i64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -119,7 +154,10 @@ fn rows_a_plugin_rejects_go_to_the_dead_letter_and_the_rest_flow_on() {
     assert_eq!(letters[0]["reason"], "rejected on request");
     assert_eq!(letters[0]["offset"], 2);
     assert_eq!(letters[0]["input"], serde_json::json!({"value": "reject"}));
-    assert!(summary.contains("3 read = 2 out + 0 filtered + 1 dead-lettered: all accounted for"), "{summary}");
+    assert!(
+        summary.contains("3 read = 2 out + 0 filtered + 1 dead-lettered: all accounted for"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -127,11 +165,17 @@ fn a_batch_the_plugin_fails_is_dead_lettered_whole_and_the_next_batch_runs() {
     let (scratch, summary) = faulty_run("a\nfail\nb\nc\n", 2);
     assert_eq!(values(&scratch), vec![("b".into(), 1), ("c".into(), 2)]);
     let letters = scratch.dead_letters("dead.jsonl");
-    let inputs: Vec<&str> = letters.iter().map(|l| l["input"]["value"].as_str().unwrap()).collect();
+    let inputs: Vec<&str> = letters
+        .iter()
+        .map(|l| l["input"]["value"].as_str().unwrap())
+        .collect();
     assert_eq!(inputs, ["a", "fail"]);
     assert!(letters.iter().all(|l| l["reason"] == "plugin `faulty` failed the batch: failed the batch on request"), "{letters:?}");
     assert!(summary.contains("(1 failed batches)"), "{summary}");
-    assert!(summary.contains("4 read = 2 out + 0 filtered + 2 dead-lettered: all accounted for"), "{summary}");
+    assert!(
+        summary.contains("4 read = 2 out + 0 filtered + 2 dead-lettered: all accounted for"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -139,13 +183,24 @@ fn a_trapping_plugin_loses_its_batch_to_the_dead_letter_and_a_fresh_instance_kee
     // Batches: [a, b] [trap, c] [d, e]. `counter` runs after `faulty`; its
     // state must survive `faulty`'s trap, and `faulty` must recover.
     let (scratch, summary) = faulty_run("a\nb\ntrap\nc\nd\ne\n", 2);
-    assert_eq!(values(&scratch), vec![("a".into(), 1), ("b".into(), 2), ("d".into(), 3), ("e".into(), 4)]);
+    assert_eq!(
+        values(&scratch),
+        vec![
+            ("a".into(), 1),
+            ("b".into(), 2),
+            ("d".into(), 3),
+            ("e".into(), 4)
+        ]
+    );
     let letters = scratch.dead_letters("dead.jsonl");
     assert_eq!(letters.len(), 2);
     let reason = letters[0]["reason"].as_str().unwrap();
     assert!(reason.starts_with("plugin `faulty` trapped"), "{reason}");
     assert_eq!(letters[1]["input"]["value"], "c");
-    assert!(summary.contains("6 read = 4 out + 0 filtered + 2 dead-lettered: all accounted for"), "{summary}");
+    assert!(
+        summary.contains("6 read = 4 out + 0 filtered + 2 dead-lettered: all accounted for"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -164,9 +219,22 @@ fn state_changes_of_a_trapped_batch_are_rolled_back() {
             toml_path(&plugin("counter"))
         ),
     );
-    scratch.weir(&["run", "pipeline.toml", "--available-now"]).ok();
-    assert_eq!(values(&scratch), vec![("a".into(), 1), ("b".into(), 2), ("d".into(), 3), ("e".into(), 4)]);
+    scratch
+        .weir(&["run", "pipeline.toml", "--available-now"])
+        .ok();
+    assert_eq!(
+        values(&scratch),
+        vec![
+            ("a".into(), 1),
+            ("b".into(), 2),
+            ("d".into(), 3),
+            ("e".into(), 4)
+        ]
+    );
     let letters = scratch.dead_letters("dead.jsonl");
     assert_eq!(letters.len(), 2);
-    assert!(letters[0]["reason"].as_str().unwrap().contains("trapped"), "{letters:?}");
+    assert!(
+        letters[0]["reason"].as_str().unwrap().contains("trapped"),
+        "{letters:?}"
+    );
 }

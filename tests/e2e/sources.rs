@@ -34,7 +34,10 @@ type = "csv"
 path = "out/quotes.csv"
 "#,
     );
-    scratch.write("incoming/001.csv", "symbol,price\n005930,71000.5\n000660,182000\n");
+    scratch.write(
+        "incoming/001.csv",
+        "symbol,price\n005930,71000.5\n000660,182000\n",
+    );
     let mut child = Command::new(weir_bin())
         .args(["run", "pipeline.toml"])
         .current_dir(scratch.path())
@@ -42,25 +45,44 @@ path = "out/quotes.csv"
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let rows = || std::fs::read_to_string(scratch.path().join("out/quotes.csv")).map(|s| s.lines().count()).unwrap_or(0);
+    let rows = || {
+        std::fs::read_to_string(scratch.path().join("out/quotes.csv"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
     wait_for("the first file", || rows() == 3);
 
     // A file is written elsewhere and moved in whole, as Spark expects too.
     scratch.write("staging/002.csv", "symbol,price\n035420,210500\n");
-    std::fs::rename(scratch.path().join("staging/002.csv"), scratch.path().join("incoming/002.csv")).unwrap();
+    std::fs::rename(
+        scratch.path().join("staging/002.csv"),
+        scratch.path().join("incoming/002.csv"),
+    )
+    .unwrap();
     // Files starting with `.` or `_` are not data.
     scratch.write("incoming/_SUCCESS", "");
     scratch.write("incoming/.002.csv.crc", "garbage");
     wait_for("the file that arrived later", || rows() == 4);
 
     // SIGTERM stops the run cleanly: flushed, summarised, exit 0.
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(exit.success(), "{stderr}");
-    assert!(stderr.contains("3 read = 3 out + 0 filtered + 0 dead-lettered"), "{stderr}");
+    assert!(
+        stderr.contains("3 read = 3 out + 0 filtered + 0 dead-lettered"),
+        "{stderr}"
+    );
     assert_eq!(
         scratch.read("out/quotes.csv"),
         "symbol,price\n005930,71000.5\n000660,182000.0\n035420,210500.0\n"
@@ -85,8 +107,15 @@ path = "out/events.jsonl"
 "#
         ),
     );
-    let run = scratch.weir(&["run", "pipeline.toml", "--available-now"]).ok();
-    assert!(run.stderr().contains("2500 records read from generator user-events in 3 batches"), "{}", run.stderr());
+    let run = scratch
+        .weir(&["run", "pipeline.toml", "--available-now"])
+        .ok();
+    assert!(
+        run.stderr()
+            .contains("2500 records read from generator user-events in 3 batches"),
+        "{}",
+        run.stderr()
+    );
     scratch.read("out/events.jsonl")
 }
 
@@ -98,11 +127,20 @@ fn the_generator_repeats_itself_for_a_seed_and_only_then() {
     let other = generate(&scratch, 8);
     assert_eq!(first, again);
     assert_ne!(first, other);
-    let events: Vec<serde_json::Value> = first.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<serde_json::Value> = first
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(events.len(), 2500);
     assert_eq!(events[0]["event_time"], "2026-01-01T00:00:00Z");
-    assert_eq!(events[10]["event_time"], "2026-01-01T00:00:01Z", "100 ms apart by default");
-    let kinds: std::collections::BTreeSet<&str> = events.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+    assert_eq!(
+        events[10]["event_time"], "2026-01-01T00:00:01Z",
+        "100 ms apart by default"
+    );
+    let kinds: std::collections::BTreeSet<&str> = events
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["login", "logout", "registration"].into());
 }
 
@@ -110,6 +148,11 @@ fn the_generator_repeats_itself_for_a_seed_and_only_then() {
 fn an_unbounded_generator_is_refused_for_available_now() {
     let scratch = Scratch::new();
     scratch.write("pipeline.toml", "[source]\ntype = \"generator\"\n");
-    let stderr = scratch.weir(&["run", "pipeline.toml", "--available-now"]).fails();
-    assert!(stderr.contains("source.count") && stderr.contains("--available-now"), "{stderr}");
+    let stderr = scratch
+        .weir(&["run", "pipeline.toml", "--available-now"])
+        .fails();
+    assert!(
+        stderr.contains("source.count") && stderr.contains("--available-now"),
+        "{stderr}"
+    );
 }

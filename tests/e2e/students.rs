@@ -16,7 +16,10 @@ fn students_scratch() -> Scratch {
     for entry in std::fs::read_dir(example.join("input")).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
-        scratch.write(&format!("input/{name}"), &std::fs::read_to_string(&path).unwrap());
+        scratch.write(
+            &format!("input/{name}"),
+            &std::fs::read_to_string(&path).unwrap(),
+        );
     }
     scratch
 }
@@ -24,7 +27,9 @@ fn students_scratch() -> Scratch {
 #[test]
 fn students_are_cleaned_filtered_and_malformed_lines_dead_lettered() {
     let scratch = students_scratch();
-    let run = scratch.weir(&["run", "pipeline.toml", "--available-now"]).ok();
+    let run = scratch
+        .weir(&["run", "pipeline.toml", "--available-now"])
+        .ok();
 
     assert_eq!(
         scratch.read("out/students.csv"),
@@ -43,30 +48,79 @@ fn students_are_cleaned_filtered_and_malformed_lines_dead_lettered() {
     let seen: Vec<(String, i64, String, String)> = letters
         .iter()
         .map(|l| {
-            let file = l["source"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
-            (file, l["offset"].as_i64().unwrap(), l["input"]["value"].as_str().unwrap().to_string(), l["reason"].as_str().unwrap().to_string())
+            let file = l["source"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            (
+                file,
+                l["offset"].as_i64().unwrap(),
+                l["input"]["value"].as_str().unwrap().to_string(),
+                l["reason"].as_str().unwrap().to_string(),
+            )
         })
         .collect();
     let day1 = "2026-11-01-students.txt".to_string();
     let day2 = "2026-11-02-students.txt".to_string();
     let expected = vec![
-        (day1.clone(), 4, "Bob Lee, abc, Chemistry", "age \"abc\" is not an integer"),
-        (day1.clone(), 5, "Carol White, -5, Biology", "age -5 is negative"),
+        (
+            day1.clone(),
+            4,
+            "Bob Lee, abc, Chemistry",
+            "age \"abc\" is not an integer",
+        ),
+        (
+            day1.clone(),
+            5,
+            "Carol White, -5, Biology",
+            "age -5 is negative",
+        ),
         (day1.clone(), 6, ", 30, History", "name is empty"),
-        (day1.clone(), 7, "Dave Brown, 28", "expected 3 comma-separated fields (name, age, field), found 2"),
-        (day1.clone(), 8, "Eve Black, 23, Art, Extra", "expected 3 comma-separated fields (name, age, field), found 4"),
-        (day2.clone(), 3, "Ivan Petrov, 45.5, Physics", "age \"45.5\" is not an integer"),
-        (day2.clone(), 4, "Judy, 24, Music", "name \"Judy\" has no last name"),
+        (
+            day1.clone(),
+            7,
+            "Dave Brown, 28",
+            "expected 3 comma-separated fields (name, age, field), found 2",
+        ),
+        (
+            day1.clone(),
+            8,
+            "Eve Black, 23, Art, Extra",
+            "expected 3 comma-separated fields (name, age, field), found 4",
+        ),
+        (
+            day2.clone(),
+            3,
+            "Ivan Petrov, 45.5, Physics",
+            "age \"45.5\" is not an integer",
+        ),
+        (
+            day2.clone(),
+            4,
+            "Judy, 24, Music",
+            "name \"Judy\" has no last name",
+        ),
         (day2.clone(), 5, "", "line is empty"),
     ];
-    let expected: Vec<(String, i64, String, String)> =
-        expected.into_iter().map(|(f, o, i, r)| (f, o, i.to_string(), r.to_string())).collect();
+    let expected: Vec<(String, i64, String, String)> = expected
+        .into_iter()
+        .map(|(f, o, i, r)| (f, o, i.to_string(), r.to_string()))
+        .collect();
     assert_eq!(seen, expected);
     assert!(letters.iter().all(|l| l["stage"] == "transform:cleaner"));
 
     let summary = run.stderr();
-    assert!(summary.contains("transform cleaner: 18 in, 8 out, 2 filtered, 8 dead-lettered"), "{summary}");
-    assert!(summary.contains("18 read = 8 out + 2 filtered + 8 dead-lettered: all accounted for"), "{summary}");
+    assert!(
+        summary.contains("transform cleaner: 18 in, 8 out, 2 filtered, 8 dead-lettered"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("18 read = 8 out + 2 filtered + 8 dead-lettered: all accounted for"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -77,7 +131,11 @@ fn the_example_runs_where_it_lives_as_the_readme_says() {
         .current_dir(root())
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let csv = std::fs::read_to_string(example.join("out/students.csv")).unwrap();
     assert_eq!(csv.lines().count(), 9, "header and 8 students:\n{csv}");
     let letters = std::fs::read_to_string(example.join("out/dead-letter.jsonl")).unwrap();
@@ -87,7 +145,15 @@ fn the_example_runs_where_it_lives_as_the_readme_says() {
 #[test]
 fn a_summary_json_adds_up() {
     let scratch = students_scratch();
-    scratch.weir(&["run", "pipeline.toml", "--available-now", "--summary-json", "summary.json"]).ok();
+    scratch
+        .weir(&[
+            "run",
+            "pipeline.toml",
+            "--available-now",
+            "--summary-json",
+            "summary.json",
+        ])
+        .ok();
     let summary: serde_json::Value = serde_json::from_str(&scratch.read("summary.json")).unwrap();
     assert_eq!(summary["records_read"], 18);
     assert_eq!(summary["rows_out"], 8);

@@ -6,7 +6,10 @@ use std::process::{Command, Output};
 
 /// The repository's root folder.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the root")
+        .to_path_buf()
 }
 
 /// The `weir` binary of the profile these tests were built with; `cargo
@@ -14,15 +17,29 @@ pub fn root() -> PathBuf {
 pub fn weir_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary has a path");
     // target/<profile>/deps/e2e-HASH → target/<profile>/weir
-    let bin = exe.parent().and_then(Path::parent).expect("target/<profile>/deps").join("weir");
-    assert!(bin.exists(), "{} is missing: run the tests with `cargo test --workspace`", bin.display());
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .join("weir");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
     bin
 }
 
 /// A component built from plugins/ by host/build.rs.
 pub fn plugin(name: &str) -> PathBuf {
-    let path = root().join("target/plugins/wasm32-wasip2/release").join(format!("{name}.wasm"));
-    assert!(path.exists(), "{} is missing: `cargo build` builds the plugins", path.display());
+    let path = root()
+        .join("target/plugins/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo build` builds the plugins",
+        path.display()
+    );
     path
 }
 
@@ -33,7 +50,9 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new() -> Self {
-        Scratch { dir: tempfile::tempdir().expect("a temporary directory") }
+        Scratch {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -50,12 +69,16 @@ impl Scratch {
 
     pub fn read(&self, relative: &str) -> String {
         let path = self.path().join(relative);
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
     }
 
     /// Dead letters written to `relative`, one JSON object each.
     pub fn dead_letters(&self, relative: &str) -> Vec<serde_json::Value> {
-        self.read(relative).lines().map(|l| serde_json::from_str(l).expect("a JSON dead letter")).collect()
+        self.read(relative)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON dead letter"))
+            .collect()
     }
 
     /// Runs `weir ARGS` in this folder, with the component cache kept here.
@@ -94,13 +117,23 @@ impl Run {
 
     /// Panics, showing the output, unless the run succeeded.
     pub fn ok(self) -> Self {
-        assert!(self.success(), "weir failed:\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert!(
+            self.success(),
+            "weir failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
 
     /// Panics unless the run failed; returns its stderr.
     pub fn fails(self) -> String {
-        assert!(!self.success(), "weir should have failed:\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert!(
+            !self.success(),
+            "weir should have failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self.stderr()
     }
 }

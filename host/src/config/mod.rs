@@ -342,10 +342,18 @@ mod tests {
         .unwrap();
         let config = PipelineConfig::load(&path).unwrap();
         assert_eq!(config.name(), "quotes");
-        let SourceConfig::Files(files) = &config.source else { panic!("files source") };
+        let SourceConfig::Files(files) = &config.source else {
+            panic!("files source")
+        };
         assert_eq!(files.path, dir.path().join("in"));
-        let SinkConfig::Jsonl(sink) = &config.sinks[0] else { panic!("jsonl sink") };
-        assert_eq!(sink.path, PathBuf::from("/abs/o.jsonl"), "absolute paths stay");
+        let SinkConfig::Jsonl(sink) = &config.sinks[0] else {
+            panic!("jsonl sink")
+        };
+        assert_eq!(
+            sink.path,
+            PathBuf::from("/abs/o.jsonl"),
+            "absolute paths stay"
+        );
     }
 
     #[test]
@@ -353,7 +361,9 @@ mod tests {
         let source = "[source]\ntype = \"generator\"\ncount = 1\n";
         let cases = [
             format!("{source}colour = 1\n"),
-            format!("{source}\n[[sinks]]\nname = \"a\"\ntype = \"csv\"\npath = \"a\"\nheadr = true\n"),
+            format!(
+                "{source}\n[[sinks]]\nname = \"a\"\ntype = \"csv\"\npath = \"a\"\nheadr = true\n"
+            ),
             format!("{source}\n[[transforms]]\nname = \"a\"\nplugin = \"a.wasm\"\nconfg = {{}}\n"),
             format!("{source}\n[dead_letter]\ntype = \"jsonl\"\npath = \"d\"\nformat = \"x\"\n"),
             format!("{source}extra_top = true\n").replace("[source]", "oops = 1\n[source]"),

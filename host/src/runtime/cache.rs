@@ -103,13 +103,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let runtime = Runtime::new(ComponentCache::in_dir(dir.path())).unwrap();
         runtime.load_bytes("shout", PLUGIN).unwrap();
-        let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+        let entries: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         assert_eq!(entries.len(), 1);
         let entry = &entries[0];
         assert!(entry.extension().is_some_and(|e| e == "cwasm"));
         let written = std::fs::metadata(entry).unwrap().modified().unwrap();
         runtime.load_bytes("shout", PLUGIN).unwrap();
-        assert_eq!(std::fs::metadata(entry).unwrap().modified().unwrap(), written, "the second load reads the cache");
+        assert_eq!(
+            std::fs::metadata(entry).unwrap().modified().unwrap(),
+            written,
+            "the second load reads the cache"
+        );
     }
 
     #[test]
@@ -119,6 +126,9 @@ mod tests {
         let path = runtime.cache().path_for(&runtime.engine, PLUGIN).unwrap();
         std::fs::write(&path, b"not native code").unwrap();
         runtime.load_bytes("shout", PLUGIN).unwrap();
-        assert!(std::fs::read(&path).unwrap().len() > 1000, "recompiled and rewritten");
+        assert!(
+            std::fs::read(&path).unwrap().len() > 1000,
+            "recompiled and rewritten"
+        );
     }
 }

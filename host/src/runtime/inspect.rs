@@ -162,11 +162,16 @@ mod tests {
     #[test]
     fn compatibility_follows_semver() {
         assert!(v("0.1.0").is_compatible_with(&v("0.1.7")));
-        assert!(!v("0.1.0").is_compatible_with(&v("0.2.0")), "0.x minors break");
+        assert!(
+            !v("0.1.0").is_compatible_with(&v("0.2.0")),
+            "0.x minors break"
+        );
         assert!(v("1.2.0").is_compatible_with(&v("1.0.3")));
         assert!(!v("1.0.0").is_compatible_with(&v("2.0.0")));
         assert!(!v("0.1.0").is_compatible_with(&v("1.1.0")));
-        assert!(ContractVersion::parse("1.0").is_none() && ContractVersion::parse("1.0.0.0").is_none());
+        assert!(
+            ContractVersion::parse("1.0").is_none() && ContractVersion::parse("1.0.0.0").is_none()
+        );
     }
 
     #[test]

@@ -8,10 +8,18 @@ use arrow::compute::{FilterBuilder, FilterPredicate, take, take_record_batch};
 use arrow::error::ArrowError;
 
 pub enum RowSelection {
-    All { rows: usize },
+    All {
+        rows: usize,
+    },
     /// A filter: one predicate, built once, shared by every column.
-    Filter { predicate: FilterPredicate, mask: BooleanArray },
-    Take { indices: UInt32Array, input_rows: usize },
+    Filter {
+        predicate: FilterPredicate,
+        mask: BooleanArray,
+    },
+    Take {
+        indices: UInt32Array,
+        input_rows: usize,
+    },
 }
 
 impl RowSelection {
@@ -31,9 +39,16 @@ impl RowSelection {
     /// Input rows that appear in the output at least once.
     pub fn distinct_input_rows(&self) -> usize {
         match self {
-            RowSelection::Take { indices, input_rows } => {
+            RowSelection::Take {
+                indices,
+                input_rows,
+            } => {
                 let mut seen = vec![false; *input_rows];
-                indices.values().iter().filter(|&&r| !std::mem::replace(&mut seen[r as usize], true)).count()
+                indices
+                    .values()
+                    .iter()
+                    .filter(|&&r| !std::mem::replace(&mut seen[r as usize], true))
+                    .count()
             }
             other => other.output_rows(),
         }
@@ -68,7 +83,9 @@ impl RowSelection {
     pub fn origins(&self) -> UInt32Array {
         match self {
             RowSelection::All { rows } => (0..*rows as u32).collect(),
-            RowSelection::Filter { mask, .. } => mask.values().set_indices().map(|i| i as u32).collect(),
+            RowSelection::Filter { mask, .. } => {
+                mask.values().set_indices().map(|i| i as u32).collect()
+            }
             RowSelection::Take { indices, .. } => indices.clone(),
         }
     }

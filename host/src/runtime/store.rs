@@ -22,7 +22,13 @@ impl PluginData {
         // plugin sees only what the contract gives it. Its stderr reaches the
         // host's, so a panic message is not lost.
         let wasi = WasiCtx::builder().inherit_stderr().build();
-        PluginData { plugin: plugin.to_string(), state, undo: Vec::new(), wasi, table: ResourceTable::new() }
+        PluginData {
+            plugin: plugin.to_string(),
+            state,
+            undo: Vec::new(),
+            wasi,
+            table: ResourceTable::new(),
+        }
     }
 
     /// Keeps the state changes of the call that just succeeded.

@@ -14,6 +14,9 @@ use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 
 /// What happened to one batch.
+// One per batch, moved once: boxing the large variant would only add an
+// allocation per batch.
+#[allow(clippy::large_enum_variant)]
 pub enum BatchOutcome {
     /// The output batch, which input rows it is made of, and the rejected
     /// input rows with their reasons.
@@ -239,17 +242,32 @@ impl TransformPlugin {
             }
             Ok(Err(message)) => {
                 store.data_mut().roll_back_call();
-                BatchOutcome::Failed { reason: format!("plugin `{}` failed the batch: {message}", self.name) }
+                BatchOutcome::Failed {
+                    reason: format!("plugin `{}` failed the batch: {message}", self.name),
+                }
             }
             Ok(Ok(output)) => match self.assemble(input, output) {
                 Ok(outcome) => {
-                    self.instance.as_mut().expect("instance present").0.data_mut().commit_call();
+                    self.instance
+                        .as_mut()
+                        .expect("instance present")
+                        .0
+                        .data_mut()
+                        .commit_call();
                     outcome
                 }
                 Err(e) => {
-                    self.instance.as_mut().expect("instance present").0.data_mut().roll_back_call();
+                    self.instance
+                        .as_mut()
+                        .expect("instance present")
+                        .0
+                        .data_mut()
+                        .roll_back_call();
                     BatchOutcome::Failed {
-                        reason: format!("plugin `{}` returned an output that breaks the contract: {}", self.name, e.0),
+                        reason: format!(
+                            "plugin `{}` returned an output that breaks the contract: {}",
+                            self.name, e.0
+                        ),
                     }
                 }
             },
@@ -266,28 +284,44 @@ impl TransformPlugin {
         let n = input.num_rows();
         let selection = match output.rows {
             wit::RowSelection::All => RowSelection::All { rows: n },
-            wit::RowSelection::Mask(bits) => {
-                RowSelection::filter(BooleanArray::new(convert::bitmap(bits, n, "(row selection)", "mask")?, None))
-            }
+            wit::RowSelection::Mask(bits) => RowSelection::filter(BooleanArray::new(
+                convert::bitmap(bits, n, "(row selection)", "mask")?,
+                None,
+            )),
             wit::RowSelection::Take(rows) => {
                 if let Some(bad) = rows.iter().find(|&&r| r as usize >= n) {
-                    return Err(ConvertError(format!("it selects row {bad}, but the batch has {n} rows")));
+                    return Err(ConvertError(format!(
+                        "it selects row {bad}, but the batch has {n} rows"
+                    )));
                 }
-                RowSelection::Take { indices: UInt32Array::from(rows), input_rows: n }
+                RowSelection::Take {
+                    indices: UInt32Array::from(rows),
+                    input_rows: n,
+                }
             }
         };
         let mut rejections = Vec::with_capacity(output.rejections.len());
         for r in output.rejections {
             if r.row as usize >= n {
-                return Err(ConvertError(format!("it rejects row {}, but the batch has {n} rows", r.row)));
+                return Err(ConvertError(format!(
+                    "it rejects row {}, but the batch has {n} rows",
+                    r.row
+                )));
             }
             if selection.selects(r.row as usize) {
-                return Err(ConvertError(format!("row {} is both rejected and selected", r.row)));
+                return Err(ConvertError(format!(
+                    "row {} is both rejected and selected",
+                    r.row
+                )));
             }
             rejections.push((r.row, r.reason));
         }
         let out_rows = selection.output_rows();
-        let select = |column: &ArrayRef| selection.apply(column).map_err(|e| ConvertError(e.to_string()));
+        let select = |column: &ArrayRef| {
+            selection
+                .apply(column)
+                .map_err(|e| ConvertError(e.to_string()))
+        };
         let planned = self.output_schema.fields();
         if output.columns.len() != planned.len() {
             return Err(ConvertError(format!(

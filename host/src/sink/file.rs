@@ -35,11 +35,13 @@ pub struct CsvSink {
 
 impl CsvSink {
     pub fn open(config: &CsvSinkConfig, schema: &Schema) -> Result<Self, SinkError> {
-        let file = create(&config.name, &config.path)?.into_inner().map_err(|e| SinkError::Io {
-            sink: config.name.clone(),
-            target: config.path.display().to_string(),
-            source: e.into_error(),
-        })?;
+        let file = create(&config.name, &config.path)?
+            .into_inner()
+            .map_err(|e| SinkError::Io {
+                sink: config.name.clone(),
+                target: config.path.display().to_string(),
+                source: e.into_error(),
+            })?;
         let writer = arrow::csv::WriterBuilder::new()
             .with_header(config.header)
             .with_delimiter(config.delimiter as u8)
@@ -126,11 +128,14 @@ impl Sink for JsonlSink {
             message: e.to_string(),
         })?;
         // Rows become visible batch by batch (durable only at `flush`).
-        self.writer.get_mut().flush().map_err(|source| SinkError::Io {
-            sink: self.name.clone(),
-            target: self.path.clone(),
-            source,
-        })
+        self.writer
+            .get_mut()
+            .flush()
+            .map_err(|source| SinkError::Io {
+                sink: self.name.clone(),
+                target: self.path.clone(),
+                source,
+            })
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {

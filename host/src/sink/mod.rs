@@ -34,21 +34,19 @@ pub trait Sink: Send {
 
 /// Checks, before anything is opened, that a sink can encode `schema`.
 pub fn check(config: &SinkConfig, schema: &Schema) -> Result<(), SinkError> {
-    if let SinkConfig::Csv(c) = config {
-        if let Some(f) = schema
-            .fields()
-            .iter()
-            .find(|f| matches!(f.data_type(), DataType::List(_) | DataType::Struct(_)))
-        {
-            return Err(SinkError::Schema {
-                sink: c.name.clone(),
-                message: format!(
-                    "CSV cannot hold column `{}` of type {}; use a jsonl sink",
-                    f.name(),
-                    f.data_type()
-                ),
-            });
-        }
+    let nested = schema
+        .fields()
+        .iter()
+        .find(|f| matches!(f.data_type(), DataType::List(_) | DataType::Struct(_)));
+    if let (SinkConfig::Csv(c), Some(f)) = (config, nested) {
+        return Err(SinkError::Schema {
+            sink: c.name.clone(),
+            message: format!(
+                "CSV cannot hold column `{}` of type {}; use a jsonl sink",
+                f.name(),
+                f.data_type()
+            ),
+        });
     }
     Ok(())
 }
@@ -71,12 +69,24 @@ mod tests {
 
     #[test]
     fn csv_refuses_nested_columns_naming_them() {
-        let config = SinkConfig::Csv(CsvSinkConfig { name: "out".into(), path: "x.csv".into(), header: true, delimiter: ',' });
+        let config = SinkConfig::Csv(CsvSinkConfig {
+            name: "out".into(),
+            path: "x.csv".into(),
+            header: true,
+            delimiter: ',',
+        });
         let schema = Schema::new(vec![
             Field::new("id", DataType::Int64, false),
-            Field::new("tags", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true),
+            Field::new(
+                "tags",
+                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+                true,
+            ),
         ]);
         let err = check(&config, &schema).unwrap_err().to_string();
-        assert!(err.contains("sink `out`") && err.contains("column `tags`") && err.contains("jsonl"), "{err}");
+        assert!(
+            err.contains("sink `out`") && err.contains("column `tags`") && err.contains("jsonl"),
+            "{err}"
+        );
     }
 }

@@ -250,7 +250,8 @@ fn fraction_digits(text: &str) -> usize {
     if text.contains(['e', 'E']) {
         return 0;
     }
-    text.split_once('.').map_or(0, |(_, fraction)| fraction.trim_end_matches('0').len())
+    text.split_once('.')
+        .map_or(0, |(_, fraction)| fraction.trim_end_matches('0').len())
 }
 
 fn parse_json_value(field: &Field, value: &serde_json::Value) -> Result<Parsed<'static>, String> {

@@ -37,14 +37,21 @@ fn parse(line: &str) -> Result<Student<'_>, String> {
     if rest.is_empty() {
         return Err(format!("name {name:?} has no last name"));
     }
-    let age: i32 = age.parse().map_err(|_| format!("age {age:?} is not an integer"))?;
+    let age: i32 = age
+        .parse()
+        .map_err(|_| format!("age {age:?} is not an integer"))?;
     if age < 0 {
         return Err(format!("age {age} is negative"));
     }
     if field.is_empty() {
         return Err("field is empty".to_string());
     }
-    Ok(Student { first_name, last_name: rest, age, field })
+    Ok(Student {
+        first_name,
+        last_name: rest,
+        age,
+        field,
+    })
 }
 
 impl Transform for StudentsCleaner {
@@ -58,7 +65,11 @@ impl Transform for StudentsCleaner {
     fn describe(&self, input: &Schema) -> Result<Plan, Error> {
         let line = input.require(&self.column)?;
         if line.data_type != DataType::Utf8 {
-            return Err(format!("column `{}` must be utf8, found {:?}", self.column, line.data_type).into());
+            return Err(format!(
+                "column `{}` must be utf8, found {:?}",
+                self.column, line.data_type
+            )
+            .into());
         }
         let output = Schema::new(vec![
             Field::new("first_name", DataType::Utf8, false),
@@ -74,7 +85,11 @@ impl Transform for StudentsCleaner {
         let mut out = batch.output();
         let mut students = Vec::with_capacity(batch.num_rows());
         for row in 0..batch.num_rows() {
-            match lines.get(row).ok_or_else(|| "line is null".to_string()).and_then(parse) {
+            match lines
+                .get(row)
+                .ok_or_else(|| "line is null".to_string())
+                .and_then(parse)
+            {
                 Err(reason) => out.reject(row, reason),
                 Ok(s) if s.age > self.min_age => students.push(Some(s)),
                 Ok(_) => students.push(None),
@@ -87,8 +102,14 @@ impl Transform for StudentsCleaner {
             let mut keep = students.iter().map(Option::is_some);
             out.filter(move |_| keep.next().unwrap_or(false))
         };
-        let upper = |b: &mut Utf8Builder, s: &str| b.append_with(|t| t.extend(s.chars().flat_map(char::to_uppercase)));
-        let (mut first, mut last, mut field) = (Utf8Builder::default(), Utf8Builder::default(), Utf8Builder::default());
+        let upper = |b: &mut Utf8Builder, s: &str| {
+            b.append_with(|t| t.extend(s.chars().flat_map(char::to_uppercase)))
+        };
+        let (mut first, mut last, mut field) = (
+            Utf8Builder::default(),
+            Utf8Builder::default(),
+            Utf8Builder::default(),
+        );
         let mut age = PrimitiveBuilder::<i32>::default();
         for s in &kept {
             upper(&mut first, s.first_name);
@@ -97,7 +118,11 @@ impl Transform for StudentsCleaner {
             upper(&mut field, s.field);
         }
         debug_assert_eq!(age.len(), out.num_rows());
-        Ok(out.set("first_name", first).set("last_name", last).set("age", age).set("field", field))
+        Ok(out
+            .set("first_name", first)
+            .set("last_name", last)
+            .set("age", age)
+            .set("field", field))
     }
 }
 

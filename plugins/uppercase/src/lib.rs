@@ -11,7 +11,9 @@ struct Uppercase {
 
 impl Transform for Uppercase {
     fn new(config: &Config) -> Result<Self, Error> {
-        Ok(Uppercase { min_score: config.get("min_score", 0.5)? })
+        Ok(Uppercase {
+            min_score: config.get("min_score", 0.5)?,
+        })
     }
 
     fn describe(&self, input: &Schema) -> Result<Plan, Error> {
@@ -34,7 +36,9 @@ impl Transform for Uppercase {
         for row in out.selected_rows() {
             match names.get(row) {
                 Some(name) if name.is_ascii() => upper.append_ascii_uppercase(name),
-                Some(name) => upper.append_with(|text| text.extend(name.chars().flat_map(char::to_uppercase))),
+                Some(name) => {
+                    upper.append_with(|text| text.extend(name.chars().flat_map(char::to_uppercase)))
+                }
                 None => upper.push_null(),
             }
         }

@@ -22,7 +22,12 @@ pub struct SelectedRows<'a>(Rows<'a>);
 enum Rows<'a> {
     All(std::ops::Range<usize>),
     /// Walks the mask a 64-bit word at a time, skipping unset bits.
-    Mask { bits: &'a [u8], next_word: usize, word: u64, base: usize },
+    Mask {
+        bits: &'a [u8],
+        next_word: usize,
+        word: u64,
+        base: usize,
+    },
     Take(std::slice::Iter<'a, u32>),
 }
 
@@ -34,7 +39,12 @@ impl Iterator for SelectedRows<'_> {
         match &mut self.0 {
             Rows::All(range) => range.next(),
             Rows::Take(rows) => rows.next().map(|&r| r as usize),
-            Rows::Mask { bits, next_word, word, base } => {
+            Rows::Mask {
+                bits,
+                next_word,
+                word,
+                base,
+            } => {
                 while *word == 0 {
                     let start = *next_word * 8;
                     if start >= bits.len() {
@@ -96,7 +106,12 @@ impl Output {
         let n = self.batch.num_rows();
         SelectedRows(match &self.selection {
             Selection::All => Rows::All(0..n),
-            Selection::Mask(bits) => Rows::Mask { bits, next_word: 0, word: 0, base: 0 },
+            Selection::Mask(bits) => Rows::Mask {
+                bits,
+                next_word: 0,
+                word: 0,
+                base: 0,
+            },
             Selection::Take(rows) => Rows::Take(rows.iter()),
         })
     }
@@ -324,7 +339,11 @@ mod tests {
             }
             offsets.push(bytes.len() as i32);
         }
-        let schema = Schema::new(vec![crate::Field::new("value", crate::DataType::Utf8, true)]);
+        let schema = Schema::new(vec![crate::Field::new(
+            "value",
+            crate::DataType::Utf8,
+            true,
+        )]);
         Batch::new(wit::Batch {
             schema: schema.to_wit(),
             num_rows: values.len() as u32,
@@ -339,7 +358,9 @@ mod tests {
 
     #[test]
     fn selected_rows_walk_masks_across_words_and_partial_bytes() {
-        let values: Vec<Option<&str>> = (0..70).map(|i| if i % 3 == 0 { Some("x") } else { None }).collect();
+        let values: Vec<Option<&str>> = (0..70)
+            .map(|i| if i % 3 == 0 { Some("x") } else { None })
+            .collect();
         let b = batch(&values);
         let out = b.filter(|row| row.utf8("value").is_some());
         let rows: Vec<usize> = out.selected_rows().collect();
@@ -360,12 +381,16 @@ mod tests {
     #[test]
     fn map_computes_only_selected_rows_and_keeps_nulls() {
         let b = batch(&[Some("a"), None, Some("c"), Some("d")]);
-        let out = b.filter(|row| row.index() != 3).map("value", |row| row.utf8("value").map(str::to_uppercase));
+        let out = b
+            .filter(|row| row.index() != 3)
+            .map("value", |row| row.utf8("value").map(str::to_uppercase));
         let plan = Plan::new(b.schema().clone());
         let wit_out = out.into_wit(b.schema(), &plan).unwrap();
         let array = &wit_out.arrays[0];
         assert_eq!(array.len, 3);
-        let wit::Values::Utf8(data) = &array.values else { panic!("utf8 expected") };
+        let wit::Values::Utf8(data) = &array.values else {
+            panic!("utf8 expected")
+        };
         assert_eq!(data.bytes, b"AC");
         assert_eq!(data.offsets, [0, 1, 1, 2]);
         assert_eq!(array.validity.as_deref(), Some(&[0b101u8][..]));
@@ -374,7 +399,14 @@ mod tests {
     #[test]
     fn flat_map_repeats_rows_in_order() {
         let b = batch(&[Some("a b"), Some(""), Some("c")]);
-        let out = b.flat_map("value", |row| row.utf8("value").unwrap_or("").split(' ').filter(|w| !w.is_empty()).map(str::to_string).collect::<Vec<_>>());
+        let out = b.flat_map("value", |row| {
+            row.utf8("value")
+                .unwrap_or("")
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        });
         assert_eq!(out.selected_rows().collect::<Vec<_>>(), [0, 0, 2]);
     }
 
@@ -382,10 +414,23 @@ mod tests {
     fn the_output_is_checked_against_the_plan() {
         let b = batch(&[Some("a")]);
         let plan = Plan::new(b.schema().clone());
-        let err = b.map("other", |_| 1i64).into_wit(b.schema(), &plan).unwrap_err();
-        assert_eq!(err.message(), "process computed column `other`, which describe did not plan");
-        let typed = Plan::new(Schema::new(vec![crate::Field::new("value", crate::DataType::Int64, true)]));
-        let err = b.map("value", |_| "text").into_wit(b.schema(), &typed).unwrap_err();
+        let err = b
+            .map("other", |_| 1i64)
+            .into_wit(b.schema(), &plan)
+            .unwrap_err();
+        assert_eq!(
+            err.message(),
+            "process computed column `other`, which describe did not plan"
+        );
+        let typed = Plan::new(Schema::new(vec![crate::Field::new(
+            "value",
+            crate::DataType::Int64,
+            true,
+        )]));
+        let err = b
+            .map("value", |_| "text")
+            .into_wit(b.schema(), &typed)
+            .unwrap_err();
         assert!(err.message().contains("built as utf8"), "{}", err.message());
     }
 }

@@ -12,8 +12,14 @@ impl Transform for Counter {
         Ok(Counter)
     }
     fn describe(&self, input: &Schema) -> Result<Plan, Error> {
-        let output = input.clone().with(Field::new("seq", DataType::Int64, false));
-        let reads: &[&str] = if input.field("value").is_some() { &["value"] } else { &[] };
+        let output = input
+            .clone()
+            .with(Field::new("seq", DataType::Int64, false));
+        let reads: &[&str] = if input.field("value").is_some() {
+            &["value"]
+        } else {
+            &[]
+        };
         Ok(Plan::new(output).reads(reads))
     }
     fn process(&mut self, batch: &Batch) -> Result<Output, Error> {
@@ -25,7 +31,10 @@ impl Transform for Counter {
             next - 1
         });
         state::set("next", &next.to_le_bytes());
-        if batch.rows().any(|row| batch.schema().field("value").is_some() && row.utf8("value") == Some("trap")) {
+        if batch
+            .rows()
+            .any(|row| batch.schema().field("value").is_some() && row.utf8("value") == Some("trap"))
+        {
             panic!("trapped after numbering");
         }
         log::debug(&format!("numbered up to {}", next - 1));

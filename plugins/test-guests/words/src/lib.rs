@@ -10,11 +10,20 @@ impl Transform for Words {
     }
     fn describe(&self, input: &Schema) -> Result<Plan, Error> {
         input.require("value")?;
-        Ok(Plan::new(input.clone().with(Field::new("word", DataType::Utf8, false))))
+        Ok(Plan::new(input.clone().with(Field::new(
+            "word",
+            DataType::Utf8,
+            false,
+        ))))
     }
     fn process(&mut self, batch: &Batch) -> Result<Output, Error> {
         let lines = batch.utf8("value")?;
-        Ok(batch.flat_map("word", |row| lines.get(row.index()).unwrap_or_default().split_whitespace()))
+        Ok(batch.flat_map("word", |row| {
+            lines
+                .get(row.index())
+                .unwrap_or_default()
+                .split_whitespace()
+        }))
     }
 }
 
