@@ -88,46 +88,33 @@ path = "out/dead.jsonl"
     );
 }
 
-/// A pipeline through the `faulty` test plugin, which rejects, fails or
-/// traps on request, over lines in batches of `batch_size`.
-fn faulty_run(lines: &str, batch_size: usize) -> (Scratch, String) {
+/// Runs `lines` in batches of `batch_size` through the named test plugins,
+/// in order, into out.jsonl, with the dead-letter in dead.jsonl.
+fn run_lines(lines: &str, batch_size: usize, plugins: &[&str]) -> (Scratch, String) {
     let scratch = Scratch::new();
     scratch.write("in.txt", lines);
-    scratch.write(
-        "pipeline.toml",
-        &format!(
-            r#"
-[source]
-type = "files"
-path = "in.txt"
-format = "lines"
-batch_size = {batch_size}
-
-[[transforms]]
-name = "faulty"
-plugin = {}
-
-[[transforms]]
-name = "counter"
-plugin = {}
-
-[[sinks]]
-name = "out"
-type = "jsonl"
-path = "out.jsonl"
-
-[dead_letter]
-type = "jsonl"
-path = "dead.jsonl"
-"#,
-            toml_path(&plugin("faulty")),
-            toml_path(&plugin("counter"))
-        ),
+    let mut pipeline = format!(
+        "[source]\ntype = \"files\"\npath = \"in.txt\"\nformat = \"lines\"\nbatch_size = {batch_size}\n\n\
+         [[sinks]]\nname = \"out\"\ntype = \"jsonl\"\npath = \"out.jsonl\"\n\n\
+         [dead_letter]\ntype = \"jsonl\"\npath = \"dead.jsonl\"\n"
     );
+    for name in plugins {
+        pipeline += &format!(
+            "\n[[transforms]]\nname = \"{name}\"\nplugin = {}\n",
+            toml_path(&plugin(name))
+        );
+    }
+    scratch.write("pipeline.toml", &pipeline);
     let run = scratch
         .weir(&["run", "pipeline.toml", "--available-now"])
         .ok();
     (scratch, run.stderr())
+}
+
+/// Through the `faulty` test plugin (which rejects, fails or traps on
+/// request), then `counter` (which numbers the rows that got through).
+fn faulty_run(lines: &str, batch_size: usize) -> (Scratch, String) {
+    run_lines(lines, batch_size, &["faulty", "counter"])
 }
 
 fn values(scratch: &Scratch) -> Vec<(String, i64)> {
@@ -207,21 +194,7 @@ fn a_trapping_plugin_loses_its_batch_to_the_dead_letter_and_a_fresh_instance_kee
 fn state_changes_of_a_trapped_batch_are_rolled_back() {
     // `counter` advances its counter for [trap, c] and then traps: the next
     // batch must continue from where the last good batch left off.
-    let scratch = Scratch::new();
-    scratch.write("in.txt", "a\nb\ntrap\nc\nd\ne\n");
-    scratch.write(
-        "pipeline.toml",
-        &format!(
-            "[source]\ntype = \"files\"\npath = \"in.txt\"\nformat = \"lines\"\nbatch_size = 2\n\n\
-             [[transforms]]\nname = \"counter\"\nplugin = {}\n\n\
-             [[sinks]]\nname = \"out\"\ntype = \"jsonl\"\npath = \"out.jsonl\"\n\n\
-             [dead_letter]\ntype = \"jsonl\"\npath = \"dead.jsonl\"\n",
-            toml_path(&plugin("counter"))
-        ),
-    );
-    scratch
-        .weir(&["run", "pipeline.toml", "--available-now"])
-        .ok();
+    let (scratch, _) = run_lines("a\nb\ntrap\nc\nd\ne\n", 2, &["counter"]);
     assert_eq!(
         values(&scratch),
         vec![

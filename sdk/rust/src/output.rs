@@ -205,21 +205,18 @@ impl Output {
     }
 
     /// Sets column `name` to a column built by hand, one value per output row.
-    pub fn set<B: Builder + 'static>(mut self, name: &str, builder: B) -> Self {
+    pub fn set<B: Builder + 'static>(self, name: &str, builder: B) -> Self {
         let len = builder.len();
-        let finish: Finish = Box::new(move |field, arrays| builder.finish(field, arrays));
-        self.computed.retain(|c| c.name != name);
-        self.computed.push(Computed {
-            name: name.to_string(),
+        self.compute(
+            name,
             len,
-            finish,
-        });
-        self
+            Box::new(move |field, arrays| builder.finish(field, arrays)),
+        )
     }
 
     /// Sets column `name` to a copy of `column`, which must have one value per
     /// output row. Use it to rename or reorder columns.
-    pub fn copy(mut self, name: &str, column: Column<'_>) -> Self {
+    pub fn copy(self, name: &str, column: Column<'_>) -> Self {
         let mut arrays = Vec::new();
         copy_column(column, &mut arrays);
         let len = column.len();
@@ -237,6 +234,11 @@ impl Output {
             }
             Ok(out.len() as u32 - 1)
         });
+        self.compute(name, len, finish)
+    }
+
+    /// Records computed column `name` (replacing an earlier one of that name).
+    fn compute(mut self, name: &str, len: usize, finish: Finish) -> Self {
         self.computed.retain(|c| c.name != name);
         self.computed.push(Computed {
             name: name.to_string(),
