@@ -32,6 +32,10 @@ enum Command {
         /// Spark's Trigger.AvailableNow).
         #[arg(long)]
         available_now: bool,
+        /// At the end, take the input as complete: the watermark passes every
+        /// window and all of them are emitted (a one-off batch run).
+        #[arg(long)]
+        flush: bool,
         /// Also write the run summary as JSON to this file.
         #[arg(long)]
         summary_json: Option<PathBuf>,
@@ -120,6 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run {
             pipeline,
             available_now,
+            flush,
             summary_json,
         } => {
             let stop = Arc::new(AtomicBool::new(false));
@@ -131,6 +136,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &pipeline,
                 RunMode {
                     available_now,
+                    flush,
                     stop,
                 },
             )?;
@@ -152,18 +158,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &pipeline,
                 RunMode {
                     available_now: true,
+                    flush: false,
                     stop: Arc::new(AtomicBool::new(false)),
                 },
             )?;
             println!("{}: ok", pipeline.display());
-            let stages: Vec<String> = std::iter::once("source".to_string())
-                .chain(
-                    plan.config
-                        .transforms
-                        .iter()
-                        .map(|t| format!("transform {}", t.name)),
-                )
-                .collect();
+            let stages = plan.stages();
             for (stage, schema) in stages.iter().zip(&plan.schemas) {
                 println!("  {stage} → {}", show_schema(schema));
             }

@@ -12,3 +12,4 @@ pub mod runtime;
 pub mod sink;
 pub mod source;
 pub mod summary;
+pub mod window;

@@ -1,17 +1,20 @@
-//! A pipeline: source → transforms → sinks, with every refused row sent to
-//! the dead-letter. Planning (load plugins, type-check schemas) is separate
-//! from running, so `weir check` does all of it without writing anything.
+//! A pipeline: source → transforms → window → after-window transforms →
+//! sinks, with every refused row sent to the dead-letter. Planning (load
+//! plugins, type-check schemas) is separate from running, so `weir check`
+//! does all of it without writing anything.
 
-use crate::config::{self, PipelineConfig};
+use crate::config::{self, LatePolicy, PipelineConfig, TransformConfig};
 use crate::dead_letter::{DeadLetter, DeadLetterWriter, rows_as_json};
 use crate::envelope::Envelope;
 use crate::runtime::{BatchOutcome, PluginError, Runtime, TransformPlugin};
 use crate::sink::{self, Sink, SinkError};
 use crate::source::{self, RunMode, Source, SourceError};
-use crate::summary::{RunSummary, SinkCounts, TransformCounts};
-use arrow::array::UInt32Array;
+use crate::summary::{RunSummary, SinkCounts, TransformCounts, WindowCounts};
+use crate::window::{WindowOperator, show_time};
+use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::SchemaRef;
+use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -19,13 +22,16 @@ pub enum PipelineError {
     Config(#[from] config::ConfigError),
     #[error("{file}: key `source`: {error}")]
     Source { file: String, error: SourceError },
-    #[error("{file}: key `transforms[{index}]` ({name}): {error}")]
+    #[error("{file}: key `{list}[{index}]` ({name}): {error}")]
     Plugin {
         file: String,
+        list: &'static str,
         index: usize,
         name: String,
         error: Box<PluginError>,
     },
+    #[error("{file}: key `window.{message}")]
+    Window { file: String, message: String },
     #[error("{file}: key `sinks[{index}]`: {error}")]
     SinkSchema {
         file: String,
@@ -40,6 +46,8 @@ pub enum PipelineError {
     },
     #[error("source failed: {0}")]
     Read(SourceError),
+    #[error("window failed: {0}")]
+    Aggregate(String),
     #[error(transparent)]
     Write(#[from] SinkError),
     #[error("cannot write the dead-letter {target}: {error}")]
@@ -54,10 +62,40 @@ pub enum PipelineError {
 pub struct Plan {
     pub config: PipelineConfig,
     file: String,
+    flush: bool,
     source: Box<dyn Source>,
     transforms: Vec<TransformPlugin>,
-    /// The schema entering each stage, then the one the sinks receive.
+    window: Option<WindowOperator>,
+    after_window: Vec<TransformPlugin>,
+    /// The schema of each stage's output, the source's first; the last is
+    /// what the sinks receive. See [`Plan::stages`] for their names.
     pub schemas: Vec<SchemaRef>,
+}
+
+fn load_chain(
+    file: &str,
+    list: &'static str,
+    configs: &[TransformConfig],
+    runtime: &Runtime,
+    schemas: &mut Vec<SchemaRef>,
+) -> Result<Vec<TransformPlugin>, PipelineError> {
+    let mut plugins = Vec::new();
+    for (index, t) in configs.iter().enumerate() {
+        let settings = config::plugin_config(t).expect("validated when the file was loaded");
+        let input = schemas.last().expect("the source schema is first").clone();
+        let plugin = TransformPlugin::load(runtime, &t.name, &t.plugin, settings, input).map_err(
+            |error| PipelineError::Plugin {
+                file: file.to_string(),
+                list,
+                index,
+                name: t.name.clone(),
+                error: Box::new(error),
+            },
+        )?;
+        schemas.push(plugin.output_schema());
+        plugins.push(plugin);
+    }
+    Ok(plugins)
 }
 
 impl Plan {
@@ -68,27 +106,40 @@ impl Plan {
         mode: RunMode,
     ) -> Result<Plan, PipelineError> {
         let file = file.to_string();
+        let flush = mode.flush;
         let source =
             source::build(&config.source, mode).map_err(|error| PipelineError::Source {
                 file: file.clone(),
                 error,
             })?;
         let mut schemas = vec![source.schema()];
-        let mut transforms = Vec::new();
-        for (index, t) in config.transforms.iter().enumerate() {
-            let plugin_error = |error: PluginError| PipelineError::Plugin {
-                file: file.clone(),
-                index,
-                name: t.name.clone(),
-                error: Box::new(error),
-            };
-            let settings = config::plugin_config(t).expect("validated when the file was loaded");
-            let input = schemas.last().expect("the source schema is first").clone();
-            let plugin = TransformPlugin::load(runtime, &t.name, &t.plugin, settings, input)
-                .map_err(plugin_error)?;
-            schemas.push(plugin.output_schema());
-            transforms.push(plugin);
-        }
+        let transforms = load_chain(
+            &file,
+            "transforms",
+            &config.transforms,
+            runtime,
+            &mut schemas,
+        )?;
+        let window = match &config.window {
+            None => None,
+            Some(w) => {
+                let input = schemas.last().expect("the source schema is first");
+                let operator =
+                    WindowOperator::new(w, input).map_err(|message| PipelineError::Window {
+                        file: file.clone(),
+                        message: format!("{message}"),
+                    })?;
+                schemas.push(operator.output_schema());
+                Some(operator)
+            }
+        };
+        let after_window = load_chain(
+            &file,
+            "after_window",
+            &config.after_window,
+            runtime,
+            &mut schemas,
+        )?;
         let output = schemas.last().expect("at least the source schema").clone();
         for (index, s) in config.sinks.iter().enumerate() {
             sink::check(s, &output).map_err(|error| PipelineError::SinkSchema {
@@ -100,10 +151,34 @@ impl Plan {
         Ok(Plan {
             config,
             file,
+            flush,
             source,
             transforms,
+            window,
+            after_window,
             schemas,
         })
+    }
+
+    /// The name of each stage, matching [`Plan::schemas`].
+    pub fn stages(&self) -> Vec<String> {
+        let mut names = vec!["source".to_string()];
+        names.extend(
+            self.config
+                .transforms
+                .iter()
+                .map(|t| format!("transform {}", t.name)),
+        );
+        if self.window.is_some() {
+            names.push("window".to_string());
+        }
+        names.extend(
+            self.config
+                .after_window
+                .iter()
+                .map(|t| format!("after-window transform {}", t.name)),
+        );
+        names
     }
 
     /// Opens the sinks and the dead-letter: from here on, files are written.
@@ -129,14 +204,21 @@ impl Plan {
                 error,
             }
         })?;
+        let counts = |plugins: &[TransformPlugin]| {
+            plugins
+                .iter()
+                .map(|t| TransformCounts::new(t.name()))
+                .collect()
+        };
         let summary = RunSummary {
             pipeline: self.config.name().to_string(),
             source: self.source.describe(),
-            transforms: self
-                .transforms
-                .iter()
-                .map(|t| TransformCounts::new(t.name()))
-                .collect(),
+            transforms: counts(&self.transforms),
+            window: self.config.window.as_ref().map(|w| WindowCounts {
+                kind: format!("{:?}", w.kind).to_lowercase(),
+                ..Default::default()
+            }),
+            after_window: counts(&self.after_window),
             sinks: sinks
                 .iter()
                 .map(|s| SinkCounts::new(s.name(), &s.target()))
@@ -144,12 +226,17 @@ impl Plan {
             dead_letter_target: dead_letter.target.clone(),
             ..RunSummary::default()
         };
+        let flush = self.flush || self.source.bounded();
         Ok(Pipeline {
             source: self.source,
             transforms: self.transforms,
+            window: self.window,
+            after_window: self.after_window,
             sinks,
             dead_letter,
             summary,
+            flush,
+            emitted: 0,
         })
     }
 }
@@ -158,9 +245,15 @@ impl Plan {
 pub struct Pipeline {
     source: Box<dyn Source>,
     transforms: Vec<TransformPlugin>,
+    window: Option<WindowOperator>,
+    after_window: Vec<TransformPlugin>,
     sinks: Vec<Box<dyn Sink>>,
     dead_letter: DeadLetterWriter,
     summary: RunSummary,
+    /// Close every window at the end of the run.
+    flush: bool,
+    /// Aggregate rows emitted so far: their `_offset`.
+    emitted: i64,
 }
 
 impl Pipeline {
@@ -174,13 +267,32 @@ impl Pipeline {
                 self.dead_letter(letter)?;
             }
             self.summary.batches += 1;
-            if let Some(rows) = self.transform(batch.rows)? {
-                for (sink, counts) in self.sinks.iter_mut().zip(&mut self.summary.sinks) {
-                    sink.write(&rows.data)?;
-                    counts.rows += rows.num_rows() as u64;
-                }
-                self.summary.rows_out += rows.num_rows() as u64;
+            let rows = run_chain(
+                &mut self.transforms,
+                &mut self.summary.transforms,
+                &mut self.dead_letter,
+                batch.rows,
+            )?;
+            let rows = match (&self.window, rows) {
+                (None, rows) => rows,
+                (Some(_), Some(rows)) => self.window_batch(rows)?,
+                (Some(_), None) => None,
+            };
+            if let Some(rows) = rows {
+                self.finish(rows)?;
             }
+        }
+        if let Some(window) = &mut self.window {
+            if self.flush {
+                let emitted = window.flush().map_err(PipelineError::Aggregate)?;
+                if let Some(rows) = self.aggregate_rows(emitted) {
+                    self.finish(rows)?;
+                }
+            }
+        }
+        if let (Some(window), Some(counts)) = (&self.window, &mut self.summary.window) {
+            counts.open_groups = window.open_groups() as u64;
+            counts.watermark = window.watermark().map(show_time);
         }
         for sink in &mut self.sinks {
             sink.flush()?;
@@ -193,73 +305,79 @@ impl Pipeline {
         Ok(self.summary)
     }
 
-    /// Runs the transform chain; `None` if no row survives it.
-    fn transform(&mut self, mut rows: Envelope) -> Result<Option<Envelope>, PipelineError> {
-        for index in 0..self.transforms.len() {
-            let n = rows.num_rows();
-            if n == 0 {
-                return Ok(None);
+    /// Rows after the window: the after-window transforms, then the sinks.
+    fn finish(&mut self, rows: Envelope) -> Result<(), PipelineError> {
+        let rows = if self.window.is_some() {
+            run_chain(
+                &mut self.after_window,
+                &mut self.summary.after_window,
+                &mut self.dead_letter,
+                rows,
+            )?
+        } else {
+            Some(rows)
+        };
+        if let Some(rows) = rows {
+            for (sink, counts) in self.sinks.iter_mut().zip(&mut self.summary.sinks) {
+                sink.write(&rows.data)?;
+                counts.rows += rows.num_rows() as u64;
             }
-            self.summary.transforms[index].rows_in += n as u64;
-            let stage = format!("transform:{}", self.transforms[index].name());
-            match self.transforms[index].process(&rows.data) {
-                BatchOutcome::Processed {
-                    output,
-                    selection,
-                    rejections,
-                } => {
-                    let rejected: Vec<u32> = rejections.iter().map(|(row, _)| *row).collect();
-                    let rejected_count = rejected.len();
-                    let inputs = rows_as_json(
-                        &take_record_batch(&rows.data, &UInt32Array::from(rejected))
-                            .expect("rows checked"),
-                    );
-                    for ((row, reason), input) in rejections.into_iter().zip(inputs) {
-                        let (source, offset) = rows.origin(row as usize);
-                        let letter = DeadLetter {
-                            stage: stage.clone(),
-                            reason,
-                            source: source.to_string(),
-                            offset,
-                            input,
-                        };
-                        self.dead_letter(&letter)?;
-                    }
-                    let counts = &mut self.summary.transforms[index];
-                    counts.record(n, &selection, rejected_count);
-                    rows = rows.derive(output, &selection);
-                }
-                BatchOutcome::Failed { reason } => {
-                    tracing::warn!(transform = %self.transforms[index].name(), rows = n, %reason, "A batch failed; its rows go to the dead-letter.");
-                    self.dead_letter_all(&stage, &reason, &rows)?;
-                    let counts = &mut self.summary.transforms[index];
-                    counts.failed_batches += 1;
-                    counts.dead_lettered += n as u64;
-                    return Ok(None);
-                }
-            }
-        }
-        Ok((rows.num_rows() > 0 || self.transforms.is_empty()).then_some(rows))
-    }
-
-    fn dead_letter_all(
-        &mut self,
-        stage: &str,
-        reason: &str,
-        rows: &Envelope,
-    ) -> Result<(), PipelineError> {
-        for (row, input) in rows_as_json(&rows.data).into_iter().enumerate() {
-            let (source, offset) = rows.origin(row);
-            let letter = DeadLetter {
-                stage: stage.to_string(),
-                reason: reason.to_string(),
-                source: source.to_string(),
-                offset,
-                input,
-            };
-            self.dead_letter(&letter)?;
+            self.summary.rows_out += rows.num_rows() as u64;
         }
         Ok(())
+    }
+
+    /// Feeds rows to the window; late and untimed rows go where the policy says.
+    fn window_batch(&mut self, rows: Envelope) -> Result<Option<Envelope>, PipelineError> {
+        let window = self.window.as_mut().expect("called with a window");
+        // Files and the generator are one partition; Kafka brings more.
+        let out = window
+            .process(&rows.data, 0, Instant::now())
+            .map_err(PipelineError::Aggregate)?;
+        let watermark = window.watermark();
+        let policy = window.late_policy;
+        let counts = self.summary.window.as_mut().expect("a window has counts");
+        counts.rows_in += rows.num_rows() as u64;
+        counts.untimed += out.untimed.len() as u64;
+        let late = out.late.len() as u64;
+        match policy {
+            LatePolicy::Drop => counts.late_dropped += late,
+            LatePolicy::DeadLetter => counts.late_dead_lettered += late,
+        }
+        counts.aggregated += rows.num_rows() as u64 - late - out.untimed.len() as u64;
+        let untimed: Vec<(usize, String)> = out
+            .untimed
+            .iter()
+            .map(|&row| {
+                (
+                    row,
+                    "the row has no event time (its time column is null)".to_string(),
+                )
+            })
+            .collect();
+        dead_letter_rows(&mut self.dead_letter, "window", &rows, untimed)?;
+        if policy == LatePolicy::DeadLetter {
+            let shown = watermark.map(show_time).unwrap_or_default();
+            let late = out
+                .late
+                .iter()
+                .map(|&(row, t)| (row, format!("late: event time {} is behind the watermark {shown}; its windows have closed", show_time(t))))
+                .collect();
+            dead_letter_rows(&mut self.dead_letter, "window", &rows, late)?;
+        }
+        Ok(self.aggregate_rows(out.rows))
+    }
+
+    /// Aggregate rows as an envelope: their origin is the window.
+    fn aggregate_rows(&mut self, rows: Option<RecordBatch>) -> Option<Envelope> {
+        let rows = rows?;
+        let n = rows.num_rows();
+        if let Some(counts) = &mut self.summary.window {
+            counts.rows_out += n as u64;
+        }
+        let offsets = (self.emitted..self.emitted + n as i64).collect();
+        self.emitted += n as i64;
+        Some(Envelope::new(rows, vec!["window"; n], offsets))
     }
 
     fn dead_letter(&mut self, letter: &DeadLetter) -> Result<(), PipelineError> {
@@ -268,4 +386,78 @@ impl Pipeline {
             .write(letter)
             .map_err(|error| PipelineError::DeadLetterWrite { target, error })
     }
+}
+
+/// Runs a chain of transforms; `None` if no row survives it.
+fn run_chain(
+    plugins: &mut [TransformPlugin],
+    counts: &mut [TransformCounts],
+    dead_letter: &mut DeadLetterWriter,
+    mut rows: Envelope,
+) -> Result<Option<Envelope>, PipelineError> {
+    for (plugin, counts) in plugins.iter_mut().zip(counts.iter_mut()) {
+        let n = rows.num_rows();
+        if n == 0 {
+            return Ok(None);
+        }
+        counts.rows_in += n as u64;
+        let stage = format!("transform:{}", plugin.name());
+        match plugin.process(&rows.data) {
+            BatchOutcome::Processed {
+                output,
+                selection,
+                rejections,
+            } => {
+                counts.record(n, &selection, rejections.len());
+                let rejected = rejections
+                    .into_iter()
+                    .map(|(row, reason)| (row as usize, reason))
+                    .collect();
+                dead_letter_rows(dead_letter, &stage, &rows, rejected)?;
+                rows = rows.derive(output, &selection);
+            }
+            BatchOutcome::Failed { reason } => {
+                tracing::warn!(transform = %plugin.name(), rows = n, %reason, "A batch failed; its rows go to the dead-letter.");
+                let all = (0..n).map(|row| (row, reason.clone())).collect();
+                dead_letter_rows(dead_letter, &stage, &rows, all)?;
+                counts.failed_batches += 1;
+                counts.dead_lettered += n as u64;
+                return Ok(None);
+            }
+        }
+    }
+    Ok((rows.num_rows() > 0 || plugins.is_empty()).then_some(rows))
+}
+
+/// Writes rows of `rows` (by index, with reasons) to the dead-letter, each
+/// with its origin and the row as it entered `stage`.
+fn dead_letter_rows(
+    writer: &mut DeadLetterWriter,
+    stage: &str,
+    rows: &Envelope,
+    refused: Vec<(usize, String)>,
+) -> Result<(), PipelineError> {
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let indices = UInt32Array::from_iter_values(refused.iter().map(|(row, _)| *row as u32));
+    let inputs =
+        rows_as_json(&take_record_batch(&rows.data, &indices).expect("rows index this batch"));
+    for ((row, reason), input) in refused.into_iter().zip(inputs) {
+        let (source, offset) = rows.origin(row);
+        let letter = DeadLetter {
+            stage: stage.to_string(),
+            reason,
+            source: source.to_string(),
+            offset,
+            input,
+        };
+        writer
+            .write(&letter)
+            .map_err(|error| PipelineError::DeadLetterWrite {
+                target: writer.target.clone(),
+                error,
+            })?;
+    }
+    Ok(())
 }

@@ -1,5 +1,5 @@
-//! The run summary: what was read, kept, filtered and dead-lettered, stage by
-//! stage, and whether the counts add up (they must).
+//! The run summary: what was read, kept, filtered, aggregated and
+//! dead-lettered, stage by stage, and whether the counts add up (they must).
 
 use crate::runtime::RowSelection;
 use serde::Serialize;
@@ -12,7 +12,10 @@ pub struct RunSummary {
     /// Records the source read, decoded or not.
     pub records_read: u64,
     pub decode_dead_lettered: u64,
+    /// Transforms before the window (all of them without one).
     pub transforms: Vec<TransformCounts>,
+    pub window: Option<WindowCounts>,
+    pub after_window: Vec<TransformCounts>,
     pub sinks: Vec<SinkCounts>,
     /// Rows that came out of the last stage.
     pub rows_out: u64,
@@ -32,6 +35,24 @@ pub struct TransformCounts {
     /// Output rows beyond one per input row (flat-map).
     pub expanded: u64,
     pub failed_batches: u64,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct WindowCounts {
+    pub kind: String,
+    pub rows_in: u64,
+    /// Rows added to at least one window.
+    pub aggregated: u64,
+    pub late_dropped: u64,
+    pub late_dead_lettered: u64,
+    /// Rows without an event time (always dead-lettered).
+    pub untimed: u64,
+    /// Aggregate rows emitted.
+    pub rows_out: u64,
+    /// Groups still open at the end of the run.
+    pub open_groups: u64,
+    /// RFC 3339, once there is one.
+    pub watermark: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -70,20 +91,60 @@ impl SinkCounts {
     }
 }
 
+fn sum(counts: &[TransformCounts], field: fn(&TransformCounts) -> u64) -> u64 {
+    counts.iter().map(field).sum()
+}
+
 impl RunSummary {
-    pub fn filtered(&self) -> u64 {
-        self.transforms.iter().map(|t| t.filtered).sum()
+    /// Rows that left the record-level part of the pipeline: aggregated into
+    /// windows, or out to the sinks when there is no window.
+    fn record_level_out(&self) -> u64 {
+        self.window
+            .as_ref()
+            .map_or(self.rows_out, |w| w.aggregated + w.late_dropped)
     }
 
-    pub fn expanded(&self) -> u64 {
-        self.transforms.iter().map(|t| t.expanded).sum()
-    }
-
-    /// Every record read is accounted for: out (net of flat-map expansion),
-    /// filtered, or dead-lettered.
+    /// Every record read is accounted for: out (or into a window), filtered,
+    /// dead-lettered, or dropped late; and every aggregate row likewise.
     pub fn balanced(&self) -> bool {
-        self.records_read + self.expanded() == self.rows_out + self.filtered() + self.dead_lettered
+        let before_dead = self.decode_dead_lettered
+            + sum(&self.transforms, |t| t.dead_lettered)
+            + self
+                .window
+                .as_ref()
+                .map_or(0, |w| w.late_dead_lettered + w.untimed);
+        let records = self.records_read + sum(&self.transforms, |t| t.expanded)
+            == self.record_level_out() + sum(&self.transforms, |t| t.filtered) + before_dead;
+        let window = self.window.as_ref().is_none_or(|w| {
+            w.rows_in == w.aggregated + w.late_dropped + w.late_dead_lettered + w.untimed
+                && w.rows_out + sum(&self.after_window, |t| t.expanded)
+                    == self.rows_out
+                        + sum(&self.after_window, |t| t.filtered)
+                        + sum(&self.after_window, |t| t.dead_lettered)
+        });
+        let letters =
+            self.dead_lettered == before_dead + sum(&self.after_window, |t| t.dead_lettered);
+        records && window && letters
     }
+}
+
+fn write_transform(
+    f: &mut std::fmt::Formatter<'_>,
+    label: &str,
+    t: &TransformCounts,
+) -> std::fmt::Result {
+    write!(
+        f,
+        "  {label} {}: {} in, {} out, {} filtered, {} dead-lettered",
+        t.name, t.rows_in, t.rows_out, t.filtered, t.dead_lettered
+    )?;
+    if t.expanded > 0 {
+        write!(f, ", {} added by flat-map", t.expanded)?;
+    }
+    if t.failed_batches > 0 {
+        write!(f, " ({} failed batches)", t.failed_batches)?;
+    }
+    writeln!(f)
 }
 
 impl std::fmt::Display for RunSummary {
@@ -95,18 +156,29 @@ impl std::fmt::Display for RunSummary {
         )?;
         writeln!(f, "  decode: {} dead-lettered", self.decode_dead_lettered)?;
         for t in &self.transforms {
-            write!(
+            write_transform(f, "transform", t)?;
+        }
+        if let Some(w) = &self.window {
+            let late = w.late_dropped + w.late_dead_lettered;
+            let fate = if w.late_dead_lettered > 0 {
+                "dead-lettered"
+            } else {
+                "dropped"
+            };
+            writeln!(
                 f,
-                "  transform {}: {} in, {} out, {} filtered, {} dead-lettered",
-                t.name, t.rows_in, t.rows_out, t.filtered, t.dead_lettered
+                "  window {}: {} in, {} aggregated, {late} late ({fate}), {} without event time; {} rows out, {} groups open, watermark {}",
+                w.kind,
+                w.rows_in,
+                w.aggregated,
+                w.untimed,
+                w.rows_out,
+                w.open_groups,
+                w.watermark.as_deref().unwrap_or("none yet")
             )?;
-            if t.expanded > 0 {
-                write!(f, ", {} added by flat-map", t.expanded)?;
-            }
-            if t.failed_batches > 0 {
-                write!(f, " ({} failed batches)", t.failed_batches)?;
-            }
-            writeln!(f)?;
+        }
+        for t in &self.after_window {
+            write_transform(f, "after-window transform", t)?;
         }
         for s in &self.sinks {
             writeln!(
@@ -125,18 +197,33 @@ impl std::fmt::Display for RunSummary {
         } else {
             "COUNTS DO NOT ADD UP (a bug in weir)"
         };
-        write!(
-            f,
-            "  {} read = {} out + {} filtered + {} dead-lettered{}: {verdict}",
-            self.records_read,
-            self.rows_out,
-            self.filtered(),
-            self.dead_lettered,
-            if self.expanded() > 0 {
-                format!(" - {} added by flat-map", self.expanded())
-            } else {
-                String::new()
-            }
-        )
+        let expanded = sum(&self.transforms, |t| t.expanded);
+        let flat_map = if expanded > 0 {
+            format!(" - {expanded} added by flat-map")
+        } else {
+            String::new()
+        };
+        let before_dead = self.dead_lettered - sum(&self.after_window, |t| t.dead_lettered);
+        match &self.window {
+            None => write!(
+                f,
+                "  {} read = {} out + {} filtered + {} dead-lettered{flat_map}: {verdict}",
+                self.records_read,
+                self.rows_out,
+                sum(&self.transforms, |t| t.filtered),
+                before_dead
+            ),
+            Some(w) => write!(
+                f,
+                "  {} read = {} aggregated + {} filtered + {} dead-lettered + {} late dropped{flat_map}; {} aggregate rows, {} out: {verdict}",
+                self.records_read,
+                w.aggregated,
+                sum(&self.transforms, |t| t.filtered),
+                before_dead,
+                w.late_dropped,
+                w.rows_out,
+                self.rows_out
+            ),
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! file's folder. Building running components from them happens elsewhere.
 
 pub mod ddl;
+pub mod duration;
 mod env;
 
 use serde::Deserialize;
@@ -22,8 +23,14 @@ pub struct PipelineConfig {
     /// Defaults to the file name without its extension.
     pub name: Option<String>,
     pub source: SourceConfig,
+    /// Transforms before the window (or all of them, without a window).
     #[serde(default)]
     pub transforms: Vec<TransformConfig>,
+    /// Event-time windows and aggregates, computed by the host.
+    pub window: Option<WindowConfig>,
+    /// Transforms of the aggregate rows a window emits.
+    #[serde(default)]
+    pub after_window: Vec<TransformConfig>,
     #[serde(default)]
     pub sinks: Vec<SinkConfig>,
     #[serde(default)]
@@ -66,6 +73,10 @@ pub struct FilesConfig {
     /// How often a directory is listed for new files (not in --available-now).
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
+    /// The files are the whole input (a batch file): at the end of a run
+    /// every open window is emitted, as with `--flush`.
+    #[serde(default)]
+    pub bounded: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +102,68 @@ pub struct GeneratorConfig {
     pub users: u64,
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    #[serde(rename = "type")]
+    pub kind: WindowKind,
+    /// Tumbling and sliding windows: their length ("1 minute").
+    pub size: Option<String>,
+    /// Sliding windows: how far apart they start ("15 minutes").
+    pub slide: Option<String>,
+    /// Session windows: the silence that ends a session ("30 minutes").
+    pub gap: Option<String>,
+    /// The event-time column (a TIMESTAMP), or "processing" for the time rows
+    /// arrive. Global windows need none.
+    pub time: Option<String>,
+    /// How far behind the latest event time the watermark trails.
+    #[serde(default = "default_watermark")]
+    pub watermark: String,
+    /// A source partition silent this long stops holding the watermark back.
+    pub idle_timeout: Option<String>,
+    #[serde(default)]
+    pub group_by: Vec<String>,
+    /// Spark-style: "count(*) AS trades", "avg(age) AS avg_age", "percentile(age, 0.9) AS p90".
+    pub aggregates: Vec<String>,
+    #[serde(default)]
+    pub output: OutputMode,
+    #[serde(default)]
+    pub late: LatePolicy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WindowKind {
+    Tumbling,
+    Sliding,
+    Session,
+    Global,
+}
+
+/// When aggregate rows are emitted, as in Spark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputMode {
+    /// Each window once, when the watermark passes its end.
+    #[default]
+    Append,
+    /// The groups a batch changed, after every batch.
+    Update,
+    /// Every group after every batch (global windows only).
+    Complete,
+}
+
+/// What happens to rows whose windows have closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LatePolicy {
+    /// Dropped and counted in the run summary, as Spark does.
+    #[default]
+    Drop,
+    /// Sent to the dead-letter with the watermark they missed.
+    DeadLetter,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -185,6 +258,9 @@ fn default_users() -> u64 {
 fn default_true() -> bool {
     true
 }
+fn default_watermark() -> String {
+    "0s".to_string()
+}
 
 impl PipelineConfig {
     /// Reads, interpolates, parses and validates a pipeline file, and
@@ -230,7 +306,11 @@ impl PipelineConfig {
         if let SourceConfig::Files(f) = &mut self.source {
             resolve(&mut f.path);
         }
-        for t in &mut self.transforms {
+        for t in self
+            .transforms
+            .iter_mut()
+            .chain(self.after_window.iter_mut())
+        {
             resolve(&mut t.plugin);
         }
         for s in &mut self.sinks {
@@ -275,14 +355,26 @@ impl PipelineConfig {
             }
         }
         let mut names = std::collections::HashSet::new();
-        for (i, t) in self.transforms.iter().enumerate() {
-            if !names.insert(t.name.as_str()) {
-                return Err(format!(
-                    "key `transforms[{i}].name`: the name {:?} is used twice",
-                    t.name
-                ));
+        for (list, transforms) in [
+            ("transforms", &self.transforms),
+            ("after_window", &self.after_window),
+        ] {
+            for (i, t) in transforms.iter().enumerate() {
+                if !names.insert(t.name.as_str()) {
+                    return Err(format!(
+                        "key `{list}[{i}].name`: the name {:?} is used twice",
+                        t.name
+                    ));
+                }
+                plugin_config(t).map_err(|e| format!("key `{list}[{i}].config.{e}"))?;
             }
-            plugin_config(t).map_err(|e| format!("key `transforms[{i}].config.{e}"))?;
+        }
+        match &self.window {
+            Some(w) => w.validate().map_err(|e| format!("key `window.{e}"))?,
+            None if !self.after_window.is_empty() => {
+                return Err("key `after_window`: there is no [window] to come after".to_string());
+            }
+            None => {}
         }
         for (i, s) in self.sinks.iter().enumerate() {
             if !names.insert(s.name()) {
@@ -291,6 +383,51 @@ impl PipelineConfig {
                     s.name()
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+impl WindowConfig {
+    /// Checks everything that does not need the input schema; errors start
+    /// with the key, for the caller to prefix with `window.`.
+    fn validate(&self) -> Result<(), String> {
+        let check = |key: &str, value: &Option<String>, wanted: bool| -> Result<(), String> {
+            match (value, wanted) {
+                (Some(text), true) => match duration::parse_micros(text) {
+                    Ok(micros) if micros > 0 => Ok(()),
+                    Ok(_) => Err(format!("{key}`: must be longer than zero")),
+                    Err(e) => Err(format!("{key}`: {e}")),
+                },
+                (None, true) => Err(format!("{key}`: a {:?} window needs it", self.kind)),
+                (Some(_), false) => Err(format!("{key}`: a {:?} window has none", self.kind)),
+                (None, false) => Ok(()),
+            }
+        };
+        use WindowKind::*;
+        check("size", &self.size, matches!(self.kind, Tumbling | Sliding))?;
+        check("slide", &self.slide, self.kind == Sliding)?;
+        check("gap", &self.gap, self.kind == Session)?;
+        if self.kind != Global && self.time.is_none() {
+            return Err("time`: name the event-time column, or \"processing\"".to_string());
+        }
+        duration::parse_micros(&self.watermark).map_err(|e| format!("watermark`: {e}"))?;
+        if let Some(idle) = &self.idle_timeout {
+            duration::parse_micros(idle).map_err(|e| format!("idle_timeout`: {e}"))?;
+        }
+        if self.output == OutputMode::Complete && self.kind != Global {
+            return Err(
+                "output`: complete output keeps every group forever; it is for global windows"
+                    .to_string(),
+            );
+        }
+        if self.aggregates.is_empty() {
+            return Err(
+                "aggregates`: list at least one, e.g. [\"count(*) AS events\"]".to_string(),
+            );
+        }
+        for (i, a) in self.aggregates.iter().enumerate() {
+            crate::window::aggregate::parse(a).map_err(|e| format!("aggregates[{i}]`: {e}"))?;
         }
         Ok(())
     }

@@ -29,6 +29,7 @@ pub struct FilesSource {
     current: Option<OpenFile>,
     /// A bounded run lists the directory once, at its start.
     listed_once: bool,
+    bounded: bool,
 }
 
 struct OpenFile {
@@ -59,6 +60,7 @@ impl FilesSource {
             seen: BTreeSet::new(),
             current: None,
             listed_once: false,
+            bounded: config.bounded,
         })
     }
 
@@ -171,6 +173,10 @@ impl Source for FilesSource {
 
     fn describe(&self) -> String {
         format!("files {}", self.path.display())
+    }
+
+    fn bounded(&self) -> bool {
+        self.bounded
     }
 
     fn next_batch(&mut self) -> Result<Option<SourceBatch>, SourceError> {

@@ -87,6 +87,11 @@ impl Source for GeneratorSource {
         "generator user-events".to_string()
     }
 
+    /// With a count, the generator's events are all there will be.
+    fn bounded(&self) -> bool {
+        self.count.is_some()
+    }
+
     fn next_batch(&mut self) -> Result<Option<SourceBatch>, SourceError> {
         let n = self.next_size();
         if n == 0 || self.mode.stop.load(Ordering::Relaxed) {

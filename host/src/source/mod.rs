@@ -50,12 +50,17 @@ pub trait Source: Send {
     /// The next batch; `None` once a bounded run has read everything there
     /// was at its start, or once `stop` is set.
     fn next_batch(&mut self) -> Result<Option<SourceBatch>, SourceError>;
+    /// Whether the source is the whole input, so that at its end every open
+    /// window can be emitted (as `--flush` asks).
+    fn bounded(&self) -> bool;
 }
 
 /// Whether a run is bounded (`--available-now`) and how it is asked to stop.
 #[derive(Clone)]
 pub struct RunMode {
     pub available_now: bool,
+    /// At the end of the run, take the input as complete and close every window.
+    pub flush: bool,
     pub stop: Arc<AtomicBool>,
 }
 
