@@ -8,3 +8,4 @@ mod rows;
 mod sdk;
 mod sources;
 mod students;
+mod windows;
