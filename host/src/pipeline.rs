@@ -292,7 +292,10 @@ impl Pipeline {
         }
         if let (Some(window), Some(counts)) = (&self.window, &mut self.summary.window) {
             counts.open_groups = window.open_groups() as u64;
-            counts.watermark = window.watermark().map(show_time);
+            counts.watermark = window.watermark().map(|w| match w {
+                i64::MAX => "past the end of the input (flushed)".to_string(),
+                w => show_time(w),
+            });
         }
         for sink in &mut self.sinks {
             sink.flush()?;
@@ -345,7 +348,8 @@ impl Pipeline {
             LatePolicy::DeadLetter => counts.late_dead_lettered += late,
         }
         counts.aggregated += rows.num_rows() as u64 - late - out.untimed.len() as u64;
-        let untimed: Vec<(usize, String)> = out
+        // Late and untimed rows go to the dead-letter in input order.
+        let mut refused: Vec<(usize, String)> = out
             .untimed
             .iter()
             .map(|&row| {
@@ -355,16 +359,14 @@ impl Pipeline {
                 )
             })
             .collect();
-        dead_letter_rows(&mut self.dead_letter, "window", &rows, untimed)?;
         if policy == LatePolicy::DeadLetter {
             let shown = watermark.map(show_time).unwrap_or_default();
-            let late = out
-                .late
-                .iter()
-                .map(|&(row, t)| (row, format!("late: event time {} is behind the watermark {shown}; its windows have closed", show_time(t))))
-                .collect();
-            dead_letter_rows(&mut self.dead_letter, "window", &rows, late)?;
+            refused.extend(out.late.iter().map(|&(row, t)| {
+                (row, format!("late: event time {} is behind the watermark {shown}; its windows have closed", show_time(t)))
+            }));
         }
+        refused.sort_by_key(|(row, _)| *row);
+        dead_letter_rows(&mut self.dead_letter, "window", &rows, refused)?;
         Ok(self.aggregate_rows(out.rows))
     }
 

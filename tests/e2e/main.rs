@@ -8,4 +8,5 @@ mod rows;
 mod sdk;
 mod sources;
 mod students;
+mod window_examples;
 mod windows;

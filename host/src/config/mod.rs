@@ -100,6 +100,9 @@ pub struct GeneratorConfig {
     pub step_ms: u64,
     #[serde(default = "default_users")]
     pub users: u64,
+    /// Events arrive up to this much behind their event time ("90s"), as
+    /// from devices that buffer: out of order, some late for a watermark.
+    pub disorder: Option<String>,
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
 }

@@ -24,6 +24,8 @@ pub struct GeneratorSource {
     users: u64,
     start_ms: i64,
     step_ms: i64,
+    /// Maximum lag of an event behind its place in the stream, in ms.
+    disorder_ms: i64,
     batch_size: usize,
     emitted: u64,
     started: Instant,
@@ -40,6 +42,14 @@ impl GeneratorSource {
         let start_ms = string_to_timestamp_nanos(&config.start_time)
             .map_err(|e| SourceError::Config(format!("key `source.start_time`: {e}")))?
             / 1_000_000;
+        let disorder_ms = match &config.disorder {
+            None => 0,
+            Some(text) => {
+                crate::config::duration::parse_micros(text)
+                    .map_err(|e| SourceError::Config(format!("key `source.disorder`: {e}")))?
+                    / 1_000
+            }
+        };
         let schema = Arc::new(Schema::new(vec![
             Field::new("event_id", DataType::Int64, false),
             Field::new("user_id", DataType::Int64, false),
@@ -59,6 +69,7 @@ impl GeneratorSource {
             users: config.users.max(1),
             start_ms,
             step_ms: config.step_ms as i64,
+            disorder_ms,
             batch_size: config.batch_size,
             emitted: 0,
             started: Instant::now(),
@@ -118,10 +129,15 @@ impl Source for GeneratorSource {
             });
             countries.push(COUNTRIES[self.rng.random_range(0..COUNTRIES.len())]);
         }
-        let times: Vec<i64> = ids
-            .iter()
-            .map(|i| self.start_ms + i * self.step_ms)
-            .collect();
+        let mut times = Vec::with_capacity(n);
+        for i in &ids {
+            let lag = if self.disorder_ms > 0 {
+                self.rng.random_range(0..=self.disorder_ms)
+            } else {
+                0
+            };
+            times.push(self.start_ms + i * self.step_ms - lag);
+        }
         let batch = RecordBatch::try_new(
             self.schema.clone(),
             vec![
