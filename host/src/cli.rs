@@ -1,7 +1,7 @@
 //! The `weir` command line: arguments parsed by clap, then validated and
 //! dispatched. Errors are printed once, here, with everything they name.
 
-use crate::config::{PipelineConfig, ddl};
+use crate::config::{PipelineConfig, WindowKind, ddl};
 use crate::pipeline::Plan;
 use crate::runtime::{ComponentCache, PluginInfo, Runtime, TransformPlugin};
 use crate::source::RunMode;
@@ -72,6 +72,17 @@ enum PluginCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Rows per second into a window, and peak memory; prints JSON.
+    Window {
+        #[arg(long, value_parser = ["tumbling", "sliding"], default_value = "tumbling")]
+        kind: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 10)]
+        keys: usize,
+        #[arg(long, default_value_t = 8192)]
+        batch: usize,
+    },
     /// Filter + uppercase natively and as a Wasm component; prints JSON.
     Transform {
         #[arg(long, default_value_t = 1_000_000)]
@@ -180,6 +191,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config,
                 },
         } => inspect(&plugin, input_schema.as_deref(), &config),
+        Command::Bench { command: BenchCommand::Window { kind, rows, keys, batch } } => {
+            let kind = if kind == "sliding" { WindowKind::Sliding } else { WindowKind::Tumbling };
+            let report = crate::bench::window::run(kind, rows, keys, batch).map_err(|e| anyhow!(e))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench {
             command:
                 BenchCommand::Transform {
@@ -192,7 +209,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let bytes = plugin
                 .map(|p| std::fs::read(&p).with_context(|| format!("cannot read {}", p.display())))
                 .transpose()?;
-            let report = crate::bench::run(rows, batch.max(1), repeat, bytes.as_deref())?;
+            let report = crate::bench::transform::run(rows, batch.max(1), repeat, bytes.as_deref())?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(if report.outputs_equal {
                 ExitCode::SUCCESS

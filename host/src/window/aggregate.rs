@@ -317,7 +317,11 @@ impl Aggregate {
                     Some(c) => value.as_ref() > &**c,
                 };
                 if better {
-                    *current = Some(value.as_ref().into());
+                    // Fixed-width values keep their length: reuse the box.
+                    match current {
+                        Some(c) if c.len() == value.as_ref().len() => c.copy_from_slice(value.as_ref()),
+                        _ => *current = Some(value.as_ref().into()),
+                    }
                 }
             }
             (Acc::Timed { time: t, value }, Prepared::Encoded(rows, nulls))

@@ -19,8 +19,8 @@ use arrow::array::{
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use arrow::row::{RowConverter, SortField};
-use state::{Key, Session};
-use std::collections::{HashMap, HashSet};
+use state::{FastMap, FastSet, Key, Session};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,7 +54,7 @@ pub struct WindowOperator {
     state: WindowState,
     /// Groups changed since the last emission, for update mode: by window (or
     /// session) start, 0 for the global window, then key.
-    dirty: HashMap<i64, HashSet<Key>>,
+    dirty: FastMap<i64, FastSet<Key>>,
     output_schema: SchemaRef,
     starts: Vec<i64>,
 }
@@ -157,7 +157,7 @@ impl WindowOperator {
                 idle.map(|us| Duration::from_micros(us as u64)),
             ),
             state: WindowState::default(),
-            dirty: HashMap::new(),
+            dirty: FastMap::default(),
             output_schema,
             starts: Vec::new(),
         })
@@ -293,7 +293,13 @@ impl WindowOperator {
                     if start.saturating_add(size) <= watermark {
                         continue;
                     }
-                    let groups = self.state.windows.entry(start).or_default();
+                    if !self.state.windows.contains_key(&start) {
+                        // Windows tend to hold as many keys as the last one:
+                        // sizing the map up front saves rehashing as it fills.
+                        let expected = self.state.windows.values().next_back().map_or(0, FastMap::len);
+                        self.state.windows.insert(start, FastMap::with_capacity_and_hasher(expected, Default::default()));
+                    }
+                    let groups = self.state.windows.get_mut(&start).expect("inserted above");
                     if !groups.contains_key(key) {
                         groups.insert(key.into(), new_accs(&self.aggregates));
                     }
@@ -448,7 +454,7 @@ impl WindowOperator {
             return Ok(None);
         }
         // Deterministic output: by window, then key (row format sorts like the values).
-        rows.sort_by(|a, b| (a.0, &a.2).cmp(&(b.0, &b.2)));
+        rows.sort_unstable_by(|a, b| (a.0, &a.2).cmp(&(b.0, &b.2)));
         self.batch(rows).map(Some)
     }
 

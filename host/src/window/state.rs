@@ -17,6 +17,11 @@ use std::collections::{BTreeMap, HashMap};
 /// Group keys in Arrow row format.
 pub type Key = Box<[u8]>;
 
+/// Maps of the window state: keys are our own row bytes, so a fast
+/// non-cryptographic hash is safe (and SipHash was a sixth of the time).
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 /// A key's session: from its first event to its last event plus the gap.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
@@ -28,11 +33,11 @@ pub struct Session {
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowState {
     /// Tumbling and sliding windows: by window start, then by key.
-    pub windows: BTreeMap<i64, HashMap<Key, Vec<Acc>>>,
+    pub windows: BTreeMap<i64, FastMap<Key, Vec<Acc>>>,
     /// Session windows: each key's open sessions.
-    pub sessions: HashMap<Key, Vec<Session>>,
+    pub sessions: FastMap<Key, Vec<Session>>,
     /// The global window: by key.
-    pub global: HashMap<Key, Vec<Acc>>,
+    pub global: FastMap<Key, Vec<Acc>>,
     pub watermark: Option<WatermarkSnapshot>,
 }
 
@@ -42,7 +47,7 @@ pub const STATE_VERSION: u8 = 1;
 
 impl WindowState {
     pub fn open_groups(&self) -> usize {
-        self.windows.values().map(HashMap::len).sum::<usize>()
+        self.windows.values().map(FastMap::len).sum::<usize>()
             + self.sessions.values().map(Vec::len).sum::<usize>()
             + self.global.len()
     }
