@@ -191,9 +191,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config,
                 },
         } => inspect(&plugin, input_schema.as_deref(), &config),
-        Command::Bench { command: BenchCommand::Window { kind, rows, keys, batch } } => {
-            let kind = if kind == "sliding" { WindowKind::Sliding } else { WindowKind::Tumbling };
-            let report = crate::bench::window::run(kind, rows, keys, batch).map_err(|e| anyhow!(e))?;
+        Command::Bench {
+            command:
+                BenchCommand::Window {
+                    kind,
+                    rows,
+                    keys,
+                    batch,
+                },
+        } => {
+            let kind = if kind == "sliding" {
+                WindowKind::Sliding
+            } else {
+                WindowKind::Tumbling
+            };
+            let report =
+                crate::bench::window::run(kind, rows, keys, batch).map_err(|e| anyhow!(e))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -209,7 +222,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let bytes = plugin
                 .map(|p| std::fs::read(&p).with_context(|| format!("cannot read {}", p.display())))
                 .transpose()?;
-            let report = crate::bench::transform::run(rows, batch.max(1), repeat, bytes.as_deref())?;
+            let report =
+                crate::bench::transform::run(rows, batch.max(1), repeat, bytes.as_deref())?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(if report.outputs_equal {
                 ExitCode::SUCCESS

@@ -127,7 +127,7 @@ impl Plan {
                 let operator =
                     WindowOperator::new(w, input).map_err(|message| PipelineError::Window {
                         file: file.clone(),
-                        message: format!("{message}"),
+                        message,
                     })?;
                 schemas.push(operator.output_schema());
                 Some(operator)
@@ -282,12 +282,12 @@ impl Pipeline {
                 self.finish(rows)?;
             }
         }
-        if let Some(window) = &mut self.window {
-            if self.flush {
-                let emitted = window.flush().map_err(PipelineError::Aggregate)?;
-                if let Some(rows) = self.aggregate_rows(emitted) {
-                    self.finish(rows)?;
-                }
+        if self.flush
+            && let Some(window) = &mut self.window
+        {
+            let emitted = window.flush().map_err(PipelineError::Aggregate)?;
+            if let Some(rows) = self.aggregate_rows(emitted) {
+                self.finish(rows)?;
             }
         }
         if let (Some(window), Some(counts)) = (&self.window, &mut self.summary.window) {

@@ -61,6 +61,9 @@ fn students_statistics_per_field() {
 
 type Bar = (f64, f64, f64, f64, i64, i64);
 
+/// A tick: its timestamp text, arrival order, prices (open, high, low, close) and volume.
+type Tick = (String, usize, Vec<f64>, i64);
+
 /// Minute bars recomputed from the example's input files: (minute, symbol) → bar.
 fn expected_bars(scratch: &Scratch) -> BTreeMap<(String, String), Bar> {
     let mut files: Vec<_> = std::fs::read_dir(scratch.path().join("incoming"))
@@ -68,8 +71,7 @@ fn expected_bars(scratch: &Scratch) -> BTreeMap<(String, String), Bar> {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    let mut ticks: BTreeMap<(String, String), Vec<(String, usize, Vec<f64>, i64)>> =
-        BTreeMap::new();
+    let mut ticks: BTreeMap<(String, String), Vec<Tick>> = BTreeMap::new();
     let mut arrival = 0;
     for file in files {
         for line in std::fs::read_to_string(file).unwrap().lines().skip(1) {
@@ -316,4 +318,60 @@ fn window_config_errors_name_the_key() {
         let err = scratch.weir(&["check", "pipeline.toml"]).fails();
         assert!(err.contains(expected), "{window}\n=> {err}");
     }
+}
+
+#[test]
+fn a_plugin_can_post_process_aggregate_rows() {
+    let scratch = Scratch::new();
+    scratch.write("people.jsonl", "{\"name\":\"ann\",\"age\":30}\n{\"name\":\"bob\",\"age\":40}\n{\"name\":\"ann\",\"age\":50}\n");
+    scratch.write(
+        "pipeline.toml",
+        &format!(
+            r#"
+[source]
+type = "files"
+path = "people.jsonl"
+format = "jsonl"
+schema = "name STRING, age INT"
+bounded = true
+
+[window]
+type = "global"
+group_by = ["name"]
+aggregates = ["avg(age) AS avg_age", "count(*) AS visits"]
+
+[[after_window]]
+name = "shout"
+plugin = {}
+
+[[sinks]]
+name = "out"
+type = "csv"
+path = "out.csv"
+"#,
+            toml_path(&plugin("shout"))
+        ),
+    );
+    let check = scratch.weir(&["check", "pipeline.toml"]).ok().stdout();
+    assert!(
+        check.contains("window → name Utf8, avg_age Float64, visits Int64"),
+        "{check}"
+    );
+    assert!(
+        check.contains("after-window transform shout → name Utf8, avg_age Float64, visits Int64"),
+        "{check}"
+    );
+    let summary = scratch
+        .weir(&["run", "pipeline.toml", "--available-now"])
+        .ok()
+        .stderr();
+    assert_eq!(
+        scratch.read("out.csv"),
+        "name,avg_age,visits\nANN,40.0,2\nBOB,40.0,1\n"
+    );
+    assert!(
+        summary.contains("after-window transform shout: 2 in, 2 out"),
+        "{summary}"
+    );
+    assert!(summary.contains("3 read = 3 aggregated + 0 filtered + 0 dead-lettered + 0 late dropped; 2 aggregate rows, 2 out: all accounted for"), "{summary}");
 }

@@ -136,6 +136,9 @@ fn aggregate(events: &[(usize, Event)]) -> (i64, i64, i64, i64, i64, i64) {
     (n, sum, min, max, first, last)
 }
 
+/// Events of one window, with their arrival sequence numbers.
+type Members = Vec<(usize, Event)>;
+
 /// The oracle: lateness from the watermark each event met on arrival, then
 /// windows recomputed from scratch over the events they received.
 fn oracle(
@@ -149,10 +152,10 @@ fn oracle(
     let mut max_seen = i64::MIN;
     let mut late = 0;
     let mut seq = 0;
-    let mut groups: BTreeMap<(i64, i64, u8), Vec<(usize, Event)>> = BTreeMap::new();
+    let mut groups: BTreeMap<(i64, i64, u8), Members> = BTreeMap::new();
     // Sessions: per key, open sessions as (start, end, events).
-    let mut sessions: BTreeMap<u8, Vec<(i64, i64, Vec<(usize, Event)>)>> = BTreeMap::new();
-    let mut closed: Vec<(i64, i64, u8, Vec<(usize, Event)>)> = Vec::new();
+    let mut sessions: BTreeMap<u8, Vec<(i64, i64, Members)>> = BTreeMap::new();
+    let mut closed: Vec<(i64, i64, u8, Members)> = Vec::new();
     for b in batches {
         for e in b {
             seq += 1;

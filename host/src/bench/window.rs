@@ -28,16 +28,37 @@ fn batches(rows: usize, keys: usize, batch: usize) -> Vec<RecordBatch> {
             let n = batch.min(rows - start);
             let ids = start as i64..(start + n) as i64;
             let columns: Vec<(&str, ArrayRef)> = vec![
-                ("t", Arc::new(TimestampMicrosecondArray::from_iter_values(ids.clone().map(|i| i * 1_000)).with_timezone("UTC"))),
-                ("k", Arc::new(Int64Array::from_iter_values(ids.clone().map(|i| i % keys as i64)))),
-                ("v", Arc::new(Float64Array::from_iter_values(ids.map(|i| (i % 1000) as f64)))),
+                (
+                    "t",
+                    Arc::new(
+                        TimestampMicrosecondArray::from_iter_values(ids.clone().map(|i| i * 1_000))
+                            .with_timezone("UTC"),
+                    ),
+                ),
+                (
+                    "k",
+                    Arc::new(Int64Array::from_iter_values(
+                        ids.clone().map(|i| i % keys as i64),
+                    )),
+                ),
+                (
+                    "v",
+                    Arc::new(Float64Array::from_iter_values(
+                        ids.map(|i| (i % 1000) as f64),
+                    )),
+                ),
             ];
             RecordBatch::try_from_iter(columns).expect("columns of one length")
         })
         .collect()
 }
 
-pub fn run(kind: WindowKind, rows: usize, keys: usize, batch: usize) -> Result<WindowBench, String> {
+pub fn run(
+    kind: WindowKind,
+    rows: usize,
+    keys: usize,
+    batch: usize,
+) -> Result<WindowBench, String> {
     let config = WindowConfig {
         kind,
         size: Some("1 minute".into()),
@@ -47,7 +68,11 @@ pub fn run(kind: WindowKind, rows: usize, keys: usize, batch: usize) -> Result<W
         watermark: "10 seconds".into(),
         idle_timeout: None,
         group_by: vec!["k".into()],
-        aggregates: vec!["count(*) AS n".into(), "sum(v) AS total".into(), "max(v) AS top".into()],
+        aggregates: vec![
+            "count(*) AS n".into(),
+            "sum(v) AS total".into(),
+            "max(v) AS top".into(),
+        ],
         output: OutputMode::Append,
         late: LatePolicy::Drop,
     };

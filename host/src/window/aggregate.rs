@@ -319,7 +319,9 @@ impl Aggregate {
                 if better {
                     // Fixed-width values keep their length: reuse the box.
                     match current {
-                        Some(c) if c.len() == value.as_ref().len() => c.copy_from_slice(value.as_ref()),
+                        Some(c) if c.len() == value.as_ref().len() => {
+                            c.copy_from_slice(value.as_ref())
+                        }
                         _ => *current = Some(value.as_ref().into()),
                     }
                 }

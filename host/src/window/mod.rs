@@ -296,8 +296,16 @@ impl WindowOperator {
                     if !self.state.windows.contains_key(&start) {
                         // Windows tend to hold as many keys as the last one:
                         // sizing the map up front saves rehashing as it fills.
-                        let expected = self.state.windows.values().next_back().map_or(0, FastMap::len);
-                        self.state.windows.insert(start, FastMap::with_capacity_and_hasher(expected, Default::default()));
+                        let expected = self
+                            .state
+                            .windows
+                            .values()
+                            .next_back()
+                            .map_or(0, FastMap::len);
+                        self.state.windows.insert(
+                            start,
+                            FastMap::with_capacity_and_hasher(expected, Default::default()),
+                        );
                     }
                     let groups = self.state.windows.get_mut(&start).expect("inserted above");
                     if !groups.contains_key(key) {
