@@ -1,27 +1,9 @@
 //! The students seed use case, run by the binary, outputs checked row by row.
 
-use weir_tests::{Scratch, plugin, root, toml_path};
+use weir_tests::{Scratch, root};
 
-/// The example's pipeline and input, copied to a scratch folder with the
-/// plugin path made absolute.
 fn students_scratch() -> Scratch {
-    let scratch = Scratch::new();
-    let example = root().join("examples/students");
-    let pipeline = std::fs::read_to_string(example.join("pipeline.toml")).unwrap();
-    let pipeline = pipeline.replace(
-        "\"../../target/plugins/wasm32-wasip2/release/students_cleaner.wasm\"",
-        &toml_path(&plugin("students_cleaner")),
-    );
-    scratch.write("pipeline.toml", &pipeline);
-    for entry in std::fs::read_dir(example.join("input")).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_str().unwrap().to_string();
-        scratch.write(
-            &format!("input/{name}"),
-            &std::fs::read_to_string(&path).unwrap(),
-        );
-    }
-    scratch
+    Scratch::example("students")
 }
 
 #[test]

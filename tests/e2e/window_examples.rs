@@ -4,39 +4,10 @@
 //! same generated events); late rows, --flush, and window config errors.
 
 use std::collections::BTreeMap;
-use weir_tests::{Scratch, plugin, root, toml_path};
+use weir_tests::{Scratch, plugin, toml_path};
 
-/// Copies an example folder to a scratch folder, plugin paths made absolute.
 fn example(name: &str) -> Scratch {
-    let scratch = Scratch::new();
-    let dir = root().join("examples").join(name);
-    copy(&dir, scratch.path());
-    for entry in std::fs::read_dir(scratch.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            let text = std::fs::read_to_string(&path).unwrap().replace(
-                "\"../../target/plugins/wasm32-wasip2/release/students_cleaner.wasm\"",
-                &toml_path(&plugin("students_cleaner")),
-            );
-            std::fs::write(&path, text).unwrap();
-        }
-    }
-    scratch
-}
-
-fn copy(from: &std::path::Path, to: &std::path::Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            if path.file_name().unwrap() != "out" {
-                std::fs::create_dir_all(&target).unwrap();
-                copy(&path, &target);
-            }
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
+    Scratch::example(name)
 }
 
 #[test]

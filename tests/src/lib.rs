@@ -30,11 +30,28 @@ pub fn weir_bin() -> PathBuf {
     bin
 }
 
+fn plugin_dir() -> PathBuf {
+    root().join("target/plugins/wasm32-wasip2/release")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            if path.file_name().unwrap() != "out" {
+                std::fs::create_dir_all(&target).unwrap();
+                copy_tree(&path, &target);
+            }
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
 /// A component built from plugins/ by host/build.rs.
 pub fn plugin(name: &str) -> PathBuf {
-    let path = root()
-        .join("target/plugins/wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
+    let path = plugin_dir().join(format!("{name}.wasm"));
     assert!(
         path.exists(),
         "{} is missing: `cargo build` builds the plugins",
@@ -53,6 +70,24 @@ impl Scratch {
         Scratch {
             dir: tempfile::tempdir().expect("a temporary directory"),
         }
+    }
+
+    /// A copy of `examples/NAME` (without its `out/`), with plugin paths made
+    /// absolute so the pipelines run from here.
+    pub fn example(name: &str) -> Self {
+        let scratch = Scratch::new();
+        copy_tree(&root().join("examples").join(name), scratch.path());
+        for entry in std::fs::read_dir(scratch.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap().replace(
+                    "\"../../target/plugins/wasm32-wasip2/release/",
+                    &format!("\"{}/", plugin_dir().display()),
+                );
+                std::fs::write(&path, text).unwrap();
+            }
+        }
+        scratch
     }
 
     pub fn path(&self) -> &Path {
