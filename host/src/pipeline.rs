@@ -6,7 +6,9 @@
 use crate::config::{self, LatePolicy, PipelineConfig, TransformConfig};
 use crate::dead_letter::{DeadLetter, DeadLetterWriter, rows_as_json};
 use crate::envelope::Envelope;
-use crate::runtime::{BatchOutcome, PluginError, Runtime, TransformPlugin};
+use crate::runtime::{
+    BatchOutcome, PluginError, PluginLimits, PluginSettings, Runtime, TransformPlugin,
+};
 use crate::sink::{self, Sink, SinkError};
 use crate::source::{self, RunMode, Source, SourceError};
 use crate::summary::{RunSummary, SinkCounts, TransformCounts, WindowCounts};
@@ -81,7 +83,13 @@ fn load_chain(
 ) -> Result<Vec<TransformPlugin>, PipelineError> {
     let mut plugins = Vec::new();
     for (index, t) in configs.iter().enumerate() {
-        let settings = config::plugin_config(t).expect("validated when the file was loaded");
+        let settings = PluginSettings {
+            config: config::plugin_config(t).expect("validated when the file was loaded"),
+            limits: PluginLimits {
+                timeout: std::time::Duration::from_millis(t.timeout_ms),
+                memory: (t.memory_limit_mb as usize).saturating_mul(1 << 20),
+            },
+        };
         let input = schemas.last().expect("the source schema is first").clone();
         let plugin = TransformPlugin::load(runtime, &t.name, &t.plugin, settings, input).map_err(
             |error| PipelineError::Plugin {

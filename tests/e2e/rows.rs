@@ -211,3 +211,56 @@ fn state_changes_of_a_trapped_batch_are_rolled_back() {
         "{letters:?}"
     );
 }
+
+/// `faulty` alone, with limits set in the pipeline file.
+fn limited_run(lines: &str, limits: &str) -> (Scratch, String) {
+    let scratch = Scratch::new();
+    scratch.write("in.txt", lines);
+    scratch.write(
+        "pipeline.toml",
+        &format!(
+            "[source]\ntype = \"files\"\npath = \"in.txt\"\nformat = \"lines\"\nbatch_size = 1\n\n\
+             [[transforms]]\nname = \"faulty\"\nplugin = {}\n{limits}\n\n\
+             [[sinks]]\nname = \"out\"\ntype = \"jsonl\"\npath = \"out.jsonl\"\n\n\
+             [dead_letter]\ntype = \"jsonl\"\npath = \"dead.jsonl\"\n",
+            toml_path(&plugin("faulty"))
+        ),
+    );
+    let run = scratch
+        .weir(&["run", "pipeline.toml", "--available-now"])
+        .ok();
+    (scratch, run.stderr())
+}
+
+#[test]
+fn a_plugin_that_never_returns_loses_its_batch_when_its_time_is_up() {
+    let (scratch, summary) = limited_run("a\nloop\nb\n", "timeout_ms = 200");
+    let letters = scratch.dead_letters("dead.jsonl");
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0]["input"]["value"], "loop");
+    assert_eq!(
+        letters[0]["reason"],
+        "plugin `faulty` trapped: it exceeded its time limit of 200 ms per call (`timeout_ms`)"
+    );
+    assert_eq!(
+        scratch.read("out.jsonl").lines().count(),
+        2,
+        "the batches before and after flow on"
+    );
+    assert!(
+        summary.contains("3 read = 2 out + 0 filtered + 1 dead-lettered: all accounted for"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_plugin_that_hoards_memory_is_stopped_at_its_limit() {
+    let (scratch, _) = limited_run("a\nhog\nb\n", "memory_limit_mb = 64");
+    let letters = scratch.dead_letters("dead.jsonl");
+    assert_eq!(letters.len(), 1);
+    assert_eq!(
+        letters[0]["reason"],
+        "plugin `faulty` trapped: it exceeded its memory limit of 64 MiB (`memory_limit_mb`)"
+    );
+    assert_eq!(scratch.read("out.jsonl").lines().count(), 2);
+}

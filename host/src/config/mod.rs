@@ -178,6 +178,12 @@ pub struct TransformConfig {
     /// Passed to the plugin's `init` as text values.
     #[serde(default)]
     pub config: toml::Table,
+    /// A call running longer traps; its batch goes to the dead-letter.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// An instance growing its memory past this traps, likewise.
+    #[serde(default = "default_memory_limit_mb")]
+    pub memory_limit_mb: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -260,6 +266,12 @@ fn default_users() -> u64 {
 }
 fn default_true() -> bool {
     true
+}
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+fn default_memory_limit_mb() -> u64 {
+    512
 }
 fn default_watermark() -> String {
     "0s".to_string()

@@ -7,6 +7,9 @@ use std::sync::Arc;
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+/// How often the engine's epoch advances: the granularity of call deadlines.
+pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// The engine and the component cache: set up once per process.
 #[derive(Clone)]
 pub struct Runtime {
@@ -33,7 +36,21 @@ impl Runtime {
         if std::env::var("WEIR_PROFILE").is_ok_and(|v| v == "perfmap") {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
+        // Deadlines: a ticker advances the engine's epoch; a call that runs
+        // past its store's deadline traps instead of hanging the pipeline.
+        config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("weir-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| wasmtime::format_err!("cannot start the epoch ticker: {e}"))?;
         Ok(Runtime {
             engine,
             cache: Arc::new(cache),

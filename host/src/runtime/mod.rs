@@ -16,7 +16,7 @@ pub use cache::ComponentCache;
 pub use engine::Runtime;
 pub use inspect::{ContractVersion, PluginInfo};
 pub use selection::RowSelection;
-pub use transform::{BatchOutcome, TransformPlugin};
+pub use transform::{BatchOutcome, PluginLimits, PluginSettings, TransformPlugin};
 
 /// A failure to load, link, initialise or call a plugin.
 #[derive(Debug, thiserror::Error)]

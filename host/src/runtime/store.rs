@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub struct PluginData {
@@ -12,20 +13,27 @@ pub struct PluginData {
     /// failed call can be undone: a batch that goes to the dead-letter must
     /// leave no trace in state.
     pub(crate) undo: Vec<(String, Option<Vec<u8>>)>,
+    /// The instance's memory cap (a failed grow traps, naming the limit).
+    pub(crate) limits: StoreLimits,
     wasi: WasiCtx,
     table: ResourceTable,
 }
 
 impl PluginData {
-    pub fn new(plugin: &str, state: BTreeMap<String, Vec<u8>>) -> Self {
+    pub fn new(plugin: &str, state: BTreeMap<String, Vec<u8>>, memory_limit: usize) -> Self {
         // No preopened directories, environment, arguments or sockets: a
         // plugin sees only what the contract gives it. Its stderr reaches the
         // host's, so a panic message is not lost.
         let wasi = WasiCtx::builder().inherit_stderr().build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(memory_limit)
+            .trap_on_grow_failure(true)
+            .build();
         PluginData {
             plugin: plugin.to_string(),
             state,
             undo: Vec::new(),
+            limits,
             wasi,
             table: ResourceTable::new(),
         }

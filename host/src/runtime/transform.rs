@@ -3,6 +3,7 @@
 
 use super::bindings::{Transform, wit};
 use super::convert::{self, ArrayTable, ConvertError};
+use super::engine::EPOCH_TICK;
 use super::selection::RowSelection;
 use super::store::PluginData;
 use super::{PluginError, Runtime, log, state};
@@ -10,6 +11,7 @@ use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow::datatypes::SchemaRef;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 
@@ -30,10 +32,44 @@ pub enum BatchOutcome {
     Failed { reason: String },
 }
 
+/// What a pipeline entry gives its plugin: the `config` for `init`, and
+/// the limits it runs under.
+#[derive(Debug, Clone, Default)]
+pub struct PluginSettings {
+    pub config: Vec<(String, String)>,
+    pub limits: PluginLimits,
+}
+
+impl From<Vec<(String, String)>> for PluginSettings {
+    fn from(config: Vec<(String, String)>) -> Self {
+        PluginSettings {
+            config,
+            limits: PluginLimits::default(),
+        }
+    }
+}
+
+/// A plugin call that runs longer than `timeout`, or an instance that grows
+/// its memory past `memory` bytes, traps: its batch goes to the dead-letter.
+#[derive(Debug, Clone, Copy)]
+pub struct PluginLimits {
+    pub timeout: Duration,
+    pub memory: usize,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        PluginLimits {
+            timeout: Duration::from_secs(10),
+            memory: 512 << 20,
+        }
+    }
+}
+
 /// A loaded, initialised, planned transform.
 pub struct TransformPlugin {
     name: String,
-    config: Vec<(String, String)>,
+    settings: PluginSettings,
     pre: InstancePre<PluginData>,
     engine: wasmtime::Engine,
     instance: Option<(Store<PluginData>, Transform)>,
@@ -53,7 +89,7 @@ impl TransformPlugin {
         runtime: &Runtime,
         name: &str,
         path: &Path,
-        config: Vec<(String, String)>,
+        settings: impl Into<PluginSettings>,
         input: SchemaRef,
     ) -> Result<Self, PluginError> {
         let component = runtime.load(path)?;
@@ -62,7 +98,7 @@ impl TransformPlugin {
             name,
             &path.display().to_string(),
             &component,
-            config,
+            settings,
             input,
         )
     }
@@ -72,7 +108,7 @@ impl TransformPlugin {
         name: &str,
         shown_path: &str,
         component: &Component,
-        config: Vec<(String, String)>,
+        settings: impl Into<PluginSettings>,
         input: SchemaRef,
     ) -> Result<Self, PluginError> {
         let link = |e: wasmtime::Error| PluginError::Link {
@@ -92,7 +128,7 @@ impl TransformPlugin {
         let input_wit = convert::schema_to_wit(&input).map_err(|e| contract(e.0))?;
         let mut plugin = TransformPlugin {
             name: name.to_string(),
-            config,
+            settings: settings.into(),
             pre,
             engine: runtime.engine.clone(),
             instance: None,
@@ -133,7 +169,11 @@ impl TransformPlugin {
     /// as the benchmark reports it.
     pub fn time_instantiation(&self) -> wasmtime::Result<std::time::Duration> {
         let started = std::time::Instant::now();
-        let mut store = Store::new(&self.engine, PluginData::new(&self.name, BTreeMap::new()));
+        let mut store = Store::new(
+            &self.engine,
+            PluginData::new(&self.name, BTreeMap::new(), self.settings.limits.memory),
+        );
+        arm(&mut store, self.settings.limits);
         self.pre.instantiate(&mut store)?;
         Ok(started.elapsed())
     }
@@ -143,10 +183,16 @@ impl TransformPlugin {
         let trap = |call, e: wasmtime::Error| PluginError::Trap {
             plugin: self.name.clone(),
             call,
-            reason: trap_reason(&e),
+            reason: trap_reason(&e, self.settings.limits),
         };
-        let data = PluginData::new(&self.name, std::mem::take(&mut self.saved_state));
+        let data = PluginData::new(
+            &self.name,
+            std::mem::take(&mut self.saved_state),
+            self.settings.limits.memory,
+        );
         let mut store = Store::new(&self.engine, data);
+        store.limiter(|d| &mut d.limits);
+        arm(&mut store, self.settings.limits);
         let instance = self
             .pre
             .instantiate(&mut store)
@@ -162,7 +208,7 @@ impl TransformPlugin {
             message,
         };
         guest
-            .call_init(&mut store, &self.config)
+            .call_init(&mut store, &self.settings.config)
             .map_err(|e| trap("init", e))?
             .map_err(|m| refused("init", m))?;
         let plan = guest
@@ -226,12 +272,17 @@ impl TransformPlugin {
             Err(e) => return BatchOutcome::Failed { reason: e.0 },
         };
         let (store, bindings) = self.instance.as_mut().expect("started above");
+        arm(store, self.settings.limits);
         let result = bindings
             .weir_plugin_transformer()
             .call_process(&mut *store, &wit_batch);
         match result {
             Err(e) => {
-                let reason = format!("plugin `{}` trapped: {}", self.name, trap_reason(&e));
+                let reason = format!(
+                    "plugin `{}` trapped: {}",
+                    self.name,
+                    trap_reason(&e, self.settings.limits)
+                );
                 // A trapped instance may be half-way through anything: drop it
                 // and keep only the host-owned state, as it was before the call.
                 let (store, _) = self.instance.take().expect("instance present");
@@ -390,15 +441,36 @@ impl TransformPlugin {
     }
 }
 
-/// The message of a trap or host error, without wasmtime's backtrace noise.
-fn trap_reason(e: &wasmtime::Error) -> String {
+/// Sets the deadline for the next call: `limits.timeout` from now.
+fn arm(store: &mut Store<PluginData>, limits: PluginLimits) {
+    let ticks = limits
+        .timeout
+        .as_millis()
+        .div_ceil(EPOCH_TICK.as_millis())
+        .max(1);
+    store.set_epoch_deadline(ticks as u64);
+    store.epoch_deadline_trap();
+}
+
+/// The message of a trap or host error, without wasmtime's backtrace noise,
+/// and in the pipeline's terms when a limit was hit.
+fn trap_reason(e: &wasmtime::Error, limits: PluginLimits) -> String {
+    let text = format!("{e:#}");
     match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => {
+            format!(
+                "it exceeded its time limit of {} ms per call (`timeout_ms`)",
+                limits.timeout.as_millis()
+            )
+        }
+        _ if text.contains("forcing trap when growing memory") => {
+            format!(
+                "it exceeded its memory limit of {} MiB (`memory_limit_mb`)",
+                limits.memory >> 20
+            )
+        }
         Some(trap) => trap.to_string(),
-        None => format!("{e:#}")
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_string(),
+        None => text.lines().next().unwrap_or_default().to_string(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Misbehaves on request, row by row: a `value` of `reject` is rejected,
-//! `fail` fails the whole batch, `trap` panics (a trap in the host's eyes).
+//! `fail` fails the whole batch, `trap` panics (a trap in the host's eyes),
+//! `loop` never returns, `hog` allocates memory until it is refused.
 //! Every other row passes through unchanged.
 use weir_sdk::prelude::*;
 
@@ -21,6 +22,16 @@ impl Transform for Faulty {
                 Some("reject") => out.reject(row, "rejected on request"),
                 Some("fail") => return Err("failed the batch on request".into()),
                 Some("trap") => panic!("trapped on request"),
+                Some("loop") => loop {
+                    std::hint::spin_loop();
+                },
+                Some("hog") => {
+                    let mut hoard: Vec<Vec<u8>> = Vec::new();
+                    loop {
+                        hoard.push(vec![1u8; 16 << 20]);
+                        std::hint::black_box(&hoard);
+                    }
+                }
                 _ => {}
             }
         }
