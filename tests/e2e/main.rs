@@ -2,6 +2,7 @@
 //! and real components built from plugins/.
 
 mod boundary;
+mod languages;
 mod check;
 mod plugin_errors;
 mod rows;

@@ -49,6 +49,17 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A Python component built from plugins/python by scripts/build-python-plugins.
+pub fn python_plugin(name: &str) -> PathBuf {
+    let path = root().join("target/plugins/python").join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: scripts/test builds the Python plugins (or run scripts/build-python-plugins)",
+        path.display()
+    );
+    path
+}
+
 /// A component built from plugins/ by host/build.rs.
 pub fn plugin(name: &str) -> PathBuf {
     let path = plugin_dir().join(format!("{name}.wasm"));

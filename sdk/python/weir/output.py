@@ -1,0 +1,130 @@
+"""What a transform returns: the rows kept, the columns computed, the rows
+rejected. Columns left alone are passed through by the host, never copied back."""
+
+import struct
+
+from wit_world.imports import types as wit
+
+from .batch import Row
+
+
+def _bits(flags):
+    out = bytearray((len(flags) + 7) // 8)
+    for i, f in enumerate(flags):
+        if f:
+            out[i >> 3] |= 1 << (i & 7)
+    return bytes(out)
+
+
+def _encode(values, field):
+    """A computed column (Python list, None for null) as a contract array."""
+    n = len(values)
+    validity = None if all(v is not None for v in values) else _bits([v is not None for v in values])
+    t = field.type
+    if t in ("utf8", "binary"):
+        offsets, data = [0], bytearray()
+        for v in values:
+            if v is not None:
+                data += v.encode("utf-8") if t == "utf8" else v
+            offsets.append(len(data))
+        inner = wit.VarBytes(offsets, bytes(data))
+        vals = wit.Values_Utf8(inner) if t == "utf8" else wit.Values_Binary(inner)
+    elif t == "bool":
+        vals = wit.Values_Boolean(_bits([bool(v) for v in values]))
+    else:
+        fill = [0 if v is None else v for v in values]
+        kinds = {"int32": wit.Values_Int32, "int64": wit.Values_Int64, "date32": wit.Values_Date32}
+        if t in kinds:
+            vals = kinds[t]([int(v) for v in fill])
+        elif t in ("float32", "float64"):
+            vals = (wit.Values_Float32 if t == "float32" else wit.Values_Float64)([float(v) for v in fill])
+        elif t.startswith("timestamp["):
+            vals = wit.Values_Timestamp([int(v) for v in fill])
+        else:
+            raise TypeError(f"column `{field.name}`: type {t} is not supported by the Python SDK yet")
+    return wit.Array(n, validity, vals)
+
+
+class Output:
+    """Built from a batch with ``batch.output()``, ``filter``, ``map`` or ``flat_map``."""
+
+    def __init__(self, batch):
+        self._batch = batch
+        self._rows = None  # None: every row, in order; else a list of input rows
+        self._computed = {}
+        self._rejections = []
+
+    def selected_rows(self):
+        return range(self._batch.num_rows) if self._rows is None else list(self._rows)
+
+    @property
+    def num_rows(self):
+        return self._batch.num_rows if self._rows is None else len(self._rows)
+
+    def _no_computed(self, what):
+        if self._computed:
+            raise RuntimeError(f"Output.{what} was called after a column was computed; change the rows first")
+
+    def filter(self, keep):
+        """Keeps the selected rows for which ``keep(row)`` is true."""
+        self._no_computed("filter")
+        self._rows = [i for i in self.selected_rows() if keep(Row(self._batch, i))]
+        return self
+
+    def reject(self, row, reason):
+        """Sends input row ``row`` to the dead-letter with ``reason``."""
+        self._no_computed("reject")
+        self._rows = [i for i in self.selected_rows() if i != row]
+        self._rejections.append(wit.Rejection(row, reason))
+
+    def map(self, name, f):
+        """Sets column ``name`` to ``f(row)`` of every selected row."""
+        return self.set(name, [f(Row(self._batch, i)) for i in self.selected_rows()])
+
+    def flat_map(self, name, f):
+        """One output row per value ``f(row)`` yields, holding it in column ``name``."""
+        self._no_computed("flat_map")
+        rows, values = [], []
+        for i in self.selected_rows():
+            for v in f(Row(self._batch, i)):
+                rows.append(i)
+                values.append(v)
+        self._rows = rows
+        return self.set(name, values)
+
+    def set(self, name, values):
+        """Sets column ``name`` to ``values``, one per output row."""
+        self._computed[name] = list(values)
+        return self
+
+    def _to_wit(self, input, plan):
+        n = self.num_rows
+        for name, values in self._computed.items():
+            if plan.output.field(name) is None:
+                raise WeirError(f"process computed column `{name}`, which describe did not plan")
+            if len(values) != n:
+                raise WeirError(f"computed column `{name}` has {len(values)} values for {n} output rows")
+        arrays, columns = [], []
+        for field in plan.output.fields:
+            if field.name in self._computed:
+                arrays.append(_encode(self._computed[field.name], field))
+                source = wit.ColumnSource_Computed(len(arrays) - 1)
+            else:
+                i = input.index_of(field.name)
+                if i is None:
+                    raise WeirError(f"planned column `{field.name}` is neither computed by process nor an input column")
+                source = wit.ColumnSource_Input(i)
+            columns.append(wit.OutputColumn(field.name, source))
+        if self._rows is None:
+            rows = wit.RowSelection_All()
+        elif self._rows == sorted(set(self._rows)):
+            keep = [False] * self._batch.num_rows
+            for i in self._rows:
+                keep[i] = True
+            rows = wit.RowSelection_Mask(_bits(keep))
+        else:
+            rows = wit.RowSelection_Take(self._rows)
+        return wit.TransformOutput(rows, columns, arrays, self._rejections)
+
+
+from .transform import WeirError  # noqa: E402
