@@ -1,7 +1,7 @@
-//! The students cleaner written in other languages gives the same output and
+//! The students cleaner written in Python and JavaScript gives the same output and
 //! the same dead-letter as the Rust one, byte for byte.
 
-use weir_tests::{Scratch, plugin, python_plugin, toml_path};
+use weir_tests::{Scratch, language_plugin, plugin, toml_path};
 
 /// Runs the students example with `cleaner` and returns (output, dead-letter).
 fn students_with(cleaner: &std::path::Path) -> (String, String) {
@@ -17,8 +17,16 @@ fn students_with(cleaner: &std::path::Path) -> (String, String) {
 #[test]
 fn the_python_students_cleaner_matches_the_rust_one_byte_for_byte() {
     let rust = students_with(&plugin("students_cleaner"));
-    let python = students_with(&python_plugin("students_cleaner"));
+    let python = students_with(&language_plugin("python", "students_cleaner"));
     assert_eq!(python.0, rust.0, "cleaned students");
     assert_eq!(python.1, rust.1, "dead-letter");
     assert_eq!(rust.0.lines().count(), 9);
+}
+
+#[test]
+fn the_javascript_students_cleaner_matches_the_rust_one_byte_for_byte() {
+    let rust = students_with(&plugin("students_cleaner"));
+    let js = students_with(&language_plugin("js", "students_cleaner"));
+    assert_eq!(js.0, rust.0, "cleaned students");
+    assert_eq!(js.1, rust.1, "dead-letter");
 }

@@ -49,12 +49,13 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// A Python component built from plugins/python by scripts/build-python-plugins.
-pub fn python_plugin(name: &str) -> PathBuf {
-    let path = root().join("target/plugins/python").join(format!("{name}.wasm"));
+/// A component of another language, built from plugins/LANGUAGE by
+/// scripts/build-LANGUAGE-plugins (which scripts/test runs).
+pub fn language_plugin(language: &str, name: &str) -> PathBuf {
+    let path = root().join("target/plugins").join(language).join(format!("{name}.wasm"));
     assert!(
         path.exists(),
-        "{} is missing: scripts/test builds the Python plugins (or run scripts/build-python-plugins)",
+        "{} is missing: scripts/test builds it (or run scripts/build-{language}-plugins)",
         path.display()
     );
     path
