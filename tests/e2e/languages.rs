@@ -6,12 +6,22 @@ use weir_tests::{Scratch, language_plugin, plugin, toml_path};
 /// Runs the students example with `cleaner` and returns (output, dead-letter).
 fn students_with(cleaner: &std::path::Path) -> (String, String) {
     let scratch = Scratch::example("students");
-    let pipeline = scratch.read("pipeline.toml").replace(&toml_path(&plugin("students_cleaner")), &toml_path(cleaner));
-    assert!(pipeline.contains(&toml_path(cleaner)), "the pipeline must name the plugin under test");
+    let pipeline = scratch
+        .read("pipeline.toml")
+        .replace(&toml_path(&plugin("students_cleaner")), &toml_path(cleaner));
+    assert!(
+        pipeline.contains(&toml_path(cleaner)),
+        "the pipeline must name the plugin under test"
+    );
     scratch.write("pipeline.toml", &pipeline);
-    scratch.weir(&["run", "pipeline.toml", "--available-now"]).ok();
+    scratch
+        .weir(&["run", "pipeline.toml", "--available-now"])
+        .ok();
     // Sources are named relative to the run folder, so the two runs compare.
-    (scratch.read("out/students.csv"), scratch.read("out/dead-letter.jsonl"))
+    (
+        scratch.read("out/students.csv"),
+        scratch.read("out/dead-letter.jsonl"),
+    )
 }
 
 #[test]

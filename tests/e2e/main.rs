@@ -2,8 +2,8 @@
 //! and real components built from plugins/.
 
 mod boundary;
-mod languages;
 mod check;
+mod languages;
 mod plugin_errors;
 mod rows;
 mod sdk;

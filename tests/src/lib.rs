@@ -52,7 +52,10 @@ fn copy_tree(from: &Path, to: &Path) {
 /// A component of another language, built from plugins/LANGUAGE by
 /// scripts/build-LANGUAGE-plugins (which scripts/test runs).
 pub fn language_plugin(language: &str, name: &str) -> PathBuf {
-    let path = root().join("target/plugins").join(language).join(format!("{name}.wasm"));
+    let path = root()
+        .join("target/plugins")
+        .join(language)
+        .join(format!("{name}.wasm"));
     assert!(
         path.exists(),
         "{} is missing: scripts/test builds it (or run scripts/build-{language}-plugins)",
