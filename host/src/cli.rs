@@ -43,6 +43,11 @@ enum Command {
     /// Parses and validates a pipeline, loads its plugins and type-checks its
     /// schemas, without reading or writing any record.
     Check { pipeline: PathBuf },
+    /// Starts a new plugin project.
+    New {
+        #[command(subcommand)]
+        command: NewCommand,
+    },
     /// Plugin tools.
     Plugin {
         #[command(subcommand)]
@@ -52,6 +57,20 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum NewCommand {
+    /// A transform plugin that builds and runs as written: source, build
+    /// command, a sample pipeline and input, a README.
+    Transform {
+        name: String,
+        #[arg(long, value_enum)]
+        lang: crate::scaffold::Language,
+        /// The folder to create it in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
     },
 }
 
@@ -191,6 +210,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config,
                 },
         } => inspect(&plugin, input_schema.as_deref(), &config),
+        Command::New {
+            command: NewCommand::Transform { name, lang, dir },
+        } => {
+            let root = crate::scaffold::new_transform(lang, &name, &dir).map_err(|e| anyhow!(e))?;
+            println!("created {} (see its README.md)", root.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench {
             command:
                 BenchCommand::Window {

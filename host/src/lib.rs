@@ -9,6 +9,7 @@ pub mod dead_letter;
 pub mod envelope;
 pub mod pipeline;
 pub mod runtime;
+pub mod scaffold;
 pub mod sink;
 pub mod source;
 pub mod summary;

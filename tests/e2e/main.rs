@@ -6,6 +6,7 @@ mod check;
 mod languages;
 mod plugin_errors;
 mod rows;
+mod scaffold;
 mod sdk;
 mod sources;
 mod students;
