@@ -20,9 +20,13 @@ fn build_and_run(scratch: &Scratch, lang: &str) -> String {
             let shared = tools.join("scaffold-test");
             std::fs::create_dir_all(&shared).unwrap();
             std::os::unix::fs::symlink(&shared, project.join("target")).unwrap();
+            // As a user in the project folder would: without the target
+            // folder CI sets for weir's own build.
             Command::new(env!("CARGO"))
                 .args(["build", "--release"])
                 .current_dir(&project)
+                .env_remove("CARGO_TARGET_DIR")
+                .env_remove("CARGO_BUILD_TARGET_DIR")
                 .status()
         }
         "python" => Command::new("./build.sh")

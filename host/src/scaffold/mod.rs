@@ -60,7 +60,7 @@ pub fn new_transform(language: Language, name: &str, dir: &Path) -> Result<PathB
                 ("src/lib.rs", fill(include_str!("rust_lib.rs.txt"))),
             ],
             format!("target/wasm32-wasip2/release/{module}.wasm"),
-            "rustup target add wasm32-wasip2   # once\ncargo build --release",
+            "rustup target add wasm32-wasip2   # once\ncargo build --release   # into ./target (unset CARGO_TARGET_DIR if you set one)",
         ),
         Language::Python => (
             vec![
