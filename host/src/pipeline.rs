@@ -32,7 +32,7 @@ pub enum PipelineError {
         name: String,
         error: Box<PluginError>,
     },
-    #[error("{file}: key `window.{message}")]
+    #[error("{file}: key `window`: {message}")]
     Window { file: String, message: String },
     #[error("{file}: key `sinks[{index}]`: {error}")]
     SinkSchema {

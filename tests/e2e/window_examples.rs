@@ -265,7 +265,7 @@ fn window_config_errors_name_the_key() {
         ),
         (
             "type = \"tumbling\"\nsize = \"1m\"\ntime = \"nope\"\naggregates = [\"count(*)\"]\n",
-            "window.time: no column `nope`",
+            "key `window`: time: no column `nope`",
         ),
         (
             "type = \"tumbling\"\nsize = \"1m\"\ntime = \"country\"\naggregates = [\"count(*)\"]\n",
