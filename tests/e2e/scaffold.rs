@@ -48,18 +48,10 @@ fn build_and_run(scratch: &Scratch, lang: &str) -> String {
         status.unwrap().success(),
         "building the {lang} scaffold failed"
     );
-    let run = Command::new(weir_tests::weir_bin())
-        .args(["run", "pipeline.toml", "--available-now"])
-        .current_dir(&project)
-        .env("WEIR_CACHE_DIR", scratch.path().join(".cache"))
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    String::from_utf8(run.stdout).unwrap()
+    scratch
+        .weir_in(&project, &["run", "pipeline.toml", "--available-now"])
+        .ok()
+        .stdout()
 }
 
 #[test]

@@ -2,13 +2,9 @@
 
 use weir_tests::{Scratch, root};
 
-fn students_scratch() -> Scratch {
-    Scratch::example("students")
-}
-
 #[test]
 fn students_are_cleaned_filtered_and_malformed_lines_dead_lettered() {
-    let scratch = students_scratch();
+    let scratch = Scratch::example("students");
     let run = scratch
         .weir(&["run", "pipeline.toml", "--available-now"])
         .ok();
@@ -108,16 +104,12 @@ fn students_are_cleaned_filtered_and_malformed_lines_dead_lettered() {
 #[test]
 fn the_example_runs_where_it_lives_as_the_readme_says() {
     let example = root().join("examples/students");
-    let run = std::process::Command::new(weir_tests::weir_bin())
-        .args(["run", "examples/students/pipeline.toml", "--available-now"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    Scratch::new()
+        .weir_in(
+            &root(),
+            &["run", "examples/students/pipeline.toml", "--available-now"],
+        )
+        .ok();
     let csv = std::fs::read_to_string(example.join("out/students.csv")).unwrap();
     assert_eq!(csv.lines().count(), 9, "header and 8 students:\n{csv}");
     let letters = std::fs::read_to_string(example.join("out/dead-letter.jsonl")).unwrap();
@@ -126,7 +118,7 @@ fn the_example_runs_where_it_lives_as_the_readme_says() {
 
 #[test]
 fn a_summary_json_adds_up() {
-    let scratch = students_scratch();
+    let scratch = Scratch::example("students");
     scratch
         .weir(&[
             "run",

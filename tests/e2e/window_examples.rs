@@ -6,13 +6,9 @@
 use std::collections::BTreeMap;
 use weir_tests::{Scratch, plugin, toml_path};
 
-fn example(name: &str) -> Scratch {
-    Scratch::example(name)
-}
-
 #[test]
 fn students_statistics_per_field() {
-    let scratch = example("students");
+    let scratch = Scratch::example("students");
     let summary = scratch
         .weir(&["run", "stats.toml", "--available-now"])
         .ok()
@@ -104,7 +100,7 @@ fn bars(csv: &str) -> BTreeMap<(String, String), Bar> {
 
 #[test]
 fn stocks_minute_bars_match_the_input_and_open_minutes_wait_for_more() {
-    let scratch = example("stocks");
+    let scratch = Scratch::example("stocks");
     let summary = scratch
         .weir(&["run", "pipeline.toml", "--available-now"])
         .ok()
@@ -130,7 +126,7 @@ fn stocks_minute_bars_match_the_input_and_open_minutes_wait_for_more() {
 
 #[test]
 fn user_events_sliding_counts_match_a_brute_force_count() {
-    let scratch = example("user-events");
+    let scratch = Scratch::example("user-events");
     // In order: with disorder an event can miss its earliest window (closed
     // already), which the property tests check batch by batch.
     let pipeline = scratch

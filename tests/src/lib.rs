@@ -133,9 +133,15 @@ impl Scratch {
 
     /// Runs `weir ARGS` in this folder, with the component cache kept here.
     pub fn weir(&self, args: &[&str]) -> Run {
+        self.weir_in(self.path(), args)
+    }
+
+    /// Runs `weir ARGS` in `dir` (a project inside this folder, or the
+    /// repository), with the component cache kept here.
+    pub fn weir_in(&self, dir: &Path, args: &[&str]) -> Run {
         let output = Command::new(weir_bin())
             .args(args)
-            .current_dir(self.path())
+            .current_dir(dir)
             .env("WEIR_CACHE_DIR", self.path().join(".cache"))
             .output()
             .expect("weir runs");

@@ -54,12 +54,22 @@ impl RowSelection {
         }
     }
 
-    /// Whether input row `row` is in the output.
-    pub fn selects(&self, row: usize) -> bool {
+    /// For each input row, whether it is in the output (built in one pass).
+    pub fn selected(&self) -> Vec<bool> {
         match self {
-            RowSelection::All { .. } => true,
-            RowSelection::Filter { mask, .. } => mask.value(row),
-            RowSelection::Take { indices, .. } => indices.values().contains(&(row as u32)),
+            RowSelection::All { rows } => vec![true; *rows],
+            RowSelection::Filter { mask, .. } => mask.values().iter().collect(),
+            RowSelection::Take {
+                indices,
+                input_rows,
+            } => {
+                let mut selected = vec![false; *input_rows];
+                indices
+                    .values()
+                    .iter()
+                    .for_each(|&r| selected[r as usize] = true);
+                selected
+            }
         }
     }
 

@@ -351,6 +351,12 @@ impl TransformPlugin {
                 }
             }
         };
+        // The selection's bitmap is built only when there is something to check.
+        let selected = if output.rejections.is_empty() {
+            Vec::new()
+        } else {
+            selection.selected()
+        };
         let mut rejections = Vec::with_capacity(output.rejections.len());
         for r in output.rejections {
             if r.row as usize >= n {
@@ -359,7 +365,7 @@ impl TransformPlugin {
                     r.row
                 )));
             }
-            if selection.selects(r.row as usize) {
+            if selected[r.row as usize] {
                 return Err(ConvertError(format!(
                     "row {} is both rejected and selected",
                     r.row
