@@ -3,7 +3,7 @@
 //! plugins, type-check schemas) is separate from running, so `weir check`
 //! does all of it without writing anything.
 
-use crate::config::{self, LatePolicy, PipelineConfig, TransformConfig};
+use crate::config::{self, ErrorPolicy, Grant, LatePolicy, PipelineConfig, TransformConfig};
 use crate::dead_letter::{DeadLetter, DeadLetterWriter, rows_as_json};
 use crate::envelope::Envelope;
 use crate::runtime::{
@@ -46,6 +46,8 @@ pub enum PipelineError {
         target: String,
         error: std::io::Error,
     },
+    #[error("stopped: transform `{plugin}` failed a batch and its `on_error` is `stop`: {reason}")]
+    Stopped { plugin: String, reason: String },
     #[error("source failed: {0}")]
     Read(SourceError),
     #[error("window failed: {0}")]
@@ -88,7 +90,11 @@ fn load_chain(
             limits: PluginLimits {
                 timeout: std::time::Duration::from_millis(t.timeout_ms),
                 memory: (t.memory_limit_mb as usize).saturating_mul(1 << 20),
+                max_output_rows: t.max_output_rows,
+                max_rejected: t.max_rejected_per_batch,
             },
+            clock: t.grants.contains(&Grant::Clock),
+            on_error: t.on_error,
         };
         let input = schemas.last().expect("the source schema is first").clone();
         let plugin = TransformPlugin::load(runtime, &t.name, &t.plugin, settings, input).map_err(
@@ -268,6 +274,19 @@ impl Pipeline {
     /// Runs until the source ends (a bounded run) or is stopped, then
     /// flushes every sink and the dead-letter.
     pub fn run(mut self) -> Result<RunSummary, PipelineError> {
+        let processed = self.process();
+        // Whatever stopped the run, what was written before is made
+        // durable: a stopped pipeline's output is whole up to its last
+        // good batch, and the dead-letter says why it stopped.
+        let flushed = self.flush_outputs();
+        processed?;
+        flushed?;
+        Ok(self.summary)
+    }
+
+    /// Reads and processes until the source ends; at its end, closes every
+    /// window if the input is complete.
+    fn process(&mut self) -> Result<(), PipelineError> {
         while let Some(batch) = self.source.next_batch().map_err(PipelineError::Read)? {
             self.summary.records_read += batch.records();
             self.summary.decode_dead_lettered += batch.rejected.len() as u64;
@@ -305,6 +324,10 @@ impl Pipeline {
                 w => show_time(w),
             });
         }
+        Ok(())
+    }
+
+    fn flush_outputs(&mut self) -> Result<(), PipelineError> {
         for sink in &mut self.sinks {
             sink.flush()?;
         }
@@ -313,7 +336,7 @@ impl Pipeline {
             .flush()
             .map_err(|error| PipelineError::DeadLetterWrite { target, error })?;
         self.summary.dead_lettered = self.dead_letter.written;
-        Ok(self.summary)
+        Ok(())
     }
 
     /// Rows after the window: the after-window transforms, then the sinks.
@@ -432,6 +455,12 @@ fn run_chain(
                 dead_letter_rows(dead_letter, &stage, &rows, all)?;
                 counts.failed_batches += 1;
                 counts.dead_lettered += n as u64;
+                if plugin.on_error() == ErrorPolicy::Stop {
+                    return Err(PipelineError::Stopped {
+                        plugin: plugin.name().to_string(),
+                        reason,
+                    });
+                }
                 return Ok(None);
             }
         }

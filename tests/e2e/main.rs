@@ -6,6 +6,7 @@ mod check;
 mod languages;
 mod plugin_errors;
 mod rows;
+mod sandbox;
 mod scaffold;
 mod sdk;
 mod sources;

@@ -5,8 +5,10 @@
 pub mod ddl;
 pub mod duration;
 mod env;
+mod sandbox;
 mod window;
 
+pub use sandbox::{ErrorPolicy, Grant};
 pub use window::{LatePolicy, OutputMode, WindowConfig, WindowKind};
 
 use serde::Deserialize;
@@ -125,6 +127,18 @@ pub struct TransformConfig {
     /// An instance growing its memory past this traps, likewise.
     #[serde(default = "default_memory_limit_mb")]
     pub memory_limit_mb: u64,
+    /// A batch whose output has more rows than this fails, likewise.
+    #[serde(default = "default_max_output_rows")]
+    pub max_output_rows: usize,
+    /// A batch with more rejected rows than this fails: a plugin rejecting
+    /// wholesale is more likely broken than its input. Unlimited if unset.
+    pub max_rejected_per_batch: Option<usize>,
+    /// Ambient capabilities granted beyond the contract (`["clock"]`).
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+    /// `dead-letter` (the default) or `stop`: see [`ErrorPolicy`].
+    #[serde(default)]
+    pub on_error: ErrorPolicy,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -213,6 +227,9 @@ fn default_timeout_ms() -> u64 {
 }
 fn default_memory_limit_mb() -> u64 {
     512
+}
+fn default_max_output_rows() -> usize {
+    4 << 20
 }
 
 impl PipelineConfig {

@@ -1,10 +1,13 @@
 //! What each plugin instance's `Store` holds: its WASI context (granting
-//! nothing), its name for the log, and its key-value state.
+//! nothing but what the pipeline grants), its name for the log, and its
+//! key-value state.
 
+use super::PluginSettings;
 use std::collections::BTreeMap;
+use std::time::Duration;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 pub struct PluginData {
     pub(crate) plugin: String,
@@ -20,13 +23,19 @@ pub struct PluginData {
 }
 
 impl PluginData {
-    pub fn new(plugin: &str, state: BTreeMap<String, Vec<u8>>, memory_limit: usize) -> Self {
-        // No preopened directories, environment, arguments or sockets: a
+    pub fn new(plugin: &str, state: BTreeMap<String, Vec<u8>>, settings: &PluginSettings) -> Self {
+        // No preopened directories, environment, arguments or sockets
+        // (wasmtime-wasi denies TCP, UDP and name lookup unless allowed): a
         // plugin sees only what the contract gives it. Its stderr reaches the
         // host's, so a panic message is not lost.
-        let wasi = WasiCtx::builder().inherit_stderr().build();
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stderr();
+        if !settings.clock {
+            wasi.wall_clock(StoppedClock).monotonic_clock(StoppedClock);
+        }
+        let wasi = wasi.build();
         let limits = StoreLimitsBuilder::new()
-            .memory_size(memory_limit)
+            .memory_size(settings.limits.memory)
             .trap_on_grow_failure(true)
             .build();
         PluginData {
@@ -66,3 +75,26 @@ impl WasiView for PluginData {
 
 // The `types` interface has no functions; its host trait is empty.
 impl super::bindings::wit::Host for PluginData {}
+
+/// The clocks of a plugin granted none: they read the Unix epoch, always.
+/// Time-dependent output would differ when a batch is replayed after a
+/// crash, which exactly-once delivery cannot allow.
+struct StoppedClock;
+
+impl HostWallClock for StoppedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for StoppedClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}

@@ -7,6 +7,7 @@ use super::engine::EPOCH_TICK;
 use super::selection::RowSelection;
 use super::store::PluginData;
 use super::{PluginError, Runtime, log, state};
+use crate::config::ErrorPolicy;
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow::datatypes::SchemaRef;
 use std::collections::BTreeMap;
@@ -32,12 +33,16 @@ pub enum BatchOutcome {
     Failed { reason: String },
 }
 
-/// What a pipeline entry gives its plugin: the `config` for `init`, and
-/// the limits it runs under.
+/// What a pipeline entry gives its plugin: the `config` for `init`, the
+/// limits it runs under, and the ambient capabilities granted to it.
 #[derive(Debug, Clone, Default)]
 pub struct PluginSettings {
     pub config: Vec<(String, String)>,
     pub limits: PluginLimits,
+    /// The real clocks; without them the plugin's clocks stand still.
+    pub clock: bool,
+    /// Whether a failed batch stops the pipeline.
+    pub on_error: ErrorPolicy,
 }
 
 impl From<Vec<(String, String)>> for PluginSettings {
@@ -45,16 +50,22 @@ impl From<Vec<(String, String)>> for PluginSettings {
         PluginSettings {
             config,
             limits: PluginLimits::default(),
+            clock: false,
+            on_error: ErrorPolicy::default(),
         }
     }
 }
 
 /// A plugin call that runs longer than `timeout`, or an instance that grows
-/// its memory past `memory` bytes, traps: its batch goes to the dead-letter.
+/// its memory past `memory` bytes, traps; an output of more than
+/// `max_output_rows` rows, or with more than `max_rejected` rejections,
+/// fails. Either way the batch goes to the dead-letter.
 #[derive(Debug, Clone, Copy)]
 pub struct PluginLimits {
     pub timeout: Duration,
     pub memory: usize,
+    pub max_output_rows: usize,
+    pub max_rejected: Option<usize>,
 }
 
 impl Default for PluginLimits {
@@ -62,6 +73,8 @@ impl Default for PluginLimits {
         PluginLimits {
             timeout: Duration::from_secs(10),
             memory: 512 << 20,
+            max_output_rows: 4 << 20,
+            max_rejected: None,
         }
     }
 }
@@ -148,6 +161,10 @@ impl TransformPlugin {
         &self.name
     }
 
+    pub fn on_error(&self) -> ErrorPolicy {
+        self.settings.on_error
+    }
+
     pub fn output_schema(&self) -> SchemaRef {
         self.output_schema.clone()
     }
@@ -171,7 +188,7 @@ impl TransformPlugin {
         let started = std::time::Instant::now();
         let mut store = Store::new(
             &self.engine,
-            PluginData::new(&self.name, BTreeMap::new(), self.settings.limits.memory),
+            PluginData::new(&self.name, BTreeMap::new(), &self.settings),
         );
         arm(&mut store, self.settings.limits);
         self.pre.instantiate(&mut store)?;
@@ -188,7 +205,7 @@ impl TransformPlugin {
         let data = PluginData::new(
             &self.name,
             std::mem::take(&mut self.saved_state),
-            self.settings.limits.memory,
+            &self.settings,
         );
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limits);
@@ -351,6 +368,22 @@ impl TransformPlugin {
                 }
             }
         };
+        let limits = self.settings.limits;
+        if selection.output_rows() > limits.max_output_rows {
+            return Err(ConvertError(format!(
+                "it returned {} rows, over its cap of {} (`max_output_rows`)",
+                selection.output_rows(),
+                limits.max_output_rows
+            )));
+        }
+        if let Some(cap) = limits.max_rejected
+            && output.rejections.len() > cap
+        {
+            return Err(ConvertError(format!(
+                "it rejected {} of {n} rows, over its cap of {cap} (`max_rejected_per_batch`)",
+                output.rejections.len()
+            )));
+        }
         // The selection's bitmap is built only when there is something to check.
         let selected = if output.rejections.is_empty() {
             Vec::new()
