@@ -39,6 +39,34 @@ enum Command {
         /// Also write the run summary as JSON to this file.
         #[arg(long)]
         summary_json: Option<PathBuf>,
+        /// Where the admin server (status, metrics, reload) listens; port 0
+        /// picks a free one, `off` runs none. `weir reload` and `weir status`
+        /// find it through .weir/NAME/admin.addr beside the pipeline file.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        admin: String,
+        /// Reload a transform whenever its component file changes.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Swaps a running pipeline's transform for another build (or its own
+    /// file, rebuilt) at the next batch boundary, without a restart.
+    Reload {
+        pipeline: PathBuf,
+        plugin: String,
+        /// The new build; default: the path the pipeline file names.
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// The admin server's address, if not the one the running pipeline
+        /// wrote beside its file.
+        #[arg(long)]
+        admin: Option<String>,
+    },
+    /// Shows a running pipeline's status as JSON: counts, watermark, plugin
+    /// versions and statistics, reloads.
+    Status {
+        pipeline: PathBuf,
+        #[arg(long)]
+        admin: Option<String>,
     },
     /// Parses and validates a pipeline, loads its plugins and type-checks its
     /// schemas, without reading or writing any record.
@@ -152,10 +180,12 @@ fn plan(path: &Path, mode: RunMode) -> anyhow::Result<Plan> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run {
-            pipeline,
+            pipeline: pipeline_arg,
             available_now,
             flush,
             summary_json,
+            admin,
+            watch,
         } => {
             let stop = Arc::new(AtomicBool::new(false));
             for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -163,7 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .context("cannot install the signal handler")?;
             }
             let plan = plan(
-                &pipeline,
+                &pipeline_arg,
                 RunMode {
                     available_now,
                     flush,
@@ -171,7 +201,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
             )?;
             tracing::info!(pipeline = %plan.config.name(), available_now, "Starting the pipeline.");
-            let summary = plan.open()?.run()?;
+            let config = plan.config.clone();
+            let mut pipeline = plan.open()?;
+            let _admin = start_admin(
+                &pipeline_file_admin(&pipeline_arg, &config),
+                &admin,
+                watch,
+                &config,
+                &mut pipeline,
+            )?;
+            let summary = pipeline.run()?;
             eprintln!("{summary}");
             if let Some(path) = summary_json {
                 std::fs::write(&path, serde_json::to_vec_pretty(&summary)?)
@@ -182,6 +221,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Reload {
+            pipeline,
+            plugin,
+            path,
+            admin,
+        } => {
+            let url = admin_url(&pipeline, admin)?;
+            let body = crate::admin::ReloadBody {
+                path: path.map(|p| std::path::absolute(&p).unwrap_or(p)),
+            };
+            let answer = admin_call(
+                ureq_agent()
+                    .post(format!("{url}/plugins/{plugin}/reload"))
+                    .header("authorization", bearer())
+                    .send_json(&body),
+                &url,
+            )?;
+            println!("{answer}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { pipeline, admin } => {
+            let url = admin_url(&pipeline, admin)?;
+            let answer = admin_call(
+                ureq_agent()
+                    .get(format!("{url}/status"))
+                    .header("authorization", bearer())
+                    .call(),
+                &url,
+            )?;
+            println!("{answer}");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Check { pipeline } => {
             let plan = plan(
@@ -293,7 +364,7 @@ fn inspect(path: &Path, input_schema: Option<&str>, config: &[String]) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
-fn show_schema(schema: &arrow::datatypes::Schema) -> String {
+pub(crate) fn show_schema(schema: &arrow::datatypes::Schema) -> String {
     let columns: Vec<String> = schema
         .fields()
         .iter()
@@ -307,4 +378,117 @@ fn show_schema(schema: &arrow::datatypes::Schema) -> String {
         })
         .collect();
     columns.join(", ")
+}
+
+/// Where a running pipeline writes its admin server's address.
+fn pipeline_file_admin(pipeline: &Path, config: &PipelineConfig) -> PathBuf {
+    pipeline
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(".weir")
+        .join(config.name())
+        .join("admin.addr")
+}
+
+/// Removes the address file when the run ends.
+struct AdminAddress(PathBuf);
+
+impl Drop for AdminAddress {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Starts the admin server (unless `off`) and, with `--watch`, the file
+/// watcher; writes the server's address beside the pipeline file.
+fn start_admin(
+    address_file: &Path,
+    listen: &str,
+    watch: bool,
+    config: &PipelineConfig,
+    pipeline: &mut crate::pipeline::Pipeline,
+) -> anyhow::Result<Option<AdminAddress>> {
+    if listen == "off" {
+        anyhow::ensure!(
+            !watch,
+            "--watch reloads through the admin server; it cannot be `off`"
+        );
+        return Ok(None);
+    }
+    let addr: std::net::SocketAddr = listen
+        .parse()
+        .with_context(|| format!("--admin {listen}: expected HOST:PORT (or `off`)"))?;
+    let (board, reloads) = pipeline.control();
+    let context = crate::admin::AdminContext {
+        board,
+        reloads,
+        runtime: pipeline.runtime().clone(),
+        token: std::env::var("WEIR_ADMIN_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+    };
+    let bound = crate::admin::start(addr, context.clone())?;
+    tracing::info!(url = %format!("http://{bound}"), "Admin server listening.");
+    if let Some(dir) = address_file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(address_file, format!("http://{bound}\n"))
+        .with_context(|| format!("cannot write {}", address_file.display()))?;
+    if watch {
+        let plugins = config
+            .transforms
+            .iter()
+            .chain(&config.after_window)
+            .map(|t| (t.name.clone(), t.plugin.clone()))
+            .collect();
+        crate::watch::spawn(context, plugins).context("cannot start the file watcher")?;
+    }
+    Ok(Some(AdminAddress(address_file.to_path_buf())))
+}
+
+fn admin_url(pipeline: &Path, admin: Option<String>) -> anyhow::Result<String> {
+    if let Some(admin) = admin {
+        return Ok(if admin.starts_with("http") {
+            admin
+        } else {
+            format!("http://{admin}")
+        });
+    }
+    let config = PipelineConfig::load(pipeline)?;
+    let file = pipeline_file_admin(pipeline, &config);
+    let url = std::fs::read_to_string(&file).with_context(|| {
+        format!(
+            "pipeline `{}` does not seem to be running: no {} (start it with `weir run`, or pass --admin)",
+            config.name(),
+            file.display()
+        )
+    })?;
+    Ok(url.trim().to_string())
+}
+
+fn ureq_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn bearer() -> String {
+    format!(
+        "Bearer {}",
+        std::env::var("WEIR_ADMIN_TOKEN").unwrap_or_default()
+    )
+}
+
+/// The body of a successful admin answer; an error with the server's message otherwise.
+fn admin_call(
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    url: &str,
+) -> anyhow::Result<String> {
+    let mut response =
+        response.with_context(|| format!("cannot reach the admin server at {url}"))?;
+    let status = response.status();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    anyhow::ensure!(status.is_success(), "{} ({status})", body.trim());
+    Ok(body.trim().to_string())
 }

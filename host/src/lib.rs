@@ -2,15 +2,18 @@
 //! WebAssembly components. This crate is the host: sources, decoders, the
 //! plugin runtime, sinks, the dead-letter and the pipeline that joins them.
 
+pub mod admin;
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod dead_letter;
 pub mod envelope;
 pub mod pipeline;
+pub mod reload;
 pub mod runtime;
 pub mod scaffold;
 pub mod sink;
 pub mod source;
 pub mod summary;
+pub mod watch;
 pub mod window;

@@ -3,9 +3,11 @@
 //! plugins, type-check schemas) is separate from running, so `weir check`
 //! does all of it without writing anything.
 
+use crate::admin::status::{PluginStatus, StatusBoard};
 use crate::config::{self, ErrorPolicy, Grant, LatePolicy, PipelineConfig, TransformConfig};
 use crate::dead_letter::{DeadLetter, DeadLetterWriter, rows_as_json};
 use crate::envelope::Envelope;
+use crate::reload::{ReloadRequest, TransformSlot};
 use crate::runtime::{
     BatchOutcome, PluginError, PluginLimits, PluginSettings, Runtime, TransformPlugin,
 };
@@ -16,6 +18,7 @@ use crate::window::{WindowOperator, show_time};
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::SchemaRef;
+use std::sync::mpsc;
 use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -68,9 +71,10 @@ pub struct Plan {
     file: String,
     flush: bool,
     source: Box<dyn Source>,
-    transforms: Vec<TransformPlugin>,
+    transforms: Vec<TransformSlot>,
     window: Option<WindowOperator>,
-    after_window: Vec<TransformPlugin>,
+    after_window: Vec<TransformSlot>,
+    runtime: Runtime,
     /// The schema of each stage's output, the source's first; the last is
     /// what the sinks receive. See [`Plan::stages`] for their names.
     pub schemas: Vec<SchemaRef>,
@@ -82,7 +86,7 @@ fn load_chain(
     configs: &[TransformConfig],
     runtime: &Runtime,
     schemas: &mut Vec<SchemaRef>,
-) -> Result<Vec<TransformPlugin>, PipelineError> {
+) -> Result<Vec<TransformSlot>, PipelineError> {
     let mut plugins = Vec::new();
     for (index, t) in configs.iter().enumerate() {
         let settings = PluginSettings {
@@ -107,7 +111,7 @@ fn load_chain(
             },
         )?;
         schemas.push(plugin.output_schema());
-        plugins.push(plugin);
+        plugins.push(TransformSlot::new(plugin));
     }
     Ok(plugins)
 }
@@ -170,6 +174,7 @@ impl Plan {
             transforms,
             window,
             after_window,
+            runtime: runtime.clone(),
             schemas,
         })
     }
@@ -218,7 +223,7 @@ impl Plan {
                 error,
             }
         })?;
-        let counts = |plugins: &[TransformPlugin]| {
+        let counts = |plugins: &[TransformSlot]| {
             plugins
                 .iter()
                 .map(|t| TransformCounts::new(t.name()))
@@ -246,11 +251,14 @@ impl Plan {
             transforms: self.transforms,
             window: self.window,
             after_window: self.after_window,
+            runtime: self.runtime,
             sinks,
             dead_letter,
             summary,
             flush,
             emitted: 0,
+            board: StatusBoard::default(),
+            reloads: None,
         })
     }
 }
@@ -258,9 +266,10 @@ impl Plan {
 /// A running pipeline.
 pub struct Pipeline {
     source: Box<dyn Source>,
-    transforms: Vec<TransformPlugin>,
+    transforms: Vec<TransformSlot>,
     window: Option<WindowOperator>,
-    after_window: Vec<TransformPlugin>,
+    after_window: Vec<TransformSlot>,
+    runtime: Runtime,
     sinks: Vec<Box<dyn Sink>>,
     dead_letter: DeadLetterWriter,
     summary: RunSummary,
@@ -268,6 +277,10 @@ pub struct Pipeline {
     flush: bool,
     /// Aggregate rows emitted so far: their `_offset`.
     emitted: i64,
+    /// What the admin server shows, published at every batch boundary.
+    board: StatusBoard,
+    /// Reloads asked for, applied at the next batch boundary.
+    reloads: Option<mpsc::Receiver<ReloadRequest>>,
 }
 
 impl Pipeline {
@@ -279,6 +292,7 @@ impl Pipeline {
         // durable: a stopped pipeline's output is whole up to its last
         // good batch, and the dead-letter says why it stopped.
         let flushed = self.flush_outputs();
+        self.publish("stopped");
         processed?;
         flushed?;
         Ok(self.summary)
@@ -287,7 +301,14 @@ impl Pipeline {
     /// Reads and processes until the source ends; at its end, closes every
     /// window if the input is complete.
     fn process(&mut self) -> Result<(), PipelineError> {
+        self.publish("running");
         while let Some(batch) = self.source.next_batch().map_err(PipelineError::Read)? {
+            // A batch boundary: the batch before is done everywhere.
+            self.apply_reloads();
+            if batch.records() == 0 {
+                // An idle source's heartbeat.
+                continue;
+            }
             self.summary.records_read += batch.records();
             self.summary.decode_dead_lettered += batch.rejected.len() as u64;
             for letter in &batch.rejected {
@@ -308,6 +329,7 @@ impl Pipeline {
             if let Some(rows) = rows {
                 self.finish(rows)?;
             }
+            self.publish("running");
         }
         if self.flush
             && let Some(window) = &mut self.window
@@ -325,6 +347,86 @@ impl Pipeline {
             });
         }
         Ok(())
+    }
+
+    /// The status board the admin server reads, and the sender of reload
+    /// requests, which this pipeline applies at its batch boundaries.
+    pub fn control(&mut self) -> (StatusBoard, mpsc::Sender<ReloadRequest>) {
+        let (sender, receiver) = mpsc::channel();
+        self.reloads = Some(receiver);
+        self.publish("starting");
+        (self.board.clone(), sender)
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Swaps in the builds asked for since the last batch boundary.
+    fn apply_reloads(&mut self) {
+        let Some(reloads) = &self.reloads else {
+            return;
+        };
+        let requests: Vec<ReloadRequest> = reloads.try_iter().collect();
+        for request in requests {
+            let slot = self
+                .transforms
+                .iter_mut()
+                .chain(self.after_window.iter_mut())
+                .find(|s| s.name() == request.plugin);
+            let answer = match slot {
+                Some(slot) => slot.reload(&self.runtime, &request.component, request.version),
+                None => Err(format!(
+                    "no transform `{}` in this pipeline",
+                    request.plugin
+                )),
+            };
+            // The requester may have given up waiting; the reload stands.
+            let _ = request.reply.send(answer);
+        }
+        if !self.transforms.is_empty() || !self.after_window.is_empty() {
+            self.publish("running");
+        }
+    }
+
+    /// Publishes counts, plugin versions and reload events to the board.
+    fn publish(&mut self, state: &str) {
+        let mut events = Vec::new();
+        let mut plugins = Vec::new();
+        for (stage, slots) in [
+            ("transforms", &mut self.transforms),
+            ("after_window", &mut self.after_window),
+        ] {
+            for slot in slots.iter_mut() {
+                events.extend(slot.take_events());
+                plugins.push(PluginStatus {
+                    name: slot.name().to_string(),
+                    stage,
+                    version: slot.plugin().version().clone(),
+                    stats: slot.plugin().stats(),
+                    probation_batches_left: slot.probation_left(),
+                });
+            }
+        }
+        for event in events {
+            self.board.record(event);
+        }
+        let summary = &self.summary;
+        let watermark = self
+            .window
+            .as_ref()
+            .and_then(|w| w.watermark())
+            .map(show_time);
+        self.board.publish(|s| {
+            s.pipeline = summary.pipeline.clone();
+            s.state = state.to_string();
+            s.batches = summary.batches;
+            s.records_read = summary.records_read;
+            s.rows_out = summary.rows_out;
+            s.dead_lettered = self.dead_letter.written;
+            s.watermark = watermark;
+            s.plugins = plugins;
+        });
     }
 
     fn flush_outputs(&mut self) -> Result<(), PipelineError> {
@@ -423,7 +525,7 @@ impl Pipeline {
 
 /// Runs a chain of transforms; `None` if no row survives it.
 fn run_chain(
-    plugins: &mut [TransformPlugin],
+    plugins: &mut [TransformSlot],
     counts: &mut [TransformCounts],
     dead_letter: &mut DeadLetterWriter,
     mut rows: Envelope,

@@ -5,6 +5,7 @@ mod boundary;
 mod check;
 mod languages;
 mod plugin_errors;
+mod reload;
 mod rows;
 mod sandbox;
 mod scaffold;

@@ -149,6 +149,60 @@ impl Scratch {
     }
 }
 
+impl Scratch {
+    /// Starts `weir ARGS` in this folder without waiting for it: a
+    /// long-running pipeline that a test talks to, then stops.
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        let child = Command::new(weir_bin())
+            .args(args)
+            .current_dir(self.path())
+            .env("WEIR_CACHE_DIR", self.path().join(".cache"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("weir starts");
+        Running(Some(child))
+    }
+}
+
+/// A `weir` process still running; killed if dropped unstopped.
+pub struct Running(Option<std::process::Child>);
+
+impl Running {
+    /// Asks it to stop as Ctrl-C does (SIGTERM) and waits for it.
+    pub fn stop(mut self) -> Run {
+        let child = self.0.take().expect("running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "cannot signal weir");
+        Run(child.wait_with_output().expect("weir ends"))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds; panics with `what` after
+/// `seconds` (a bound on a wait, not a timing assertion).
+pub fn wait_for(what: &str, seconds: u64, mut condition: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < until,
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 impl Default for Scratch {
     fn default() -> Self {
         Self::new()

@@ -16,7 +16,9 @@ pub use cache::ComponentCache;
 pub use engine::Runtime;
 pub use inspect::{ContractVersion, PluginInfo};
 pub use selection::RowSelection;
-pub use transform::{BatchOutcome, PluginLimits, PluginSettings, TransformPlugin};
+pub use transform::{
+    BatchOutcome, PluginLimits, PluginSettings, PluginStats, PluginVersion, TransformPlugin,
+};
 
 /// A failure to load, link, initialise or call a plugin.
 #[derive(Debug, thiserror::Error)]

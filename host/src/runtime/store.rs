@@ -5,8 +5,8 @@
 use super::PluginSettings;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 pub struct PluginData {
@@ -16,8 +16,8 @@ pub struct PluginData {
     /// failed call can be undone: a batch that goes to the dead-letter must
     /// leave no trace in state.
     pub(crate) undo: Vec<(String, Option<Vec<u8>>)>,
-    /// The instance's memory cap (a failed grow traps, naming the limit).
-    pub(crate) limits: StoreLimits,
+    /// The instance's memory cap (a grow past it traps, naming the limit).
+    pub(crate) limits: MemoryCap,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -34,10 +34,10 @@ impl PluginData {
             wasi.wall_clock(StoppedClock).monotonic_clock(StoppedClock);
         }
         let wasi = wasi.build();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(settings.limits.memory)
-            .trap_on_grow_failure(true)
-            .build();
+        let limits = MemoryCap {
+            limit: settings.limits.memory,
+            size: 0,
+        };
         PluginData {
             plugin: plugin.to_string(),
             state,
@@ -96,5 +96,42 @@ impl HostMonotonicClock for StoppedClock {
     }
     fn now(&self) -> u64 {
         0
+    }
+}
+
+/// Caps an instance's linear memory and remembers its size for metrics
+/// (memories only grow, so the last size granted is the current one).
+pub struct MemoryCap {
+    pub(crate) limit: usize,
+    pub(crate) size: usize,
+}
+
+/// The message of the trap a grow past the cap raises; `trap_reason`
+/// recognises it.
+pub(crate) const MEMORY_CAP_TRAP: &str = "the instance's memory cap was reached";
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            // An error, not `Ok(false)`: a refused grow would hand the guest
+            // -1, and most guests abort with a vaguer message; a trap names it.
+            return Err(wasmtime::format_err!("{MEMORY_CAP_TRAP}"));
+        }
+        self.size = self.size.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
     }
 }

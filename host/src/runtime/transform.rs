@@ -79,9 +79,45 @@ impl Default for PluginLimits {
     }
 }
 
+/// Which build of a plugin runs: where it was loaded from and the SHA-256
+/// of its bytes, as status and reload reports show it.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PluginVersion {
+    pub path: String,
+    pub sha256: String,
+}
+
+impl PluginVersion {
+    pub fn of(path: &str, bytes: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        PluginVersion {
+            path: path.to_string(),
+            sha256: format!("{:x}", Sha256::digest(bytes)),
+        }
+    }
+}
+
+/// What a plugin has done so far, for metrics. Counts survive instance
+/// replacement; they belong to the pipeline entry.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct PluginStats {
+    pub calls: u64,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub failed_batches: u64,
+    pub traps: u64,
+    /// Calls stopped by their deadline (epoch interruption).
+    pub interruptions: u64,
+    pub busy_seconds: f64,
+    /// Linear memory of the current instance.
+    pub memory_bytes: u64,
+}
+
 /// A loaded, initialised, planned transform.
 pub struct TransformPlugin {
     name: String,
+    version: PluginVersion,
+    stats: PluginStats,
     settings: PluginSettings,
     pre: InstancePre<PluginData>,
     engine: wasmtime::Engine,
@@ -105,15 +141,38 @@ impl TransformPlugin {
         settings: impl Into<PluginSettings>,
         input: SchemaRef,
     ) -> Result<Self, PluginError> {
-        let component = runtime.load(path)?;
-        Self::from_component(
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let component = runtime.load_bytes(&shown, &bytes)?;
+        let mut plugin = Self::from_component(runtime, name, &shown, &component, settings, input)?;
+        plugin.version = PluginVersion::of(&shown, &bytes);
+        Ok(plugin)
+    }
+
+    /// Another build of this plugin, in this plugin's place: the same
+    /// settings and input, and this plugin's state as its own (so `init`
+    /// already sees it). Its plan may differ; the caller checks it.
+    pub fn successor(
+        &self,
+        runtime: &Runtime,
+        component: &Component,
+        version: PluginVersion,
+    ) -> Result<Self, PluginError> {
+        let mut next = Self::build(
             runtime,
-            name,
-            &path.display().to_string(),
-            &component,
-            settings,
-            input,
-        )
+            &self.name,
+            &version.path,
+            component,
+            self.settings.clone(),
+            self.input_schema.clone(),
+            self.state().clone(),
+        )?;
+        next.version = version;
+        next.stats = self.stats;
+        Ok(next)
     }
 
     pub fn from_component(
@@ -123,6 +182,26 @@ impl TransformPlugin {
         component: &Component,
         settings: impl Into<PluginSettings>,
         input: SchemaRef,
+    ) -> Result<Self, PluginError> {
+        Self::build(
+            runtime,
+            name,
+            shown_path,
+            component,
+            settings.into(),
+            input,
+            BTreeMap::new(),
+        )
+    }
+
+    fn build(
+        runtime: &Runtime,
+        name: &str,
+        shown_path: &str,
+        component: &Component,
+        settings: PluginSettings,
+        input: SchemaRef,
+        state: BTreeMap<String, Vec<u8>>,
     ) -> Result<Self, PluginError> {
         let link = |e: wasmtime::Error| PluginError::Link {
             path: shown_path.to_string(),
@@ -141,11 +220,16 @@ impl TransformPlugin {
         let input_wit = convert::schema_to_wit(&input).map_err(|e| contract(e.0))?;
         let mut plugin = TransformPlugin {
             name: name.to_string(),
-            settings: settings.into(),
+            version: PluginVersion {
+                path: shown_path.to_string(),
+                sha256: String::new(),
+            },
+            stats: PluginStats::default(),
+            settings,
             pre,
             engine: runtime.engine.clone(),
             instance: None,
-            saved_state: BTreeMap::new(),
+            saved_state: state,
             input_schema: input.clone(),
             input_wit: input_wit.clone(),
             projection: None,
@@ -163,6 +247,22 @@ impl TransformPlugin {
 
     pub fn on_error(&self) -> ErrorPolicy {
         self.settings.on_error
+    }
+
+    pub fn version(&self) -> &PluginVersion {
+        &self.version
+    }
+
+    pub fn stats(&self) -> PluginStats {
+        self.stats
+    }
+
+    /// Replaces the plugin's state (as a rolled-back reload hands it back).
+    pub fn replace_state(&mut self, state: BTreeMap<String, Vec<u8>>) {
+        match &mut self.instance {
+            Some((store, _)) => store.data_mut().state = state,
+            None => self.saved_state = state,
+        }
     }
 
     pub fn output_schema(&self) -> SchemaRef {
@@ -270,6 +370,23 @@ impl TransformPlugin {
 
     /// Runs the plugin on one batch (of the planned input schema).
     pub fn process(&mut self, input: &RecordBatch) -> BatchOutcome {
+        let started = std::time::Instant::now();
+        let outcome = self.call_process(input);
+        let stats = &mut self.stats;
+        stats.calls += 1;
+        stats.rows_in += input.num_rows() as u64;
+        stats.busy_seconds += started.elapsed().as_secs_f64();
+        match &outcome {
+            BatchOutcome::Processed { output, .. } => stats.rows_out += output.num_rows() as u64,
+            BatchOutcome::Failed { .. } => stats.failed_batches += 1,
+        }
+        if let Some((store, _)) = &self.instance {
+            stats.memory_bytes = store.data().limits.size as u64;
+        }
+        outcome
+    }
+
+    fn call_process(&mut self, input: &RecordBatch) -> BatchOutcome {
         if self.instance.is_none() {
             // The previous instance trapped: start a fresh one (state kept).
             if let Err(e) = self.start() {
@@ -295,6 +412,10 @@ impl TransformPlugin {
             .call_process(&mut *store, &wit_batch);
         match result {
             Err(e) => {
+                self.stats.traps += 1;
+                if let Some(wasmtime::Trap::Interrupt) = e.downcast_ref::<wasmtime::Trap>() {
+                    self.stats.interruptions += 1;
+                }
                 let reason = format!(
                     "plugin `{}` trapped: {}",
                     self.name,
@@ -502,7 +623,7 @@ fn trap_reason(e: &wasmtime::Error, limits: PluginLimits) -> String {
                 limits.timeout.as_millis()
             )
         }
-        _ if text.contains("forcing trap when growing memory") => {
+        _ if text.contains(super::store::MEMORY_CAP_TRAP) => {
             format!(
                 "it exceeded its memory limit of {} MiB (`memory_limit_mb`)",
                 limits.memory >> 20

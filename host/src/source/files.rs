@@ -180,30 +180,29 @@ impl Source for FilesSource {
     }
 
     fn next_batch(&mut self) -> Result<Option<SourceBatch>, SourceError> {
-        loop {
-            if self.mode.stop.load(Ordering::Relaxed) {
-                return Ok(None);
-            }
-            if !self.listed_once
-                || (!self.mode.available_now && self.current.is_none() && self.pending.is_empty())
-            {
-                self.list()?;
-            }
-            let lines = self.read_lines()?;
-            if !lines.is_empty() {
-                let decoded = self.decoder.decode(lines);
-                let (sources, offsets): (Vec<&str>, Vec<i64>) =
-                    decoded.origins.iter().map(|(s, o)| (&**s, *o)).unzip();
-                let rows = Envelope::new(decoded.batch, sources, offsets);
-                return Ok(Some(SourceBatch {
-                    rows,
-                    rejected: decoded.rejected,
-                }));
-            }
-            if self.mode.available_now {
-                return Ok(None);
-            }
-            self.wait();
+        if self.mode.stop.load(Ordering::Relaxed) {
+            return Ok(None);
         }
+        if !self.listed_once
+            || (!self.mode.available_now && self.current.is_none() && self.pending.is_empty())
+        {
+            self.list()?;
+        }
+        let lines = self.read_lines()?;
+        if !lines.is_empty() {
+            let decoded = self.decoder.decode(lines);
+            let (sources, offsets): (Vec<&str>, Vec<i64>) =
+                decoded.origins.iter().map(|(s, o)| (&**s, *o)).unzip();
+            let rows = Envelope::new(decoded.batch, sources, offsets);
+            return Ok(Some(SourceBatch {
+                rows,
+                rejected: decoded.rejected,
+            }));
+        }
+        if self.mode.available_now {
+            return Ok(None);
+        }
+        self.wait();
+        Ok(Some(SourceBatch::idle(self.decoder.schema())))
     }
 }

@@ -22,6 +22,16 @@ pub struct SourceBatch {
 }
 
 impl SourceBatch {
+    /// No records: what an idle source returns after waiting a while, so
+    /// the pipeline reaches a batch boundary (to apply a reload, say) even
+    /// when nothing arrives.
+    pub fn idle(schema: SchemaRef) -> Self {
+        SourceBatch {
+            rows: Envelope::new(arrow::array::RecordBatch::new_empty(schema), vec![], vec![]),
+            rejected: Vec::new(),
+        }
+    }
+
     /// Records read, decoded or not.
     pub fn records(&self) -> u64 {
         (self.rows.num_rows() + self.rejected.len()) as u64
@@ -48,7 +58,8 @@ pub trait Source: Send {
     /// A short description for logs and the run summary.
     fn describe(&self) -> String;
     /// The next batch; `None` once a bounded run has read everything there
-    /// was at its start, or once `stop` is set.
+    /// was at its start, or once `stop` is set. An idle source returns an
+    /// empty batch ([`SourceBatch::idle`]) about once a second.
     fn next_batch(&mut self) -> Result<Option<SourceBatch>, SourceError>;
     /// Whether the source is the whole input, so that at its end every open
     /// window can be emitted (as `--flush` asks).

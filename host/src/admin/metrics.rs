@@ -1,0 +1,119 @@
+//! Prometheus metrics, rendered from a pipeline's status at each scrape:
+//! the counts live in the pipeline, so the exposition is a view of them.
+
+use super::status::PipelineStatus;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PipelineLabels {
+    pipeline: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginLabels {
+    pipeline: String,
+    plugin: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    pipeline: String,
+    plugin: String,
+    outcome: String,
+}
+
+type Counts = Family<PipelineLabels, Counter>;
+type PluginCounts = Family<PluginLabels, Counter>;
+
+/// The Prometheus text exposition of `statuses`.
+pub fn render(statuses: &[PipelineStatus]) -> String {
+    let mut registry = Registry::with_prefix("weir");
+    let read = Counts::default();
+    let out = Counts::default();
+    let dead = Counts::default();
+    let batches = Counts::default();
+    let calls = PluginCounts::default();
+    let rows_in = PluginCounts::default();
+    let rows_out = PluginCounts::default();
+    let failed = PluginCounts::default();
+    let traps = PluginCounts::default();
+    let interruptions = PluginCounts::default();
+    let busy = Family::<PluginLabels, Counter<f64, AtomicU64>>::default();
+    let memory = Family::<PluginLabels, Gauge>::default();
+    let reloads = Family::<ReloadLabels, Counter>::default();
+    for status in statuses {
+        let p = PipelineLabels {
+            pipeline: status.pipeline.clone(),
+        };
+        read.get_or_create(&p).inc_by(status.records_read);
+        out.get_or_create(&p).inc_by(status.rows_out);
+        dead.get_or_create(&p).inc_by(status.dead_lettered);
+        batches.get_or_create(&p).inc_by(status.batches);
+        for plugin in &status.plugins {
+            let l = PluginLabels {
+                pipeline: status.pipeline.clone(),
+                plugin: plugin.name.clone(),
+            };
+            let s = &plugin.stats;
+            calls.get_or_create(&l).inc_by(s.calls);
+            rows_in.get_or_create(&l).inc_by(s.rows_in);
+            rows_out.get_or_create(&l).inc_by(s.rows_out);
+            failed.get_or_create(&l).inc_by(s.failed_batches);
+            traps.get_or_create(&l).inc_by(s.traps);
+            interruptions.get_or_create(&l).inc_by(s.interruptions);
+            busy.get_or_create(&l).inc_by(s.busy_seconds);
+            memory.get_or_create(&l).set(s.memory_bytes as i64);
+        }
+        for event in &status.reloads {
+            reloads
+                .get_or_create(&ReloadLabels {
+                    pipeline: status.pipeline.clone(),
+                    plugin: event.plugin.clone(),
+                    outcome: event.outcome.clone(),
+                })
+                .inc();
+        }
+    }
+    registry.register("records_read", "Records read from the source", read);
+    registry.register("rows_out", "Rows written to the sinks", out);
+    registry.register(
+        "dead_lettered",
+        "Records and rows sent to the dead-letter",
+        dead,
+    );
+    registry.register("batches", "Batches read from the source", batches);
+    registry.register("plugin_calls", "Calls of a plugin's process", calls);
+    registry.register("plugin_rows_in", "Rows given to a plugin", rows_in);
+    registry.register("plugin_rows_out", "Rows a plugin returned", rows_out);
+    registry.register(
+        "plugin_failed_batches",
+        "Batches a plugin failed (error, trap, limit, broken output)",
+        failed,
+    );
+    registry.register("plugin_traps", "Calls that trapped", traps);
+    registry.register(
+        "plugin_interruptions",
+        "Calls stopped at their deadline (epoch interruption)",
+        interruptions,
+    );
+    registry.register(
+        "plugin_busy_seconds",
+        "Time spent in a plugin's process calls",
+        busy,
+    );
+    registry.register(
+        "plugin_memory_bytes",
+        "Linear memory of a plugin's current instance",
+        memory,
+    );
+    registry.register("plugin_reloads", "Reload steps by outcome", reloads);
+    let mut text = String::new();
+    encode(&mut text, &registry).expect("writing to a String cannot fail");
+    text
+}
