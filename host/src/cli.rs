@@ -130,6 +130,17 @@ enum BenchCommand {
         #[arg(long, default_value_t = 8192)]
         batch: usize,
     },
+    /// Hot reloads under load, alternating two builds; prints the stall per
+    /// reload and checks each row was processed once, by one build.
+    Reload {
+        #[arg(long, default_value_t = 100)]
+        reloads: usize,
+        #[arg(long, default_value_t = 1024)]
+        batch: usize,
+        /// Milliseconds between reloads.
+        #[arg(long, default_value_t = 20)]
+        interval_ms: u64,
+    },
     /// Filter + uppercase natively and as a Wasm component; prints JSON.
     Transform {
         #[arg(long, default_value_t = 1_000_000)]
@@ -306,6 +317,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 crate::bench::window::run(kind, rows, keys, batch).map_err(|e| anyhow!(e))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Reload {
+                    reloads,
+                    batch,
+                    interval_ms,
+                },
+        } => {
+            let report = crate::bench::reload::run(
+                reloads.max(1),
+                batch.max(1),
+                std::time::Duration::from_millis(interval_ms),
+            )?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(
+                if report.lost == 0 && report.duplicated == 0 && report.state_carried {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                },
+            )
         }
         Command::Bench {
             command:

@@ -129,7 +129,12 @@ fn a_build_that_fails_where_the_previous_did_not_is_rolled_back_by_itself() {
         detail.contains("failed a batch that build") && detail.contains("trapped"),
         "{detail}"
     );
-    assert!(shown["plugins"][0]["version"]["path"].as_str().unwrap().ends_with("/tag.wasm"));
+    assert!(
+        shown["plugins"][0]["version"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("/tag.wasm")
+    );
     running.stop().ok();
     assert_eq!(
         outputs(&scratch),
