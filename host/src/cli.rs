@@ -48,6 +48,14 @@ enum Command {
         #[arg(long)]
         watch: bool,
     },
+    /// Runs a pipeline for development: whenever a plugin's source changes,
+    /// its project is rebuilt (`cargo build --release` or `./build.sh`) and
+    /// the new build hot-reloaded. Stop with Ctrl-C.
+    Dev {
+        pipeline: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:0")]
+        admin: String,
+    },
     /// Swaps a running pipeline's transform for another build (or its own
     /// file, rebuilt) at the next batch boundary, without a restart.
     Reload {
@@ -190,49 +198,28 @@ fn plan(path: &Path, mode: RunMode) -> anyhow::Result<Plan> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Dev { pipeline, admin } => {
+            let config = PipelineConfig::load(&pipeline)?;
+            let mut projects = Vec::new();
+            for t in config.transforms.iter().chain(&config.after_window) {
+                match crate::dev::Project::of(&t.plugin) {
+                    Some(project) => projects.push(project),
+                    None => {
+                        tracing::warn!(plugin = %t.name, path = %t.plugin.display(), "No project (build.sh or Cargo.toml) above this component: it is reloaded when the file changes, not rebuilt.")
+                    }
+                }
+            }
+            crate::dev::spawn(projects).context("cannot start the source watcher")?;
+            run_pipeline(&pipeline, false, false, None, &admin, true)
+        }
         Command::Run {
-            pipeline: pipeline_arg,
+            pipeline,
             available_now,
             flush,
             summary_json,
             admin,
             watch,
-        } => {
-            let stop = Arc::new(AtomicBool::new(false));
-            for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-                signal_hook::flag::register(signal, stop.clone())
-                    .context("cannot install the signal handler")?;
-            }
-            let plan = plan(
-                &pipeline_arg,
-                RunMode {
-                    available_now,
-                    flush,
-                    stop,
-                },
-            )?;
-            tracing::info!(pipeline = %plan.config.name(), available_now, "Starting the pipeline.");
-            let config = plan.config.clone();
-            let mut pipeline = plan.open()?;
-            let _admin = start_admin(
-                &pipeline_file_admin(&pipeline_arg, &config),
-                &admin,
-                watch,
-                &config,
-                &mut pipeline,
-            )?;
-            let summary = pipeline.run()?;
-            eprintln!("{summary}");
-            if let Some(path) = summary_json {
-                std::fs::write(&path, serde_json::to_vec_pretty(&summary)?)
-                    .with_context(|| format!("cannot write the summary to {}", path.display()))?;
-            }
-            Ok(if summary.balanced() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
+        } => run_pipeline(&pipeline, available_now, flush, summary_json, &admin, watch),
         Command::Reload {
             pipeline,
             plugin,
@@ -524,4 +511,49 @@ fn admin_call(
     let body = response.body_mut().read_to_string().unwrap_or_default();
     anyhow::ensure!(status.is_success(), "{} ({status})", body.trim());
     Ok(body.trim().to_string())
+}
+
+/// `weir run` (and `weir dev`): plans, opens, serves the admin API, runs.
+fn run_pipeline(
+    pipeline_arg: &Path,
+    available_now: bool,
+    flush: bool,
+    summary_json: Option<PathBuf>,
+    admin: &str,
+    watch: bool,
+) -> anyhow::Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())
+            .context("cannot install the signal handler")?;
+    }
+    let plan = plan(
+        pipeline_arg,
+        RunMode {
+            available_now,
+            flush,
+            stop,
+        },
+    )?;
+    tracing::info!(pipeline = %plan.config.name(), available_now, "Starting the pipeline.");
+    let config = plan.config.clone();
+    let mut pipeline = plan.open()?;
+    let _admin = start_admin(
+        &pipeline_file_admin(pipeline_arg, &config),
+        admin,
+        watch,
+        &config,
+        &mut pipeline,
+    )?;
+    let summary = pipeline.run()?;
+    eprintln!("{summary}");
+    if let Some(path) = summary_json {
+        std::fs::write(&path, serde_json::to_vec_pretty(&summary)?)
+            .with_context(|| format!("cannot write the summary to {}", path.display()))?;
+    }
+    Ok(if summary.balanced() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod dead_letter;
+pub mod dev;
 pub mod envelope;
 pub mod pipeline;
 pub mod reload;

@@ -219,3 +219,71 @@ fn metrics_show_plugin_calls_rows_and_reloads() {
     }
     assert!(text.contains("weir_plugin_memory_bytes{"), "{text}");
 }
+
+#[test]
+fn weir_dev_rebuilds_a_changed_plugin_and_swaps_it_in() {
+    let scratch = Scratch::new();
+    scratch
+        .weir(&["new", "transform", "--lang", "js", "hello"])
+        .ok();
+    let project = scratch.path().join("hello");
+    let qjs = weir_tests::root().join("target/js-tools/node_modules/.bin/componentize-qjs");
+    let built = std::process::Command::new("./build.sh")
+        .current_dir(&project)
+        .env("COMPONENTIZE_QJS", &qjs)
+        .status()
+        .unwrap();
+    assert!(built.success(), "the scaffold builds");
+    // The scaffold's pipeline, reading a folder that input arrives in.
+    let pipeline = std::fs::read_to_string(project.join("pipeline.toml")).unwrap();
+    let pipeline = pipeline.replace(
+        "path = \"input.txt\"",
+        "path = \"in\"\npoll_interval_ms = 100",
+    );
+    let sinks = pipeline.find("[[sinks]]").expect("the scaffold has a sink");
+    let pipeline = format!(
+        "{}[[sinks]]\nname = \"out\"\ntype = \"jsonl\"\npath = \"out.jsonl\"\n",
+        &pipeline[..sinks]
+    );
+    std::fs::write(project.join("pipeline.toml"), pipeline).unwrap();
+    std::fs::create_dir_all(project.join("in")).unwrap();
+    let running = scratch.spawn_in(
+        &project,
+        &["dev", "pipeline.toml"],
+        &[("COMPONENTIZE_QJS", &qjs)],
+    );
+    let status = || -> Value {
+        let out = scratch
+            .weir_in(&project, &["status", "pipeline.toml"])
+            .stdout();
+        serde_json::from_str::<Value>(&out).map_or(Value::Null, |v| v["pipelines"][0].clone())
+    };
+    std::fs::write(project.join("in/1.txt"), "Hello\n").unwrap();
+    wait_for("the first row", 60, || status()["rows_out"] == 1);
+
+    // Edit and save, as a user would: the dev loop rebuilds and reloads.
+    let app = std::fs::read_to_string(project.join("app.js")).unwrap();
+    assert!(app.contains("toUpperCase"), "{app}");
+    std::fs::write(
+        project.join("app.js"),
+        app.replace("toUpperCase", "toLowerCase"),
+    )
+    .unwrap();
+    wait_for("the rebuilt plugin to be swapped in", 120, || {
+        status()["reloads"][0]["outcome"] == "swapped"
+    });
+    std::fs::write(project.join("in/2.txt"), "Hello\n").unwrap();
+    wait_for("the second row", 60, || status()["rows_out"] == 2);
+    running.stop().ok();
+    let values: Vec<String> = std::fs::read_to_string(project.join("out.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["value"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(values, ["HELLO", "hello"]);
+}

@@ -153,9 +153,15 @@ impl Scratch {
     /// Starts `weir ARGS` in this folder without waiting for it: a
     /// long-running pipeline that a test talks to, then stops.
     pub fn spawn(&self, args: &[&str]) -> Running {
+        self.spawn_in(self.path(), args, &[])
+    }
+
+    /// Starts `weir ARGS` in `dir` with extra environment variables.
+    pub fn spawn_in(&self, dir: &Path, args: &[&str], envs: &[(&str, &Path)]) -> Running {
         let child = Command::new(weir_bin())
             .args(args)
-            .current_dir(self.path())
+            .current_dir(dir)
+            .envs(envs.iter().copied())
             .env("WEIR_CACHE_DIR", self.path().join(".cache"))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
