@@ -1,7 +1,7 @@
 """What a transform returns: the rows kept, the columns computed, the rows
 rejected. Columns left alone are passed through by the host, never copied back."""
 
-import struct
+from decimal import Decimal
 
 from wit_world.imports import types as wit
 
@@ -16,8 +16,9 @@ def _bits(flags):
     return bytes(out)
 
 
-def _encode(values, field):
-    """A computed column (Python list, None for null) as a contract array."""
+def _encode(values, field, arrays):
+    """Appends a computed column (Python list, None for null) as a contract
+    array of ``field``'s type to ``arrays``, children first; returns its index."""
     n = len(values)
     validity = None if all(v is not None for v in values) else _bits([v is not None for v in values])
     t = field.type
@@ -31,6 +32,23 @@ def _encode(values, field):
         vals = wit.Values_Utf8(inner) if t == "utf8" else wit.Values_Binary(inner)
     elif t == "bool":
         vals = wit.Values_Boolean(_bits([bool(v) for v in values]))
+    elif t == "list":
+        offsets, items = [0], []
+        for v in values:
+            if v is not None:
+                items.extend(v)
+            offsets.append(len(items))
+        vals = wit.Values_List(wit.ListData(offsets, _encode(items, field.item, arrays)))
+    elif t == "struct":
+        children = [_encode([None if v is None else v.get(m.name) for v in values], m, arrays) for m in field.members]
+        vals = wit.Values_Struct(children)
+    elif field.decimal() is not None:
+        scale = field.decimal()[1]
+        raw = bytearray()
+        for v in values:
+            unscaled = 0 if v is None else int(Decimal(v).scaleb(scale).to_integral_exact())
+            raw += unscaled.to_bytes(16, "little", signed=True)
+        vals = wit.Values_Decimal128(bytes(raw))
     else:
         fill = [0 if v is None else v for v in values]
         kinds = {"int32": wit.Values_Int32, "int64": wit.Values_Int64, "date32": wit.Values_Date32}
@@ -41,8 +59,9 @@ def _encode(values, field):
         elif t.startswith("timestamp["):
             vals = wit.Values_Timestamp([int(v) for v in fill])
         else:
-            raise TypeError(f"column `{field.name}`: type {t} is not supported by the Python SDK yet")
-    return wit.Array(n, validity, vals)
+            raise TypeError(f"column `{field.name}`: unknown type {t!r}")
+    arrays.append(wit.Array(n, validity, vals))
+    return len(arrays) - 1
 
 
 class Output:
@@ -107,8 +126,7 @@ class Output:
         arrays, columns = [], []
         for field in plan.output.fields:
             if field.name in self._computed:
-                arrays.append(_encode(self._computed[field.name], field))
-                source = wit.ColumnSource_Computed(len(arrays) - 1)
+                source = wit.ColumnSource_Computed(_encode(self._computed[field.name], field, arrays))
             else:
                 i = input.index_of(field.name)
                 if i is None:
