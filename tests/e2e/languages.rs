@@ -1,4 +1,4 @@
-//! The students cleaner written in Python and JavaScript gives the same output
+//! The students cleaner written in Python, JavaScript and C gives the same output
 //! and the same dead-letter as the Rust one, byte for byte; nested and decimal
 //! columns cross the Python and JavaScript SDKs both ways.
 
@@ -40,6 +40,14 @@ fn the_javascript_students_cleaner_matches_the_rust_one_byte_for_byte() {
     let js = students_with(&language_plugin("js", "students_cleaner"));
     assert_eq!(js.0, rust.0, "cleaned students");
     assert_eq!(js.1, rust.1, "dead-letter");
+}
+
+#[test]
+fn the_c_students_cleaner_matches_the_rust_one_byte_for_byte() {
+    let rust = students_with(&plugin("students_cleaner"));
+    let c = students_with(&language_plugin("c", "students_cleaner"));
+    assert_eq!(c.0, rust.0, "cleaned students");
+    assert_eq!(c.1, rust.1, "dead-letter");
 }
 
 /// Lines through `maker` (mode make: price, words, item) then `reader` (mode
