@@ -215,7 +215,7 @@ function decode(arrays, index, field) {
 
 function bits(flags) {
   const out = new Uint8Array((flags.length + 7) >> 3);
-  flags.forEach((f, i) => { if (f) out[i >> 3] |= 1 << (i & 7); });
+  for (let i = 0; i < flags.length; i++) if (flags[i]) out[i >> 3] |= 1 << (i & 7);
   return out;
 }
 
@@ -278,7 +278,14 @@ export class Batch {
 export class Output {
   constructor(batch) { this.batch = batch; this.rows = null; this.computed = new Map(); this.rejections = []; }
   selectedRows() { return this.rows ?? Array.from({ length: this.batch.numRows }, (_, i) => i); }
-  filter(keep) { this.rows = this.selectedRows().filter((i) => keep(new Row(this.batch, i))); return this; }
+  filter(keep) {
+    // One Row view, moved along rather than one object per row: the
+    // predicate sees it only during its call and must not keep it.
+    const row = new Row(this.batch, 0), kept = [];
+    for (const i of this.selectedRows()) { row.index = i; if (keep(row)) kept.push(i); }
+    this.rows = kept;
+    return this;
+  }
   reject(row, reason) { this.rows = this.selectedRows().filter((i) => i !== row); this.rejections.push({ row, reason }); }
   map(name, f) { return this.set(name, this.selectedRows().map((i) => f(new Row(this.batch, i)))); }
   set(name, values) { this.computed.set(name, values); return this; }
@@ -295,9 +302,9 @@ export class Output {
     let rows;
     if (this.rows === null) rows = { tag: "all" };
     else {
-      const keep = new Array(this.batch.numRows).fill(false);
-      this.rows.forEach((i) => { keep[i] = true; });
-      rows = { tag: "mask", val: bits(keep) };
+      const mask = new Uint8Array((this.batch.numRows + 7) >> 3);
+      for (const i of this.rows) mask[i >> 3] |= 1 << (i & 7);
+      rows = { tag: "mask", val: mask };
     }
     return { rows, columns, arrays, rejections: this.rejections };
   }

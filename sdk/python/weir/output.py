@@ -2,18 +2,24 @@
 rejected. Columns left alone are passed through by the host, never copied back."""
 
 from decimal import Decimal
+from itertools import accumulate
 
 from wit_world.imports import types as wit
 
 from .batch import Row
 
 
+_BITS = bytes.maketrans(b"\x00\x01", b"01")
+
+
 def _bits(flags):
-    out = bytearray((len(flags) + 7) // 8)
-    for i, f in enumerate(flags):
-        if f:
-            out[i >> 3] |= 1 << (i & 7)
-    return bytes(out)
+    """Truth values as an Arrow bitmap (least significant bit first), packed
+    by ``int`` in C rather than bit by bit in Python."""
+    n = len(flags)
+    if n == 0:
+        return b""
+    digits = bytes(map(bool, flags)).translate(_BITS)[::-1]
+    return int(digits, 2).to_bytes((n + 7) // 8, "little")
 
 
 def _encode(values, field, arrays):
@@ -22,7 +28,13 @@ def _encode(values, field, arrays):
     n = len(values)
     validity = None if all(v is not None for v in values) else _bits([v is not None for v in values])
     t = field.type
-    if t in ("utf8", "binary"):
+    texts = [v if v is not None else "" for v in values] if t == "utf8" else None
+    joined = "".join(texts) if t == "utf8" else ""
+    raw = joined.encode("utf-8")
+    if t == "utf8" and len(raw) == len(joined):
+        # ASCII: one encode, and offsets from the lengths, in C.
+        vals = wit.Values_Utf8(wit.VarBytes(list(accumulate(map(len, texts), initial=0)), raw))
+    elif t in ("utf8", "binary"):
         offsets, data = [0], bytearray()
         for v in values:
             if v is not None:
@@ -70,6 +82,7 @@ class Output:
     def __init__(self, batch):
         self._batch = batch
         self._rows = None  # None: every row, in order; else a list of input rows
+        self._in_order = True  # False once flat_map may repeat rows
         self._computed = {}
         self._rejections = []
 
@@ -109,6 +122,7 @@ class Output:
                 rows.append(i)
                 values.append(v)
         self._rows = rows
+        self._in_order = False
         return self.set(name, values)
 
     def set(self, name, values):
@@ -135,10 +149,10 @@ class Output:
             columns.append(wit.OutputColumn(field.name, source))
         if self._rows is None:
             rows = wit.RowSelection_All()
-        elif self._rows == sorted(set(self._rows)):
-            keep = [False] * self._batch.num_rows
+        elif self._in_order:
+            keep = bytearray(self._batch.num_rows)
             for i in self._rows:
-                keep[i] = True
+                keep[i] = 1
             rows = wit.RowSelection_Mask(_bits(keep))
         else:
             rows = wit.RowSelection_Take(self._rows)
