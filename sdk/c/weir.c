@@ -616,6 +616,13 @@ static void output_free(weir_output *out) {
 static bool output_to_wit(weir_output *out, weir_plugin_types_transform_output_t *ret,
                           weir_error *err) {
     uint32_t rows = out->batch->num_rows;
+    for (size_t i = 0; i < planned_len; i++) {
+        if (out->is_computed[i] && out->computed[i].len != out->selected_count)
+            return weir_fail(err,
+                             "computed column `%s` has %u values for %u output rows (rows were "
+                             "dropped or rejected after weir_set)",
+                             planned_names[i], out->computed[i].len, out->selected_count);
+    }
     weir_plugin_types_output_column_t *columns = malloc(planned_len * sizeof *columns + 1);
     weir_plugin_types_array_t *arrays = malloc(planned_len * sizeof *arrays + 1);
     size_t arrays_len = 0;

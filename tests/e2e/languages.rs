@@ -91,3 +91,30 @@ fn nested_and_decimal_columns_cross_the_python_and_js_sdks_both_ways() {
     assert_eq!(nested_through(&js, &python), out, "JS writes, Python reads");
     assert_eq!(nested_through(&js, &js), out, "JS both ways");
 }
+
+#[test]
+fn the_c_sdk_names_what_is_wrong_at_load_time() {
+    let cleaner = language_plugin("c", "students_cleaner");
+    let cleaner = cleaner.to_str().unwrap();
+    let scratch = Scratch::new();
+    let inspect = |args: &[&str]| {
+        let mut all = vec!["plugin", "inspect", cleaner];
+        all.extend_from_slice(args);
+        scratch.weir(&all).fails()
+    };
+    let err = inspect(&["--input-schema", "value INT"]);
+    assert!(
+        err.contains("column `value` must be utf8, found int32"),
+        "{err}"
+    );
+    let err = inspect(&["--input-schema", "line STRING, n INT"]);
+    assert!(
+        err.contains("input has no column `value` (it has: line, n)"),
+        "{err}"
+    );
+    let err = inspect(&["--input-schema", "value STRING", "--config", "min_age=abc"]);
+    assert!(
+        err.contains("config key `min_age`: cannot use \"abc\": not an integer"),
+        "{err}"
+    );
+}
