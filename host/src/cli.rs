@@ -84,6 +84,12 @@ enum Command {
         #[command(subcommand)]
         command: NewCommand,
     },
+    /// Builds the plugin project in DIR (default: here) into a component,
+    /// with its own build command: `cargo build --release` or `./build.sh`.
+    Build {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Plugin tools.
     Plugin {
         #[command(subcommand)]
@@ -284,6 +290,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let root = crate::scaffold::new_transform(lang, &name, &dir).map_err(|e| anyhow!(e))?;
             println!("created {} (see its README.md)", root.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Build { dir } => {
+            crate::scaffold::build(&dir).map_err(|e| anyhow!(e))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -36,13 +36,19 @@ fn build_and_run(scratch: &Scratch, lang: &str) -> String {
                 tools.join("python-venv/bin/componentize-py"),
             )
             .status(),
-        _ => Command::new("./build.sh")
+        "js" => Command::new("./build.sh")
             .current_dir(&project)
             .env(
                 "COMPONENTIZE_QJS",
                 tools.join("js-tools/node_modules/.bin/componentize-qjs"),
             )
             .status(),
+        // C: `weir build`, which runs the build.sh as written, with the
+        // toolchain scripts/test set up.
+        _ => {
+            scratch.weir_in(&project, &["build"]).ok();
+            Ok(std::process::ExitStatus::default())
+        }
     };
     assert!(
         status.unwrap().success(),
@@ -57,7 +63,7 @@ fn build_and_run(scratch: &Scratch, lang: &str) -> String {
 #[test]
 fn every_language_scaffold_builds_and_runs() {
     let scratch = Scratch::new();
-    for lang in ["rust", "python", "js"] {
+    for lang in ["rust", "python", "js", "c"] {
         assert_eq!(
             build_and_run(&scratch, lang),
             "{\"value\":\"HELLO WEIR\"}\n{\"value\":\"STREAM PROCESSING\"}\n",
@@ -80,4 +86,6 @@ fn new_refuses_an_existing_folder_and_a_bad_name() {
         .weir(&["new", "transform", "--lang", "rust", "no/slashes"])
         .fails();
     assert!(err.contains("not a usable name"), "{err}");
+    let err = scratch.weir(&["build"]).fails();
+    assert!(err.contains("neither Cargo.toml nor build.sh"), "{err}");
 }

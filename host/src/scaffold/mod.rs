@@ -1,6 +1,6 @@
-//! `weir new transform`: a working plugin project in Rust, Python or
-//! JavaScript (source, build command, sample pipeline and input, README),
-//! ready to build and run as it is.
+//! `weir new transform`: a working plugin project in Rust, Python,
+//! JavaScript or C (source, build command, sample pipeline and input,
+//! README), ready to build and run as it is.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +10,7 @@ pub enum Language {
     Rust,
     Python,
     Js,
+    C,
 }
 
 const WIT: [(&str, &str); 2] = [
@@ -93,6 +94,24 @@ pub fn new_transform(language: Language, name: &str, dir: &Path) -> Result<PathB
             format!("{module}.wasm"),
             "./build.sh",
         ),
+        Language::C => (
+            vec![
+                ("app.c", fill(include_str!("c_app.c.txt"))),
+                (
+                    "build.sh",
+                    format!(
+                        "#!/bin/sh\n# clang-19 and wasi-libc (Debian: apt-get install clang-19 lld-19 wasi-libc\n# libclang-rt-19-dev-wasm32); weir's build-c-plugin installs wit-bindgen-cli\n# 0.63.0 and wasm-tools 1.263.0 once, and links weir's C SDK ({}).\nset -e\ncd \"$(dirname \"$0\")\"\n\"${{WEIR_BUILD_C:-{}}}\" . {module}.wasm\n",
+                        sdk.join("c").display(),
+                        sdk.parent()
+                            .unwrap_or(&sdk)
+                            .join("scripts/build-c-plugin")
+                            .display()
+                    ),
+                ),
+            ],
+            format!("{module}.wasm"),
+            "./build.sh",
+        ),
     };
     let pipeline = format!(
         "# A sample pipeline for {name}: input.txt, line by line, through the plugin to stdout.\n\
@@ -110,7 +129,7 @@ pub fn new_transform(language: Language, name: &str, dir: &Path) -> Result<PathB
     all.push(("pipeline.toml", pipeline));
     all.push(("input.txt", "hello weir\nstream processing\n".to_string()));
     all.push(("README.md", readme));
-    if language != Language::Rust {
+    if matches!(language, Language::Python | Language::Js) {
         // Python and JS builds read the contract from the project itself.
         all.extend(WIT.iter().map(|(file, text)| (*file, text.to_string())));
     }
@@ -130,4 +149,29 @@ pub fn new_transform(language: Language, name: &str, dir: &Path) -> Result<PathB
         }
     }
     Ok(root)
+}
+
+/// `weir build`: runs the build command a scaffolded project documents
+/// (`cargo build --release` for Rust, `./build.sh` for the others).
+pub fn build(dir: &Path) -> Result<(), String> {
+    let (program, args): (&str, &[&str]) = if dir.join("Cargo.toml").exists() {
+        ("cargo", &["build", "--release"])
+    } else if dir.join("build.sh").exists() {
+        ("./build.sh", &[])
+    } else {
+        return Err(format!(
+            "{} has neither Cargo.toml nor build.sh: not a plugin project (`weir new transform` writes one)",
+            dir.display()
+        ));
+    };
+    let status = std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .map_err(|e| format!("cannot run {program} in {}: {e}", dir.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{program} failed in {} ({status})", dir.display()))
+    }
 }

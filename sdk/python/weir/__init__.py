@@ -19,7 +19,9 @@ the reason). A first transform::
 Build it into a component with ``componentize-py`` (see sdk/python/README.md).
 Column types are named as in the contract: ``bool``, ``int32``, ``int64``,
 ``float32``, ``float64``, ``utf8``, ``binary``, ``date32``,
-``timestamp[s|ms|us|ns]``. Nested columns are not yet supported here.
+``timestamp[s|ms|us|ns]``, ``decimal128(P,S)`` (values are ``decimal.Decimal``),
+``list`` (``Field.list(name, item)``, values are lists) and ``struct``
+(``Field.struct(name, members)``, values are dicts keyed by member name).
 """
 
 from .schema import Field, Plan, Schema

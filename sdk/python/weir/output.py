@@ -1,27 +1,40 @@
 """What a transform returns: the rows kept, the columns computed, the rows
 rejected. Columns left alone are passed through by the host, never copied back."""
 
-import struct
+from decimal import Decimal
+from itertools import accumulate
 
 from wit_world.imports import types as wit
 
 from .batch import Row
 
 
+_BITS = bytes.maketrans(b"\x00\x01", b"01")
+
+
 def _bits(flags):
-    out = bytearray((len(flags) + 7) // 8)
-    for i, f in enumerate(flags):
-        if f:
-            out[i >> 3] |= 1 << (i & 7)
-    return bytes(out)
+    """Truth values as an Arrow bitmap (least significant bit first), packed
+    by ``int`` in C rather than bit by bit in Python."""
+    n = len(flags)
+    if n == 0:
+        return b""
+    digits = bytes(map(bool, flags)).translate(_BITS)[::-1]
+    return int(digits, 2).to_bytes((n + 7) // 8, "little")
 
 
-def _encode(values, field):
-    """A computed column (Python list, None for null) as a contract array."""
+def _encode(values, field, arrays):
+    """Appends a computed column (Python list, None for null) as a contract
+    array of ``field``'s type to ``arrays``, children first; returns its index."""
     n = len(values)
     validity = None if all(v is not None for v in values) else _bits([v is not None for v in values])
     t = field.type
-    if t in ("utf8", "binary"):
+    texts = [v if v is not None else "" for v in values] if t == "utf8" else None
+    joined = "".join(texts) if t == "utf8" else ""
+    raw = joined.encode("utf-8")
+    if t == "utf8" and len(raw) == len(joined):
+        # ASCII: one encode, and offsets from the lengths, in C.
+        vals = wit.Values_Utf8(wit.VarBytes(list(accumulate(map(len, texts), initial=0)), raw))
+    elif t in ("utf8", "binary"):
         offsets, data = [0], bytearray()
         for v in values:
             if v is not None:
@@ -31,6 +44,23 @@ def _encode(values, field):
         vals = wit.Values_Utf8(inner) if t == "utf8" else wit.Values_Binary(inner)
     elif t == "bool":
         vals = wit.Values_Boolean(_bits([bool(v) for v in values]))
+    elif t == "list":
+        offsets, items = [0], []
+        for v in values:
+            if v is not None:
+                items.extend(v)
+            offsets.append(len(items))
+        vals = wit.Values_List(wit.ListData(offsets, _encode(items, field.item, arrays)))
+    elif t == "struct":
+        children = [_encode([None if v is None else v.get(m.name) for v in values], m, arrays) for m in field.members]
+        vals = wit.Values_Struct(children)
+    elif field.decimal() is not None:
+        scale = field.decimal()[1]
+        raw = bytearray()
+        for v in values:
+            unscaled = 0 if v is None else int(Decimal(v).scaleb(scale).to_integral_exact())
+            raw += unscaled.to_bytes(16, "little", signed=True)
+        vals = wit.Values_Decimal128(bytes(raw))
     else:
         fill = [0 if v is None else v for v in values]
         kinds = {"int32": wit.Values_Int32, "int64": wit.Values_Int64, "date32": wit.Values_Date32}
@@ -41,8 +71,9 @@ def _encode(values, field):
         elif t.startswith("timestamp["):
             vals = wit.Values_Timestamp([int(v) for v in fill])
         else:
-            raise TypeError(f"column `{field.name}`: type {t} is not supported by the Python SDK yet")
-    return wit.Array(n, validity, vals)
+            raise TypeError(f"column `{field.name}`: unknown type {t!r}")
+    arrays.append(wit.Array(n, validity, vals))
+    return len(arrays) - 1
 
 
 class Output:
@@ -51,6 +82,7 @@ class Output:
     def __init__(self, batch):
         self._batch = batch
         self._rows = None  # None: every row, in order; else a list of input rows
+        self._in_order = True  # False once flat_map may repeat rows
         self._computed = {}
         self._rejections = []
 
@@ -90,6 +122,7 @@ class Output:
                 rows.append(i)
                 values.append(v)
         self._rows = rows
+        self._in_order = False
         return self.set(name, values)
 
     def set(self, name, values):
@@ -107,8 +140,7 @@ class Output:
         arrays, columns = [], []
         for field in plan.output.fields:
             if field.name in self._computed:
-                arrays.append(_encode(self._computed[field.name], field))
-                source = wit.ColumnSource_Computed(len(arrays) - 1)
+                source = wit.ColumnSource_Computed(_encode(self._computed[field.name], field, arrays))
             else:
                 i = input.index_of(field.name)
                 if i is None:
@@ -117,10 +149,10 @@ class Output:
             columns.append(wit.OutputColumn(field.name, source))
         if self._rows is None:
             rows = wit.RowSelection_All()
-        elif self._rows == sorted(set(self._rows)):
-            keep = [False] * self._batch.num_rows
+        elif self._in_order:
+            keep = bytearray(self._batch.num_rows)
             for i in self._rows:
-                keep[i] = True
+                keep[i] = 1
             rows = wit.RowSelection_Mask(_bits(keep))
         else:
             rows = wit.RowSelection_Take(self._rows)

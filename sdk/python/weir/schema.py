@@ -1,5 +1,7 @@
 """Schemas and plans, with the contract's flat field tables hidden."""
 
+import re
+
 from wit_world.imports import types as wit
 
 _SIMPLE = {
@@ -15,29 +17,66 @@ _SIMPLE = {
 _UNITS = {"s": wit.TimeUnit.SECOND, "ms": wit.TimeUnit.MILLISECOND, "us": wit.TimeUnit.MICROSECOND, "ns": wit.TimeUnit.NANOSECOND}
 
 
-def _type_name(data_type):
+def _field_from_wit(table, i):
+    f = table[i]
+    t = f.data_type
     for name, cls in _SIMPLE.items():
-        if isinstance(data_type, cls):
-            return name
-    if isinstance(data_type, wit.DataType_Timestamp):
-        unit = {v: k for k, v in _UNITS.items()}[data_type.value.unit]
-        return f"timestamp[{unit}]"
-    raise TypeError(f"column type {data_type} is not supported by the Python SDK yet")
+        if isinstance(t, cls):
+            return Field(f.name, name, f.nullable)
+    if isinstance(t, wit.DataType_Timestamp):
+        unit = {v: k for k, v in _UNITS.items()}[t.value.unit]
+        return Field(f.name, f"timestamp[{unit}]", f.nullable, timezone=t.value.timezone)
+    if isinstance(t, wit.DataType_Decimal128):
+        return Field(f.name, f"decimal128({t.value.precision},{t.value.scale})", f.nullable)
+    if isinstance(t, wit.DataType_List):
+        return Field(f.name, "list", f.nullable, item=_field_from_wit(table, t.value))
+    if isinstance(t, wit.DataType_Struct):
+        return Field(f.name, "struct", f.nullable, members=[_field_from_wit(table, m) for m in t.value])
+    raise TypeError(f"column `{f.name}`: type {t} is not supported by the Python SDK")
 
 
-def _wit_type(name):
-    if name in _SIMPLE:
-        return _SIMPLE[name]()
-    if name.startswith("timestamp[") and name.endswith("]") and name[10:-1] in _UNITS:
-        return wit.DataType_Timestamp(wit.TimestampType(_UNITS[name[10:-1]], None))
-    raise ValueError(f"unknown column type {name!r}")
+def _push_field(table, field):
+    """Appends ``field`` (children first) to the flat field table; returns its index."""
+    t = field.type
+    if t in _SIMPLE:
+        data_type = _SIMPLE[t]()
+    elif t == "list":
+        data_type = wit.DataType_List(_push_field(table, field.item))
+    elif t == "struct":
+        data_type = wit.DataType_Struct([_push_field(table, m) for m in field.members])
+    elif field.decimal() is not None:
+        precision, scale = field.decimal()
+        data_type = wit.DataType_Decimal128(wit.DecimalType(precision, scale))
+    elif t.startswith("timestamp[") and t.endswith("]") and t[10:-1] in _UNITS:
+        data_type = wit.DataType_Timestamp(wit.TimestampType(_UNITS[t[10:-1]], field.timezone))
+    else:
+        raise ValueError(f"column `{field.name}`: unknown column type {t!r}")
+    table.append(wit.Field(field.name, data_type, field.nullable))
+    return len(table) - 1
 
 
 class Field:
-    """A named, typed column."""
+    """A named, typed column. ``type`` is a simple type name,
+    ``timestamp[s|ms|us|ns]`` (with an optional ``timezone``),
+    ``decimal128(P,S)``, ``list`` (items described by ``item``, a Field) or
+    ``struct`` (members described by ``members``, Fields)."""
 
-    def __init__(self, name, type, nullable=True):
+    def __init__(self, name, type, nullable=True, item=None, members=None, timezone=None):
         self.name, self.type, self.nullable = name, type, nullable
+        self.item, self.members, self.timezone = item, members, timezone
+
+    @staticmethod
+    def list(name, item, nullable=True):
+        return Field(name, "list", nullable, item=item)
+
+    @staticmethod
+    def struct(name, members, nullable=True):
+        return Field(name, "struct", nullable, members=list(members))
+
+    def decimal(self):
+        """``(precision, scale)`` of a ``decimal128(P,S)`` field, else None."""
+        m = re.fullmatch(r"decimal128\((\d+),\s*(-?\d+)\)", self.type)
+        return None if m is None else (int(m.group(1)), int(m.group(2)))
 
     def __repr__(self):
         return f"Field({self.name!r}, {self.type!r}, nullable={self.nullable})"
@@ -76,11 +115,12 @@ class Schema:
 
     @staticmethod
     def _from_wit(schema):
-        return Schema(Field(schema.fields[i].name, _type_name(schema.fields[i].data_type), schema.fields[i].nullable) for i in schema.columns)
+        return Schema(_field_from_wit(schema.fields, i) for i in schema.columns)
 
     def _to_wit(self):
-        fields = [wit.Field(f.name, _wit_type(f.type), f.nullable) for f in self.fields]
-        return wit.Schema(fields, list(range(len(fields))))
+        table = []
+        columns = [_push_field(table, f) for f in self.fields]
+        return wit.Schema(table, columns)
 
 
 class Plan:
