@@ -4,7 +4,6 @@
 //! the next batch runs the new code.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 const POLL: Duration = Duration::from_millis(300);
@@ -19,34 +18,24 @@ const SKIPPED: [&str; 6] = [
     ".git",
 ];
 
-/// A plugin's project: its folder and the command that builds it.
+/// A plugin's project folder, which `weir build` builds.
 #[derive(Debug, Clone)]
 pub struct Project {
     pub root: PathBuf,
-    pub build: Vec<String>,
 }
 
 impl Project {
     /// The project a component was built by: the nearest folder above it
-    /// with a `build.sh` (Python, JavaScript and C scaffolds) or a
-    /// `Cargo.toml` (Rust).
+    /// with a `Cargo.toml` (Rust) or a `build.sh` (the other scaffolds).
     pub fn of(component: &Path) -> Option<Project> {
         let component = std::path::absolute(component).ok()?;
-        component.ancestors().skip(1).find_map(|dir| {
-            if dir.join("build.sh").is_file() {
-                Some(Project {
-                    root: dir.to_path_buf(),
-                    build: vec!["./build.sh".into()],
-                })
-            } else if dir.join("Cargo.toml").is_file() {
-                Some(Project {
-                    root: dir.to_path_buf(),
-                    build: ["cargo", "build", "--release"].map(String::from).to_vec(),
-                })
-            } else {
-                None
-            }
-        })
+        component
+            .ancestors()
+            .skip(1)
+            .find(|dir| dir.join("Cargo.toml").is_file() || dir.join("build.sh").is_file())
+            .map(|dir| Project {
+                root: dir.to_path_buf(),
+            })
     }
 }
 
@@ -94,20 +83,13 @@ fn rebuild_on_change(project: Project) {
         if snapshot(&project.root) == last {
             continue;
         }
-        tracing::info!(project = %project.root.display(), command = %project.build.join(" "), "Source changed; rebuilding.");
-        let status = Command::new(&project.build[0])
-            .args(&project.build[1..])
-            .current_dir(&project.root)
-            .status();
-        match status {
-            Ok(s) if s.success() => {
+        tracing::info!(project = %project.root.display(), "Source changed; rebuilding.");
+        match crate::scaffold::build(&project.root) {
+            Ok(()) => {
                 tracing::info!(project = %project.root.display(), "Rebuilt; the new component is swapped in at the next batch.")
             }
-            Ok(s) => {
-                tracing::warn!(project = %project.root.display(), status = %s, "The build failed; the running build stays.")
-            }
             Err(e) => {
-                tracing::warn!(project = %project.root.display(), error = %e, "Cannot run the build command.")
+                tracing::warn!(project = %project.root.display(), error = %e, "The build failed; the running build stays.")
             }
         }
         // The build may have touched sources (generated files): start afresh.
