@@ -2,11 +2,13 @@
 //! WebAssembly components. This crate is the host: sources, decoders, the
 //! plugin runtime, sinks, the dead-letter and the pipeline that joins them.
 
+pub mod avro;
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod dead_letter;
 pub mod envelope;
+pub mod kafka;
 pub mod pipeline;
 pub mod runtime;
 pub mod scaffold;

@@ -198,6 +198,7 @@ impl Source for FilesSource {
                 return Ok(Some(SourceBatch {
                     rows,
                     rejected: decoded.rejected,
+                    partition: 0,
                 }));
             }
             if self.mode.available_now {
