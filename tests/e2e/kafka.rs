@@ -569,3 +569,45 @@ fn user_events_round_trip_avro_through_the_registry_and_count_as_the_generator_d
     assert!(from_kafka.len() > 20, "{from_kafka:?}");
     assert_eq!(from_kafka, sorted(scratch.read("out/hourly-events.csv")));
 }
+
+#[test]
+fn a_registry_that_is_down_is_waited_for_and_no_good_record_is_dead_lettered() {
+    let broker = Broker::start();
+    broker.create_topic("users", 1);
+    let port = free_port();
+    let ann = avro::framed(1, avro::long(avro::string(vec![], "Ann"), 31));
+    broker.produce("users", None, &[(None, &ann)]);
+    let scratch = Scratch::new();
+    scratch.write(
+        "pipeline.toml",
+        &format!(
+            "[source]\ntype = \"kafka\"\nbrokers = \"${{KAFKA_BROKERS}}\"\ntopics = [\"users\"]\ngroup = \"g\"\nformat = \"avro\"\nregistry = {{ url = \"http://127.0.0.1:{port}\", patience_ms = 30000 }}\n\n[[sinks]]\nname = \"o\"\ntype = \"jsonl\"\npath = \"o.jsonl\"\n\n[dead_letter]\ntype = \"jsonl\"\npath = \"dead.jsonl\"\n"
+        ),
+    );
+    let brokers = broker.address();
+    let child = scratch
+        .command(
+            scratch.path(),
+            &["run", "pipeline.toml", "--available-now"],
+            &[("KAFKA_BROKERS", &brokers)],
+        )
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The registry comes up three seconds late, where weir expects it.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let _registry = SchemaRegistry::start_with(
+        &format!("127.0.0.1:{port}"),
+        None,
+        &[("users-value", USER_V1)],
+    );
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("The schema registry is unavailable; waiting."),
+        "{stderr}"
+    );
+    assert!(scratch.read("o.jsonl").contains("\"name\":\"Ann\""));
+    assert_eq!(scratch.read("dead.jsonl"), "");
+}

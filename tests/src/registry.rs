@@ -32,9 +32,22 @@ impl SchemaRegistry {
     }
 
     pub fn start_on(address: &str, auth: Option<(&str, &str)>) -> SchemaRegistry {
+        SchemaRegistry::start_with(address, auth, &[])
+    }
+
+    /// On `address`, with `schemas` (subject, schema) registered before it answers.
+    pub fn start_with(
+        address: &str,
+        auth: Option<(&str, &str)>,
+        schemas: &[(&str, &str)],
+    ) -> SchemaRegistry {
         let server = Arc::new(Server::http(address).expect("the registry binds"));
         let port = server.server_addr().to_ip().expect("an IP address").port();
-        let store = Arc::new(Mutex::new(Store::default()));
+        let mut initial = Store::default();
+        for (subject, schema) in schemas {
+            register(&mut initial, subject, schema);
+        }
+        let store = Arc::new(Mutex::new(initial));
         let expected =
             auth.map(|(u, p)| format!("Basic {}", base64(format!("{u}:{p}").as_bytes())));
         let thread = {

@@ -46,7 +46,7 @@ pub struct PipelineConfig {
 pub enum SourceConfig {
     Files(FilesConfig),
     Generator(GeneratorConfig),
-    Kafka(kafka::KafkaSourceConfig),
+    Kafka(Box<kafka::KafkaSourceConfig>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -136,7 +136,7 @@ pub enum SinkConfig {
     Jsonl(JsonlSinkConfig),
     /// JSON Lines on standard output.
     Stdout(StdoutSinkConfig),
-    Kafka(kafka::KafkaSinkConfig),
+    Kafka(Box<kafka::KafkaSinkConfig>),
 }
 
 #[derive(Debug, Clone, Deserialize)]
