@@ -611,3 +611,70 @@ fn a_registry_that_is_down_is_waited_for_and_no_good_record_is_dead_lettered() {
     assert!(scratch.read("o.jsonl").contains("\"name\":\"Ann\""));
     assert_eq!(scratch.read("dead.jsonl"), "");
 }
+
+#[test]
+fn the_students_kafka_example_runs_as_its_readme_says() {
+    let broker = Broker::start();
+    broker.create_topic("students", 1);
+    let scratch = Scratch::example("students-kafka");
+    // produce.toml reads ../students/input, as it does in the repository.
+    let input = root().join("examples/students/input");
+    let text = scratch
+        .read("produce.toml")
+        .replace("\"../students/input\"", &weir_tests::toml_path(&input));
+    scratch.write("produce.toml", &text);
+    let brokers = broker.address();
+    let env = [("KAFKA_BROKERS", brokers.as_str())];
+    let produced = scratch
+        .weir_env(
+            scratch.path(),
+            &["run", "produce.toml", "--available-now"],
+            &env,
+        )
+        .ok();
+    assert!(
+        produced.stderr().contains("18 read = 18 out"),
+        "{}",
+        produced.stderr()
+    );
+    scratch
+        .weir_env(
+            scratch.path(),
+            &["run", "pipeline.toml", "--available-now"],
+            &env,
+        )
+        .ok();
+    assert_eq!(scratch.read("out/students.csv").lines().count(), 9);
+    assert_eq!(scratch.dead_letters("out/dead-letter.jsonl").len(), 8);
+}
+
+#[test]
+fn the_dead_letter_can_be_a_kafka_topic() {
+    let broker = Broker::start();
+    broker.create_topic("in", 1);
+    broker.create_topic("dead", 1);
+    broker.produce(
+        "in",
+        None,
+        &[
+            (Some(b"k1"), b"{\"n\": 1}"),
+            (Some(b"k2"), b"{\"n\": \"x\"}"),
+        ],
+    );
+    let scratch = Scratch::new();
+    scratch.write(
+        "pipeline.toml",
+        "[source]\ntype = \"kafka\"\nbrokers = \"${KAFKA_BROKERS}\"\ntopics = [\"in\"]\ngroup = \"g\"\nformat = \"json\"\nschema = \"n INT\"\n\n[dead_letter]\ntype = \"kafka\"\nbrokers = \"${KAFKA_BROKERS}\"\ntopic = \"dead\"\n",
+    );
+    let out = run(&scratch, &broker).ok();
+    assert!(out.stderr().contains("1 dead-lettered"), "{}", out.stderr());
+    let letters = broker.consume("dead", 1);
+    let letter: serde_json::Value = serde_json::from_slice(&letters[0]).unwrap();
+    assert_eq!(letter["source"], "kafka:in/0");
+    assert_eq!(letter["offset"], 1);
+    assert_eq!(letter["input"]["key"], "k2");
+    assert!(
+        letter["reason"].as_str().unwrap().contains("column `n`"),
+        "{letter}"
+    );
+}

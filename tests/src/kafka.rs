@@ -4,6 +4,8 @@
 //! test fails and says why; nothing is skipped.
 
 use rdkafka::ClientConfig;
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use std::net::{TcpListener, TcpStream};
@@ -156,6 +158,32 @@ impl Broker {
         let records: Vec<(Option<&[u8]>, &[u8])> =
             lines.iter().map(|l| (None, l.as_bytes())).collect();
         self.produce(topic, partition, &records);
+    }
+
+    /// Reads `n` record values of `topic` from the start (a fresh group).
+    pub fn consume(&self, topic: &str, n: usize) -> Vec<Vec<u8>> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.address())
+            .set("group.id", format!("test-reader-{}", free_port()))
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "6000")
+            .create()
+            .expect("a consumer");
+        consumer.subscribe(&[topic]).expect("subscribed");
+        let mut values = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while values.len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "read {} of {n} records of {topic} in 30 s",
+                values.len()
+            );
+            if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+                let message = message.expect("a record");
+                values.push(message.payload().unwrap_or_default().to_vec());
+            }
+        }
+        values
     }
 
     /// Stops the broker (its memory engine forgets everything).

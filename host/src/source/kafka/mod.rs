@@ -8,6 +8,8 @@ mod context;
 mod decode;
 mod metadata;
 mod offsets;
+#[cfg(test)]
+mod tests;
 
 use super::{RunMode, Source, SourceBatch, SourceError};
 use crate::config::kafka::{KafkaSourceConfig, StartAt};
@@ -154,7 +156,18 @@ impl KafkaSource {
                 }
                 continue;
             };
-            let message = result.map_err(|e| self.poll_error(e))?;
+            let message = match result {
+                Ok(message) => message,
+                Err(e) => match poll_error(e) {
+                    PollError::Fatal(e) => return Err(e),
+                    // librdkafka reconnects by itself: a broker that went away
+                    // is waited for, and reading resumes where it stopped.
+                    PollError::Transient(reason) => {
+                        tracing::warn!(%reason, "Kafka is unavailable; retrying.");
+                        continue;
+                    }
+                },
+            };
             let partition = (message.topic().to_string(), message.partition());
             let headers = message
                 .headers()
@@ -176,20 +189,6 @@ impl KafkaSource {
             count += 1;
         }
         Ok(polled)
-    }
-
-    fn poll_error(&self, e: rdkafka::error::KafkaError) -> SourceError {
-        let text = e.to_string();
-        if text.contains("Offset out of range")
-            || text.contains("No offset stored")
-            || text.contains("offset reset")
-        {
-            SourceError::Config(format!(
-                "kafka: a partition has no committed offset for this group and start = \"committed\" ({text})"
-            ))
-        } else {
-            SourceError::Config(format!("kafka: {text}"))
-        }
     }
 
     fn decode(
@@ -346,6 +345,34 @@ impl KafkaSource {
             end.last_record = Instant::now();
         }
         batch
+    }
+}
+
+enum PollError {
+    Fatal(SourceError),
+    Transient(String),
+}
+
+/// Errors that retrying cannot mend stop the run; the others (a broker that
+/// is down or restarting, timeouts) are logged while librdkafka reconnects.
+fn poll_error(e: rdkafka::error::KafkaError) -> PollError {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    let text = e.to_string();
+    match e.rdkafka_error_code() {
+        Some(Code::AutoOffsetReset) => PollError::Fatal(SourceError::Config(format!(
+            "kafka: a partition has no committed offset for this group and start = \"committed\" ({text})"
+        ))),
+        Some(
+            Code::UnknownTopicOrPartition
+            | Code::UnknownTopic
+            | Code::TopicAuthorizationFailed
+            | Code::GroupAuthorizationFailed
+            | Code::SaslAuthenticationFailed,
+        ) => PollError::Fatal(SourceError::Config(format!("kafka: {text}"))),
+        _ if matches!(e, rdkafka::error::KafkaError::MessageConsumptionFatal(_)) => {
+            PollError::Fatal(SourceError::Config(format!("kafka: {text}")))
+        }
+        _ => PollError::Transient(text),
     }
 }
 
