@@ -678,3 +678,63 @@ fn the_dead_letter_can_be_a_kafka_topic() {
         "{letter}"
     );
 }
+
+#[test]
+fn a_topic_pattern_reads_every_matching_topic() {
+    let broker = Broker::start();
+    for topic in ["logs-web", "logs-db", "metrics"] {
+        broker.create_topic(topic, 1);
+        broker.produce_lines(topic, None, &[topic]);
+    }
+    let scratch = Scratch::new();
+    scratch.write(
+        "pipeline.toml",
+        "[source]\ntype = \"kafka\"\nbrokers = \"${KAFKA_BROKERS}\"\ntopic_pattern = \"logs-.*\"\ngroup = \"g\"\nformat = \"lines\"\n\n[[sinks]]\nname = \"o\"\ntype = \"jsonl\"\npath = \"o.jsonl\"\n",
+    );
+    run(&scratch, &broker).ok();
+    let mut values: Vec<String> = scratch
+        .read("o.jsonl")
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["value"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    values.sort();
+    assert_eq!(values, ["logs-db", "logs-web"]);
+}
+
+#[test]
+fn start_at_a_timestamp_skips_older_records() {
+    let broker = Broker::start();
+    broker.create_topic("t", 1);
+    broker.produce_lines("t", None, &["old"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let now = now_rfc3339();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    broker.produce_lines("t", None, &["new"]);
+    let scratch = Scratch::new();
+    scratch.write(
+        "pipeline.toml",
+        &format!("[source]\ntype = \"kafka\"\nbrokers = \"${{KAFKA_BROKERS}}\"\ntopics = [\"t\"]\ngroup = \"g\"\nformat = \"lines\"\nstart = \"timestamp:{}\"\n\n[[sinks]]\nname = \"o\"\ntype = \"jsonl\"\npath = \"o.jsonl\"\n", now),
+    );
+    run(&scratch, &broker).ok();
+    assert_eq!(
+        scratch.read("o.jsonl").lines().count(),
+        1,
+        "{}",
+        scratch.read("o.jsonl")
+    );
+    assert!(scratch.read("o.jsonl").contains("\"value\":\"new\""));
+}
+
+/// Now as RFC 3339 (UTC), by the system's `date`.
+fn now_rfc3339() -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
