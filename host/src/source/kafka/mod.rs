@@ -41,6 +41,8 @@ pub struct KafkaSource {
     watermark_ids: HashMap<Partition, i32>,
     /// --available-now: where each assigned partition ended at start.
     end: Option<AvailableNow>,
+    /// Next offset to read of each partition, as far as this run has emitted.
+    positions: HashMap<Partition, i64>,
     started: Instant,
     connect_timeout: Duration,
 }
@@ -54,8 +56,8 @@ struct Polled {
 struct AvailableNow {
     /// High watermark of each assigned partition at start.
     ends: HashMap<Partition, i64>,
-    /// Next offset to read of each partition, as far as this run has seen.
-    seen: HashMap<Partition, i64>,
+    /// Where each partition started (committed offset, or the low watermark).
+    starts: HashMap<Partition, i64>,
     /// When the last record arrived: past the ends, an idle poll also ends the run.
     last_record: Instant,
 }
@@ -125,6 +127,7 @@ impl KafkaSource {
             generation: 0,
             watermark_ids: HashMap::new(),
             end: None,
+            positions: HashMap::new(),
             started: Instant::now(),
             connect_timeout,
         })
@@ -225,7 +228,7 @@ impl KafkaSource {
             .committed_offsets(assignment.clone(), self.connect_timeout)
             .unwrap_or(assignment.clone());
         let mut ends = HashMap::new();
-        let mut seen = HashMap::new();
+        let mut starts = HashMap::new();
         for e in committed.elements() {
             let partition = (e.topic().to_string(), e.partition());
             let (low, high) = self
@@ -243,12 +246,12 @@ impl KafkaSource {
                 _ => low,
             };
             ends.insert(partition.clone(), high);
-            seen.insert(partition, start);
+            starts.insert(partition, start);
         }
         tracing::info!(ends = ?ends, "--available-now: reading up to these end offsets.");
         self.end = Some(AvailableNow {
             ends,
-            seen,
+            starts,
             last_record: Instant::now(),
         });
         Ok(())
@@ -257,10 +260,11 @@ impl KafkaSource {
     /// Whether an --available-now run has read everything there was at its start.
     fn reached_end(&self) -> bool {
         let Some(end) = &self.end else { return false };
-        let reached = end
-            .ends
-            .iter()
-            .all(|(p, high)| end.seen.get(p).is_some_and(|seen| seen >= high));
+        let reached = end.ends.iter().all(|(p, high)| {
+            let start = end.starts.get(p).copied().unwrap_or(0);
+            let read = self.positions.get(p).copied().unwrap_or(0);
+            start.max(read) >= *high
+        });
         reached && end.last_record.elapsed() >= IDLE_END
     }
 }
@@ -340,8 +344,8 @@ impl KafkaSource {
             .lock()
             .expect("not poisoned")
             .emit(partition.clone(), last);
+        self.positions.insert(partition, last + 1);
         if let Some(end) = &mut self.end {
-            end.seen.insert(partition, last + 1);
             end.last_record = Instant::now();
         }
         batch
