@@ -168,6 +168,20 @@ enum BenchCommand {
         #[arg(long)]
         plugin: Option<PathBuf>,
     },
+    /// Kafka consume + decode (JSON, Avro) through a pass-through Wasm
+    /// transform against a bare rdkafka consumer; prints JSON.
+    /// scripts/bench-kafka starts a broker and a registry and runs it.
+    Kafka {
+        #[arg(long)]
+        brokers: String,
+        /// A Confluent-compatible schema registry (for the Avro half).
+        #[arg(long)]
+        registry: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -357,6 +371,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Kafka {
+                    brokers,
+                    registry,
+                    messages,
+                    runs,
+                },
+        } => {
+            let report = crate::bench::kafka::run(&brokers, &registry, messages, runs)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

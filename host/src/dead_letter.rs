@@ -30,6 +30,22 @@ impl DeadLetterWriter {
     pub fn open(config: &DeadLetterConfig) -> std::io::Result<Self> {
         let (out, target): (Box<dyn Write + Send>, String) = match config {
             DeadLetterConfig::Stderr => (Box::new(std::io::stderr()), "stderr".to_string()),
+            DeadLetterConfig::Kafka {
+                brokers,
+                topic,
+                properties,
+            } => {
+                let producer =
+                    crate::kafka::producer::KafkaProducer::new(brokers, topic, properties)
+                        .map_err(std::io::Error::other)?;
+                (
+                    Box::new(KafkaLetters {
+                        producer,
+                        line: Vec::new(),
+                    }),
+                    format!("kafka topic {topic}"),
+                )
+            }
             DeadLetterConfig::Jsonl { path } => {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir)?;
@@ -57,6 +73,35 @@ impl DeadLetterWriter {
 
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+}
+
+/// Dead letters to a Kafka topic: each line written becomes one record;
+/// `flush` waits until the broker has them all.
+struct KafkaLetters {
+    producer: crate::kafka::producer::KafkaProducer,
+    line: Vec<u8>,
+}
+
+impl Write for KafkaLetters {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for part in buf.split_inclusive(|&b| b == b'\n') {
+            match part.strip_suffix(b"\n") {
+                Some(end) => {
+                    self.line.extend_from_slice(end);
+                    self.producer
+                        .send(None, &self.line, &[])
+                        .map_err(std::io::Error::other)?;
+                    self.line.clear();
+                }
+                None => self.line.extend_from_slice(part),
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.producer.flush().map_err(std::io::Error::other)
     }
 }
 

@@ -3,12 +3,14 @@
 //! plugin runtime, sinks, the dead-letter and the pipeline that joins them.
 
 pub mod admin;
+pub mod avro;
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod dead_letter;
 pub mod dev;
 pub mod envelope;
+pub mod kafka;
 pub mod pipeline;
 pub mod reload;
 pub mod runtime;

@@ -323,12 +323,15 @@ impl Pipeline {
             )?;
             let rows = match (&self.window, rows) {
                 (None, rows) => rows,
-                (Some(_), Some(rows)) => self.window_batch(rows)?,
+                (Some(_), Some(rows)) => self.window_batch(rows, batch.partition)?,
                 (Some(_), None) => None,
             };
             if let Some(rows) = rows {
                 self.finish(rows)?;
             }
+            // Written to every sink (or held by the window): the source may
+            // commit its offsets. Never before.
+            self.source.commit().map_err(PipelineError::Read)?;
             self.publish("running");
         }
         if self.flush
@@ -438,6 +441,7 @@ impl Pipeline {
             .flush()
             .map_err(|error| PipelineError::DeadLetterWrite { target, error })?;
         self.summary.dead_lettered = self.dead_letter.written;
+        self.source.close().map_err(PipelineError::Read)?;
         Ok(())
     }
 
@@ -464,11 +468,15 @@ impl Pipeline {
     }
 
     /// Feeds rows to the window; late and untimed rows go where the policy says.
-    fn window_batch(&mut self, rows: Envelope) -> Result<Option<Envelope>, PipelineError> {
+    fn window_batch(
+        &mut self,
+        rows: Envelope,
+        partition: i32,
+    ) -> Result<Option<Envelope>, PipelineError> {
         let window = self.window.as_mut().expect("called with a window");
-        // Files and the generator are one partition; Kafka brings more.
+        // A watermark per source partition (files and the generator are one).
         let out = window
-            .process(&rows.data, 0, Instant::now())
+            .process(&rows.data, partition, Instant::now())
             .map_err(PipelineError::Aggregate)?;
         let watermark = window.watermark();
         let policy = window.late_policy;

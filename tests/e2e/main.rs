@@ -3,6 +3,7 @@
 
 mod boundary;
 mod check;
+mod kafka;
 mod languages;
 mod plugin_errors;
 mod reload;

@@ -1,6 +1,9 @@
 //! Helpers for the end-to-end tests: where the built `weir` binary and the
 //! test components are, and a scratch folder to run pipelines in.
 
+pub mod kafka;
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -139,13 +142,24 @@ impl Scratch {
     /// Runs `weir ARGS` in `dir` (a project inside this folder, or the
     /// repository), with the component cache kept here.
     pub fn weir_in(&self, dir: &Path, args: &[&str]) -> Run {
-        let output = Command::new(weir_bin())
+        self.weir_env(dir, args, &[])
+    }
+
+    /// Runs `weir ARGS` in `dir` with environment variables `env` set.
+    pub fn weir_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let output = self.command(dir, args, env).output().expect("weir runs");
+        Run(output)
+    }
+
+    /// `weir ARGS` ready to spawn in `dir` with `env` and the cache kept here.
+    pub fn command(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(weir_bin());
+        command
             .args(args)
             .current_dir(dir)
             .env("WEIR_CACHE_DIR", self.path().join(".cache"))
-            .output()
-            .expect("weir runs");
-        Run(output)
+            .envs(env.iter().copied());
+        command
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod ddl;
 pub mod duration;
 mod env;
+pub mod kafka;
 mod sandbox;
 mod window;
 
@@ -47,6 +48,7 @@ pub struct PipelineConfig {
 pub enum SourceConfig {
     Files(FilesConfig),
     Generator(GeneratorConfig),
+    Kafka(Box<kafka::KafkaSourceConfig>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -148,6 +150,7 @@ pub enum SinkConfig {
     Jsonl(JsonlSinkConfig),
     /// JSON Lines on standard output.
     Stdout(StdoutSinkConfig),
+    Kafka(Box<kafka::KafkaSinkConfig>),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +183,7 @@ impl SinkConfig {
             SinkConfig::Csv(c) => &c.name,
             SinkConfig::Jsonl(c) => &c.name,
             SinkConfig::Stdout(c) => &c.name,
+            SinkConfig::Kafka(c) => &c.name,
         }
     }
 }
@@ -192,6 +196,13 @@ pub enum DeadLetterConfig {
     Stderr,
     Jsonl {
         path: PathBuf,
+    },
+    /// One JSON record per dead letter on a Kafka topic.
+    Kafka {
+        brokers: String,
+        topic: String,
+        #[serde(default)]
+        properties: std::collections::BTreeMap<String, String>,
     },
 }
 
@@ -273,8 +284,14 @@ impl PipelineConfig {
                 *p = base.join(&*p);
             }
         };
-        if let SourceConfig::Files(f) = &mut self.source {
-            resolve(&mut f.path);
+        match &mut self.source {
+            SourceConfig::Files(f) => resolve(&mut f.path),
+            SourceConfig::Kafka(k) => {
+                if let Some(ca) = k.registry.as_mut().and_then(|r| r.ca_location.as_mut()) {
+                    resolve(ca);
+                }
+            }
+            SourceConfig::Generator(_) => {}
         }
         for t in self
             .transforms
@@ -287,7 +304,7 @@ impl PipelineConfig {
             match s {
                 SinkConfig::Csv(c) => resolve(&mut c.path),
                 SinkConfig::Jsonl(c) => resolve(&mut c.path),
-                SinkConfig::Stdout(_) => {}
+                SinkConfig::Stdout(_) | SinkConfig::Kafka(_) => {}
             }
         }
         if let DeadLetterConfig::Jsonl { path } = &mut self.dead_letter {
@@ -312,6 +329,7 @@ impl PipelineConfig {
                     return Err("key `source.batch_size` must be at least 1".to_string());
                 }
             }
+            SourceConfig::Kafka(k) => k.validate()?,
             SourceConfig::Generator(g) => {
                 if g.simulation != "user-events" {
                     return Err(format!(

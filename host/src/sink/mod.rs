@@ -2,6 +2,7 @@
 //! writers; the sandboxed sink contract replaces them in its own issue.
 
 mod file;
+mod kafka;
 
 pub use file::{CsvSink, JsonlSink, StdoutSink};
 
@@ -38,6 +39,12 @@ pub fn check(config: &SinkConfig, schema: &Schema) -> Result<(), SinkError> {
         .fields()
         .iter()
         .find(|f| matches!(f.data_type(), DataType::List(_) | DataType::Struct(_)));
+    if let SinkConfig::Kafka(c) = config {
+        return kafka::check(c, schema).map_err(|message| SinkError::Schema {
+            sink: c.name.clone(),
+            message,
+        });
+    }
     if let (SinkConfig::Csv(c), Some(f)) = (config, nested) {
         return Err(SinkError::Schema {
             sink: c.name.clone(),
@@ -57,6 +64,7 @@ pub fn open(config: &SinkConfig, schema: &Schema) -> Result<Box<dyn Sink>, SinkE
         SinkConfig::Csv(c) => Box::new(CsvSink::open(c, schema)?),
         SinkConfig::Jsonl(c) => Box::new(JsonlSink::open(c)?),
         SinkConfig::Stdout(c) => Box::new(StdoutSink::new(&c.name)),
+        SinkConfig::Kafka(c) => Box::new(kafka::KafkaSink::open(c, schema)?),
     })
 }
 

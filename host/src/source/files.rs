@@ -197,6 +197,7 @@ impl Source for FilesSource {
             return Ok(Some(SourceBatch {
                 rows,
                 rejected: decoded.rejected,
+                partition: 0,
             }));
         }
         if self.mode.available_now {
@@ -204,5 +205,4 @@ impl Source for FilesSource {
         }
         self.wait();
         Ok(Some(SourceBatch::idle(self.decoder.schema())))
-    }
-}
+    }}

@@ -154,6 +154,7 @@ impl Source for GeneratorSource {
         Ok(Some(SourceBatch {
             rows,
             rejected: Vec::new(),
+            partition: 0,
         }))
     }
 }

@@ -4,9 +4,11 @@
 pub mod decode;
 mod files;
 mod generator;
+mod kafka;
 
 pub use files::FilesSource;
 pub use generator::GeneratorSource;
+pub use kafka::KafkaSource;
 
 use crate::config::SourceConfig;
 use crate::dead_letter::DeadLetter;
@@ -19,6 +21,9 @@ use std::sync::atomic::AtomicBool;
 pub struct SourceBatch {
     pub rows: Envelope,
     pub rejected: Vec<DeadLetter>,
+    /// The source partition the rows come from: windows keep a watermark per
+    /// partition (files and the generator are one partition, 0).
+    pub partition: i32,
 }
 
 impl SourceBatch {
@@ -29,6 +34,7 @@ impl SourceBatch {
         SourceBatch {
             rows: Envelope::new(arrow::array::RecordBatch::new_empty(schema), vec![], vec![]),
             rejected: Vec::new(),
+            partition: 0,
         }
     }
 
@@ -64,6 +70,15 @@ pub trait Source: Send {
     /// Whether the source is the whole input, so that at its end every open
     /// window can be emitted (as `--flush` asks).
     fn bounded(&self) -> bool;
+    /// The last batch returned has been written to every sink (or held by
+    /// the window): a source with offsets may commit them now.
+    fn commit(&mut self) -> Result<(), SourceError> {
+        Ok(())
+    }
+    /// The run is over; commit what is left.
+    fn close(&mut self) -> Result<(), SourceError> {
+        Ok(())
+    }
 }
 
 /// Whether a run is bounded (`--available-now`) and how it is asked to stop.
@@ -79,5 +94,6 @@ pub fn build(config: &SourceConfig, mode: RunMode) -> Result<Box<dyn Source>, So
     Ok(match config {
         SourceConfig::Files(c) => Box::new(FilesSource::new(c, mode)?),
         SourceConfig::Generator(c) => Box::new(GeneratorSource::new(c, mode)?),
+        SourceConfig::Kafka(c) => Box::new(KafkaSource::new(c, mode)?),
     })
 }

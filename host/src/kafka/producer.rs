@@ -1,0 +1,127 @@
+//! A Kafka producer (rdkafka `ThreadedProducer`, idempotent) that sends
+//! records and, at `flush`, waits for every one of them to be acknowledged,
+//! failing if any was refused: a write is done only when the broker has it.
+
+use rdkafka::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientContext, Message};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Counts deliveries refused by the broker (after librdkafka's retries).
+#[derive(Default)]
+pub struct Deliveries {
+    failed: Mutex<Vec<String>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, message)) = result {
+            let mut failed = self.failed.lock().expect("not poisoned");
+            if failed.len() < 5 {
+                failed.push(format!("{}/{}: {e}", message.topic(), message.partition()));
+            } else {
+                failed.push(String::new());
+            }
+        }
+    }
+}
+
+pub struct KafkaProducer {
+    producer: ThreadedProducer<Deliveries>,
+    pub topic: String,
+}
+
+impl KafkaProducer {
+    pub fn new(
+        brokers: &str,
+        topic: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<Self, String> {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", brokers)
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5");
+        for (k, v) in properties {
+            config.set(k, v);
+        }
+        let producer = config
+            .create_with_context(Deliveries::default())
+            .map_err(|e| format!("kafka: {e}"))?;
+        Ok(KafkaProducer {
+            producer,
+            topic: topic.to_string(),
+        })
+    }
+
+    /// Queues one record, waiting while librdkafka's queue is full.
+    pub fn send(
+        &self,
+        key: Option<&[u8]>,
+        value: &[u8],
+        headers: &[(&str, &[u8])],
+    ) -> Result<(), String> {
+        let mut record = BaseRecord::<[u8], [u8]>::to(&self.topic).payload(value);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        if !headers.is_empty() {
+            let mut h = OwnedHeaders::new();
+            for (k, v) in headers {
+                h = h.insert(Header {
+                    key: k,
+                    value: Some(*v),
+                });
+            }
+            record = record.headers(h);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull,
+                    ),
+                    r,
+                )) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((e, _)) => return Err(format!("kafka: cannot send to {}: {e}", self.topic)),
+            }
+        }
+    }
+
+    /// Waits until every record sent is acknowledged; fails if any was refused.
+    pub fn flush(&self) -> Result<(), String> {
+        self.producer.flush(Duration::from_secs(60)).map_err(|e| {
+            format!(
+                "kafka: records to {} not acknowledged within 60 s: {e}",
+                self.topic
+            )
+        })?;
+        let failed =
+            std::mem::take(&mut *self.producer.context().failed.lock().expect("not poisoned"));
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "kafka: the broker refused {} record(s) for {}: {}",
+                failed.len(),
+                self.topic,
+                failed
+                    .iter()
+                    .filter(|f| !f.is_empty())
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The consumer's side of group membership: when partitions are revoked,
+//! the offsets of what was written are committed before they go, and the
+//! source is told to drop whatever it holds of them that is not yet written
+//! (the new owner reads it again from the committed offset). A new
+//! assignment can start at a timestamp.
+
+use super::offsets::Offsets;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::sync::{Arc, Mutex};
+
+pub struct GroupContext {
+    pub offsets: Arc<Mutex<Offsets>>,
+    /// `start = "timestamp:..."`: partitions without a committed offset start here (ms).
+    pub start_timestamp: Option<i64>,
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            let revoked: Vec<(String, i32)> = list
+                .elements()
+                .iter()
+                .map(|e| (e.topic().to_string(), e.partition()))
+                .collect();
+            let mut offsets = self.offsets.lock().expect("not poisoned");
+            let written = offsets.written_list(&revoked);
+            if written.count() > 0
+                && let Err(e) = consumer.commit(&written, rdkafka::consumer::CommitMode::Sync)
+            {
+                tracing::warn!(error = %e, "Cannot commit the offsets of revoked partitions; their new owner may read some records again.");
+            }
+            tracing::info!(partitions = ?revoked, "Partitions revoked; what was not written is left to their new owner.");
+            offsets.revoke(revoked);
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            let assigned: Vec<(String, i32)> = list
+                .elements()
+                .iter()
+                .map(|e| (e.topic().to_string(), e.partition()))
+                .collect();
+            tracing::info!(partitions = ?assigned, "Partitions assigned.");
+            if let Some(ms) = self.start_timestamp {
+                start_at_timestamp(consumer, list, ms);
+            }
+        }
+    }
+}
+
+/// Partitions with no committed offset start at the first record at or after `ms`.
+fn start_at_timestamp(consumer: &BaseConsumer<GroupContext>, list: &TopicPartitionList, ms: i64) {
+    let timeout = std::time::Duration::from_secs(10);
+    let Ok(committed) = consumer.committed_offsets(list.clone(), timeout) else {
+        return;
+    };
+    let mut lookup = TopicPartitionList::new();
+    for e in committed.elements() {
+        if !matches!(e.offset(), Offset::Offset(_)) {
+            lookup
+                .add_partition_offset(e.topic(), e.partition(), Offset::Offset(ms))
+                .expect("a valid offset");
+        }
+    }
+    if lookup.count() == 0 {
+        return;
+    }
+    match consumer.offsets_for_times(lookup, timeout) {
+        Ok(found) => {
+            let mut start = committed.clone();
+            for e in found.elements() {
+                // No record at or after the time: start at the end.
+                let offset = match e.offset() {
+                    Offset::Offset(o) => Offset::Offset(o),
+                    _ => Offset::End,
+                };
+                start
+                    .set_partition_offset(e.topic(), e.partition(), offset)
+                    .expect("a valid offset");
+            }
+            if let Err(e) = consumer.assign(&start) {
+                tracing::warn!(error = %e, "Cannot start the assigned partitions at the timestamp.");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "Cannot look up offsets for the start timestamp."),
+    }
+}

@@ -1,0 +1,202 @@
+//! A real Kafka-protocol broker for the tests: Tansu (memory engine), from
+//! the binary scripts/setup-kafka installs, on a free port for each test
+//! process; plus a producer to feed topics. If the broker cannot start the
+//! test fails and says why; nothing is skipped.
+
+use rdkafka::ClientConfig;
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Tansu binary scripts/setup-kafka installed.
+pub fn tansu_bin() -> PathBuf {
+    let bin = crate::root().join("target/kafka-venv/tansu");
+    assert!(
+        bin.exists(),
+        "{} is missing: scripts/test installs it (or run scripts/setup-kafka)",
+        bin.display()
+    );
+    bin
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A Tansu broker, stopped when dropped.
+pub struct Broker {
+    child: Option<Child>,
+    pub port: u16,
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        Broker::start_on(free_port())
+    }
+
+    /// Starts a broker on `port` (to restart one where clients expect it).
+    pub fn start_on(port: u16) -> Broker {
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu_bin())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", tansu_bin().display()));
+        let broker = Broker {
+            child: Some(child),
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "Tansu did not listen on 127.0.0.1:{port} within 15 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        broker
+    }
+
+    /// `host:port` for `brokers =`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn create_topic(&self, name: &str, partitions: u32) {
+        let output = Command::new(tansu_bin())
+            .args([
+                "topic",
+                "create",
+                "--broker",
+                &format!("tcp://{}", self.address()),
+                "--partitions",
+                &partitions.to_string(),
+                name,
+            ])
+            .output()
+            .expect("tansu topic create runs");
+        assert!(
+            output.status.success(),
+            "cannot create topic {name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Sends `records` (key, value) to `topic`, to `partition` if given,
+    /// and waits until the broker has them all.
+    pub fn produce(&self, topic: &str, partition: Option<i32>, records: &[(Option<&[u8]>, &[u8])]) {
+        self.produce_with_headers(topic, partition, records, &[]);
+    }
+
+    pub fn produce_with_headers(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        records: &[(Option<&[u8]>, &[u8])],
+        headers: &[(&str, &str)],
+    ) {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", self.address())
+            .set("linger.ms", "5")
+            .create()
+            .expect("a producer");
+        for (key, value) in records {
+            let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(*value);
+            if let Some(key) = key {
+                record = record.key(*key);
+            }
+            if let Some(p) = partition {
+                record = record.partition(p);
+            }
+            if !headers.is_empty() {
+                let mut h = OwnedHeaders::new();
+                for (k, v) in headers {
+                    h = h.insert(Header {
+                        key: k,
+                        value: Some(*v),
+                    });
+                }
+                record = record.headers(h);
+            }
+            let mut record = record;
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((_, r)) => {
+                        producer.poll(Duration::from_millis(10));
+                        record = r;
+                    }
+                }
+            }
+            producer.poll(Duration::ZERO);
+        }
+        producer
+            .flush(Duration::from_secs(30))
+            .expect("the broker took every record");
+    }
+
+    /// Lines as values, without keys.
+    pub fn produce_lines(&self, topic: &str, partition: Option<i32>, lines: &[&str]) {
+        let records: Vec<(Option<&[u8]>, &[u8])> =
+            lines.iter().map(|l| (None, l.as_bytes())).collect();
+        self.produce(topic, partition, &records);
+    }
+
+    /// Reads `n` record values of `topic` from the start (a fresh group).
+    pub fn consume(&self, topic: &str, n: usize) -> Vec<Vec<u8>> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.address())
+            .set("group.id", format!("test-reader-{}", free_port()))
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "6000")
+            .create()
+            .expect("a consumer");
+        consumer.subscribe(&[topic]).expect("subscribed");
+        let mut values = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while values.len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "read {} of {n} records of {topic} in 30 s",
+                values.len()
+            );
+            if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+                let message = message.expect("a record");
+                values.push(message.payload().unwrap_or_default().to_vec());
+            }
+        }
+        values
+    }
+
+    /// Stops the broker (its memory engine forgets everything).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
