@@ -3,6 +3,7 @@
 //! plugin runtime, sinks, the dead-letter and the pipeline that joins them.
 
 pub mod bench;
+pub mod capability;
 pub mod cli;
 pub mod config;
 pub mod dead_letter;

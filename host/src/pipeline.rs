@@ -7,9 +7,10 @@ use crate::config::{self, LatePolicy, PipelineConfig, TransformConfig};
 use crate::dead_letter::{DeadLetter, DeadLetterWriter, rows_as_json};
 use crate::envelope::Envelope;
 use crate::runtime::{
-    BatchOutcome, PluginError, PluginLimits, PluginSettings, Runtime, TransformPlugin,
+    BatchOutcome, PluginError, PluginLimits, PluginSettings, Runtime, SinkOutcome, SinkPlugin,
+    TransformPlugin,
 };
-use crate::sink::{self, Sink, SinkError};
+use crate::sink::{self, PlannedSink, SinkError};
 use crate::source::{self, RunMode, Source, SourceError};
 use crate::summary::{RunSummary, SinkCounts, TransformCounts, WindowCounts};
 use crate::window::{WindowOperator, show_time};
@@ -52,6 +53,12 @@ pub enum PipelineError {
     Aggregate(String),
     #[error(transparent)]
     Write(#[from] SinkError),
+    #[error("sink `{sink}`: epoch {epoch} was aborted (none of its rows were committed): {error}")]
+    Commit {
+        sink: String,
+        epoch: u64,
+        error: Box<PluginError>,
+    },
     #[error("cannot write the dead-letter {target}: {error}")]
     DeadLetterWrite {
         target: String,
@@ -69,6 +76,8 @@ pub struct Plan {
     transforms: Vec<TransformPlugin>,
     window: Option<WindowOperator>,
     after_window: Vec<TransformPlugin>,
+    sinks: Vec<PlannedSink>,
+    runtime: Runtime,
     /// The schema of each stage's output, the source's first; the last is
     /// what the sinks receive. See [`Plan::stages`] for their names.
     pub schemas: Vec<SchemaRef>,
@@ -149,12 +158,15 @@ impl Plan {
             &mut schemas,
         )?;
         let output = schemas.last().expect("at least the source schema").clone();
+        let mut sinks = Vec::new();
         for (index, s) in config.sinks.iter().enumerate() {
-            sink::check(s, &output).map_err(|error| PipelineError::SinkSchema {
+            let error = |error| PipelineError::SinkSchema {
                 file: file.clone(),
                 index,
                 error,
-            })?;
+            };
+            sink::check(s, &output).map_err(error)?;
+            sinks.push(sink::plan(s, &config.connections, runtime).map_err(error)?);
         }
         Ok(Plan {
             config,
@@ -164,6 +176,8 @@ impl Plan {
             transforms,
             window,
             after_window,
+            sinks,
+            runtime: runtime.clone(),
             schemas,
         })
     }
@@ -196,14 +210,22 @@ impl Plan {
             .last()
             .expect("at least the source schema")
             .clone();
-        let mut sinks = Vec::new();
-        for (index, s) in self.config.sinks.iter().enumerate() {
-            let opened = sink::open(s, &output).map_err(|error| PipelineError::SinkSchema {
-                file: self.file.clone(),
-                index,
-                error,
-            })?;
-            sinks.push(opened);
+        let mut sinks: Vec<SinkPlugin> = Vec::new();
+        for (index, s) in self.sinks.iter().enumerate() {
+            match s.open(&self.runtime, output.clone()) {
+                Ok(opened) => sinks.push(opened),
+                Err(error) => {
+                    // Sinks opened before this one hold nothing yet; close them.
+                    for opened in &mut sinks {
+                        opened.abort(1);
+                    }
+                    return Err(PipelineError::SinkSchema {
+                        file: self.file.clone(),
+                        index,
+                        error,
+                    });
+                }
+            }
         }
         let dead_letter = DeadLetterWriter::open(&self.config.dead_letter).map_err(|error| {
             PipelineError::DeadLetter {
@@ -227,9 +249,10 @@ impl Plan {
                 ..Default::default()
             }),
             after_window: counts(&self.after_window),
-            sinks: sinks
+            sinks: self
+                .sinks
                 .iter()
-                .map(|s| SinkCounts::new(s.name(), &s.target()))
+                .map(|s| SinkCounts::new(&s.name, &s.target))
                 .collect(),
             dead_letter_target: dead_letter.target.clone(),
             ..RunSummary::default()
@@ -245,6 +268,7 @@ impl Plan {
             summary,
             flush,
             emitted: 0,
+            epoch: 1,
         })
     }
 }
@@ -255,19 +279,71 @@ pub struct Pipeline {
     transforms: Vec<TransformPlugin>,
     window: Option<WindowOperator>,
     after_window: Vec<TransformPlugin>,
-    sinks: Vec<Box<dyn Sink>>,
+    sinks: Vec<SinkPlugin>,
     dead_letter: DeadLetterWriter,
     summary: RunSummary,
     /// Close every window at the end of the run.
     flush: bool,
     /// Aggregate rows emitted so far: their `_offset`.
     emitted: i64,
+    /// The sinks' current epoch: what they write until the next commit.
+    /// One per run for now; checkpoints will commit one per interval.
+    epoch: u64,
 }
 
 impl Pipeline {
     /// Runs until the source ends (a bounded run) or is stopped, then
-    /// flushes every sink and the dead-letter.
+    /// commits the sinks' epoch and flushes the dead-letter. If anything
+    /// fails, the sinks abort the epoch: nothing of it is committed.
     pub fn run(mut self) -> Result<RunSummary, PipelineError> {
+        match self.run_epoch() {
+            Ok(()) => {}
+            Err(e) => {
+                for sink in &mut self.sinks {
+                    sink.abort(self.epoch);
+                }
+                return Err(e);
+            }
+        }
+        self.commit()?;
+        let target = self.dead_letter.target.clone();
+        self.dead_letter
+            .flush()
+            .map_err(|error| PipelineError::DeadLetterWrite { target, error })?;
+        self.summary.dead_lettered = self.dead_letter.written;
+        Ok(self.summary)
+    }
+
+    /// Two phases: every sink prepares, then every sink commits; if one
+    /// cannot prepare, all abort.
+    fn commit(&mut self) -> Result<(), PipelineError> {
+        let epoch = self.epoch;
+        let failed = |sink: &SinkPlugin, error| PipelineError::Commit {
+            sink: sink.name().to_string(),
+            epoch,
+            error: Box::new(error),
+        };
+        for i in 0..self.sinks.len() {
+            if let Err(error) = self.sinks[i].pre_commit(epoch) {
+                let error = failed(&self.sinks[i], error);
+                for sink in &mut self.sinks {
+                    sink.abort(epoch);
+                }
+                return Err(error);
+            }
+        }
+        for sink in &mut self.sinks {
+            sink.commit(epoch).map_err(|e| failed(sink, e))?;
+        }
+        for sink in &mut self.sinks {
+            sink.close()
+                .map_err(|e| PipelineError::Write(SinkError::Plugin(Box::new(e))))?;
+        }
+        self.epoch += 1;
+        Ok(())
+    }
+
+    fn run_epoch(&mut self) -> Result<(), PipelineError> {
         while let Some(batch) = self.source.next_batch().map_err(PipelineError::Read)? {
             self.summary.records_read += batch.records();
             self.summary.decode_dead_lettered += batch.rejected.len() as u64;
@@ -305,15 +381,7 @@ impl Pipeline {
                 w => show_time(w),
             });
         }
-        for sink in &mut self.sinks {
-            sink.flush()?;
-        }
-        let target = self.dead_letter.target.clone();
-        self.dead_letter
-            .flush()
-            .map_err(|error| PipelineError::DeadLetterWrite { target, error })?;
-        self.summary.dead_lettered = self.dead_letter.written;
-        Ok(self.summary)
+        Ok(())
     }
 
     /// Rows after the window: the after-window transforms, then the sinks.
@@ -330,8 +398,24 @@ impl Pipeline {
         };
         if let Some(rows) = rows {
             for (sink, counts) in self.sinks.iter_mut().zip(&mut self.summary.sinks) {
-                sink.write(&rows.data)?;
-                counts.rows += rows.num_rows() as u64;
+                let n = rows.num_rows();
+                let stage = format!("sink:{}", sink.name());
+                let outcome = sink
+                    .write(&rows.data)
+                    .map_err(|e| PipelineError::Write(SinkError::Plugin(Box::new(e))))?;
+                let refused: Vec<(usize, String)> = match outcome {
+                    SinkOutcome::Written { rejections } => rejections
+                        .into_iter()
+                        .map(|(row, reason)| (row as usize, reason))
+                        .collect(),
+                    SinkOutcome::Failed { reason } => {
+                        tracing::warn!(sink = %sink.name(), rows = n, %reason, "A batch failed; its rows go to the dead-letter.");
+                        (0..n).map(|row| (row, reason.clone())).collect()
+                    }
+                };
+                counts.rows += (n - refused.len()) as u64;
+                counts.dead_lettered += refused.len() as u64;
+                dead_letter_rows(&mut self.dead_letter, &stage, &rows, refused)?;
             }
             self.summary.rows_out += rows.num_rows() as u64;
         }

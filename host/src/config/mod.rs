@@ -5,7 +5,10 @@
 pub mod ddl;
 pub mod duration;
 mod env;
+mod sink;
 mod window;
+
+pub use sink::{ConnectionConfig, PluginSinkConfig, SinkConfig};
 
 pub use window::{LatePolicy, OutputMode, WindowConfig, WindowKind};
 
@@ -36,6 +39,9 @@ pub struct PipelineConfig {
     pub after_window: Vec<TransformConfig>,
     #[serde(default)]
     pub sinks: Vec<SinkConfig>,
+    /// Databases, declared once; a sink names those it may use.
+    #[serde(default)]
+    pub connections: std::collections::BTreeMap<String, ConnectionConfig>,
     #[serde(default)]
     pub dead_letter: DeadLetterConfig,
 }
@@ -128,15 +134,6 @@ pub struct TransformConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum SinkConfig {
-    Csv(CsvSinkConfig),
-    Jsonl(JsonlSinkConfig),
-    /// JSON Lines on standard output.
-    Stdout(StdoutSinkConfig),
-}
-
-#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CsvSinkConfig {
     pub name: String,
@@ -158,16 +155,6 @@ pub struct JsonlSinkConfig {
 #[serde(deny_unknown_fields)]
 pub struct StdoutSinkConfig {
     pub name: String,
-}
-
-impl SinkConfig {
-    pub fn name(&self) -> &str {
-        match self {
-            SinkConfig::Csv(c) => &c.name,
-            SinkConfig::Jsonl(c) => &c.name,
-            SinkConfig::Stdout(c) => &c.name,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -271,7 +258,11 @@ impl PipelineConfig {
                 SinkConfig::Csv(c) => resolve(&mut c.path),
                 SinkConfig::Jsonl(c) => resolve(&mut c.path),
                 SinkConfig::Stdout(_) => {}
+                SinkConfig::Plugin(p) => p.resolve_paths(base),
             }
+        }
+        for c in self.connections.values_mut() {
+            c.resolve_paths(base);
         }
         if let DeadLetterConfig::Jsonl { path } = &mut self.dead_letter {
             resolve(path);
@@ -336,6 +327,10 @@ impl PipelineConfig {
                     s.name()
                 ));
             }
+            if let SinkConfig::Plugin(p) = s {
+                p.validate(&self.connections)
+                    .map_err(|e| format!("key `sinks[{i}].{e}"))?;
+            }
         }
         Ok(())
     }
@@ -344,8 +339,12 @@ impl PipelineConfig {
 /// The plugin's config table as text pairs; nested tables and arrays are
 /// refused (their text form would be ambiguous across plugin languages).
 pub fn plugin_config(transform: &TransformConfig) -> Result<Vec<(String, String)>, String> {
-    transform
-        .config
+    config_pairs(&transform.config)
+}
+
+/// A `config` table as text pairs, as plugins receive it.
+pub fn config_pairs(table: &toml::Table) -> Result<Vec<(String, String)>, String> {
+    table
         .iter()
         .map(|(k, v)| {
             let text = match v {
