@@ -3,11 +3,14 @@
 
 mod boundary;
 mod check;
+mod etl_example;
 mod languages;
 mod plugin_errors;
 mod rows;
 mod scaffold;
 mod sdk;
+mod sink_compliance;
+mod sink_files;
 mod sources;
 mod students;
 mod window_examples;

@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: where the built `weir` binary and the
 //! test components are, and a scratch folder to run pipelines in.
 
+pub mod services;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
