@@ -103,6 +103,25 @@ enum BenchCommand {
         #[arg(long, default_value_t = 8192)]
         batch: usize,
     },
+    /// Rows per second through one bundled sink, from in-memory batches;
+    /// prints JSON (scripts/bench-sinks compares it with bulk loaders).
+    Sink {
+        /// A bundled sink, e.g. builtin:postgres.
+        plugin: String,
+        /// The database URL, for SQL sinks.
+        #[arg(long)]
+        url: Option<String>,
+        /// The directory, for file sinks.
+        #[arg(long)]
+        directory: Option<PathBuf>,
+        /// A config entry for the sink, KEY=VALUE (repeatable).
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 8192)]
+        batch: usize,
+    },
     /// Filter + uppercase natively and as a Wasm component; prints JSON.
     Transform {
         #[arg(long, default_value_t = 1_000_000)]
@@ -234,6 +253,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let report =
                 crate::bench::window::run(kind, rows, keys, batch).map_err(|e| anyhow!(e))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Sink {
+                    plugin,
+                    url,
+                    directory,
+                    config,
+                    rows,
+                    batch,
+                },
+        } => {
+            let config = config
+                .iter()
+                .map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| anyhow!("--config takes KEY=VALUE"))?;
+            let report = crate::bench::sink::run(&plugin, url, directory, config, rows, batch)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
         }

@@ -1,6 +1,7 @@
 //! Benchmarks behind `weir bench`: speed, measured on release builds, never
 //! asserted by tests.
 
+pub mod sink;
 pub mod transform;
 pub mod window;
 
