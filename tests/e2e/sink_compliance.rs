@@ -286,3 +286,48 @@ fn a_connection_not_declared_is_refused_naming_it() {
         "{err}"
     );
 }
+
+/// A value too long for its column: refused by the database (PostgreSQL,
+/// and MariaDB in its default strict mode), dead-lettered with its reason,
+/// and the other rows kept.
+fn too_long(db: Db) {
+    let target = Target::new(db);
+    target.sql(&format!(
+        "CREATE TABLE {} (id BIGINT PRIMARY KEY, name VARCHAR(3), score DOUBLE PRECISION, day DATE)",
+        target.table
+    ).replace("DOUBLE PRECISION", if db == Db::Mysql { "DOUBLE" } else { "DOUBLE PRECISION" }));
+    let run = target.run(FIRST, "mode = \"append\"", "").ok();
+    assert_eq!(
+        target.rows(),
+        "1|ada|set\n2|bob|set\n3|cy|set\n4|dee|null",
+        "{}",
+        run.stderr()
+    );
+    let input = "id,name,score,day\n8,hannah,1,2026-11-04\n9,ivy,2,2026-11-04\n";
+    let run = target.run(input, "mode = \"append\"", "").ok();
+    assert!(
+        run.stderr().contains("1 refused (dead-lettered)"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        target.rows().ends_with("4|dee|null\n9|ivy|set"),
+        "{}",
+        target.rows()
+    );
+    let letters = target.scratch.dead_letters("out/dead.jsonl");
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["input"]["name"], "hannah");
+    let reason = letters[0]["reason"].as_str().unwrap().to_lowercase();
+    assert!(reason.contains("too long"), "{reason}");
+}
+
+#[test]
+fn postgres_sink_refuses_a_value_too_long_for_its_column() {
+    too_long(Db::Postgres);
+}
+
+#[test]
+fn mysql_sink_refuses_a_value_too_long_for_its_column() {
+    too_long(Db::Mysql);
+}

@@ -42,7 +42,9 @@ fn batches(rows: usize, batch: usize) -> (Arc<Schema>, Vec<RecordBatch>) {
             Arc::new(Float64Array::from_iter_values(
                 ids.iter().map(|i| (i % 1000) as f64 / 10.0),
             )),
-            Arc::new(Int64Array::from_iter_values(ids.iter().map(|i| i * 7 % 100_000))),
+            Arc::new(Int64Array::from_iter_values(
+                ids.iter().map(|i| i * 7 % 100_000),
+            )),
             Arc::new(Date32Array::from_iter_values(
                 ids.iter().map(|i| 20_758 + (i % 28) as i32),
             )),
@@ -98,7 +100,11 @@ pub fn run(
         match sink.write(b)? {
             crate::runtime::SinkOutcome::Written { rejections } if rejections.is_empty() => {}
             crate::runtime::SinkOutcome::Written { rejections } => {
-                anyhow::bail!("the sink refused {} rows: {}", rejections.len(), rejections[0].1)
+                anyhow::bail!(
+                    "the sink refused {} rows: {}",
+                    rejections.len(),
+                    rejections[0].1
+                )
             }
             crate::runtime::SinkOutcome::Failed { reason } => anyhow::bail!("{reason}"),
         }

@@ -37,7 +37,7 @@ struct OpenFile {
 
 enum Writer {
     /// arrow's CSV writer flushes to the file after every batch.
-    Csv(arrow::csv::Writer<File>),
+    Csv(Box<arrow::csv::Writer<File>>),
     Jsonl(arrow::json::LineDelimitedWriter<BufWriter<File>>),
     Parquet(Box<ArrowWriter<File>>),
     Finished,
@@ -171,7 +171,7 @@ impl OpenFile {
         let shown = self.path.display().to_string();
         let fail = |e: &dyn std::fmt::Display| format!("cannot finish {shown}: {e}");
         let file = match std::mem::replace(&mut self.writer, Writer::Finished) {
-            Writer::Csv(w) => w.into_inner(),
+            Writer::Csv(w) => (*w).into_inner(),
             Writer::Jsonl(mut w) => {
                 w.finish().map_err(|e| fail(&e))?;
                 w.into_inner().into_inner().map_err(|e| fail(&e))?
@@ -208,14 +208,14 @@ impl files::Host for FilesView<'_> {
         };
         let file = open_file(&written)?;
         let writer = match options.format {
-            Format::Csv => Writer::Csv(
+            Format::Csv => Writer::Csv(Box::new(
                 arrow::csv::WriterBuilder::new()
                     .with_header(options.header)
                     .with_delimiter(u8::try_from(options.delimiter).map_err(|_| {
                         format!("the CSV delimiter {:?} is not one byte", options.delimiter)
                     })?)
                     .build(file),
-            ),
+            )),
             Format::Jsonl => {
                 Writer::Jsonl(arrow::json::LineDelimitedWriter::new(BufWriter::new(file)))
             }
