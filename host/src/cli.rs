@@ -3,7 +3,7 @@
 
 use crate::config::{PipelineConfig, WindowKind, ddl};
 use crate::pipeline::Plan;
-use crate::runtime::{ComponentCache, PluginInfo, Runtime, TransformPlugin};
+use crate::runtime::{ComponentCache, PluginError, PluginInfo, Runtime, TransformPlugin, World};
 use crate::source::RunMode;
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand};
@@ -121,6 +121,7 @@ enum PluginCommand {
     /// Shows a component's world, contract version, imports and exports, and
     /// the schema it declares for an input schema.
     Inspect {
+        /// A .wasm file, or a bundled sink (`builtin:postgres`, ...).
         plugin: PathBuf,
         /// Input columns in Spark DDL, e.g. "value STRING".
         #[arg(long)]
@@ -154,6 +155,25 @@ enum BenchCommand {
         /// Milliseconds between reloads.
         #[arg(long, default_value_t = 20)]
         interval_ms: u64,
+    },
+    /// Rows per second through one bundled sink, from in-memory batches;
+    /// prints JSON (scripts/bench-sinks compares it with bulk loaders).
+    Sink {
+        /// A bundled sink, e.g. builtin:postgres.
+        plugin: String,
+        /// The database URL, for SQL sinks.
+        #[arg(long)]
+        url: Option<String>,
+        /// The directory, for file sinks.
+        #[arg(long)]
+        directory: Option<PathBuf>,
+        /// A config entry for the sink, KEY=VALUE (repeatable).
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 8192)]
+        batch: usize,
     },
     /// Filter + uppercase natively and as a Wasm component; prints JSON.
     Transform {
@@ -353,6 +373,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench {
             command:
+                BenchCommand::Sink {
+                    plugin,
+                    url,
+                    directory,
+                    config,
+                    rows,
+                    batch,
+                },
+        } => {
+            let config = config
+                .iter()
+                .map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| anyhow!("--config takes KEY=VALUE"))?;
+            let report = crate::bench::sink::run(&plugin, url, directory, config, rows, batch)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command:
                 BenchCommand::Transform {
                     rows,
                     batch,
@@ -390,12 +433,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn inspect(path: &Path, input_schema: Option<&str>, config: &[String]) -> anyhow::Result<ExitCode> {
     let runtime = runtime()?;
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read plugin {}", path.display()))?;
     let shown = path.display().to_string();
-    let component = runtime.load_bytes(&shown, &bytes)?;
+    let builtin = crate::sink::builtin::find(&shown).map_err(|e| anyhow!(e))?;
+    let bytes = match builtin {
+        Some(b) => b.component.to_vec(),
+        None => {
+            std::fs::read(path).with_context(|| format!("cannot read plugin {}", path.display()))?
+        }
+    };
+    // A transform, or else a sink; neither is reported as a transform would be.
+    let (world, component) = match runtime.load_world(&shown, &bytes, World::Transform) {
+        Err(first @ PluginError::WrongWorld { .. }) => (
+            World::Sink,
+            runtime
+                .load_world(&shown, &bytes, World::Sink)
+                .map_err(|_| first)?,
+        ),
+        loaded => (World::Transform, loaded?),
+    };
     let info = PluginInfo::read(&runtime.engine, &shown, &bytes, &component)?;
     let mut report = serde_json::to_value(&info)?;
+    if let Some(b) = builtin {
+        report["bundled"] = serde_json::json!({
+            "about": b.about,
+            "preset_config": { b.preset.0: b.preset.1 },
+        });
+    }
+    if world == World::Sink && input_schema.is_some() {
+        return Err(anyhow!(
+            "--input-schema plans transforms; a sink is checked when its pipeline runs"
+        ));
+    }
     if let Some(ddl_text) = input_schema {
         let schema =
             Arc::new(ddl::parse_schema(ddl_text).map_err(|e| anyhow!("--input-schema: {e}"))?);

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod avro;
 pub mod bench;
+pub mod capability;
 pub mod cli;
 pub mod config;
 pub mod dead_letter;

@@ -9,9 +9,9 @@ use crate::dead_letter::{DeadLetter, DeadLetterWriter, rows_as_json};
 use crate::envelope::Envelope;
 use crate::reload::{ReloadRequest, TransformSlot};
 use crate::runtime::{
-    BatchOutcome, PluginError, PluginLimits, PluginSettings, Runtime, TransformPlugin,
+    BatchOutcome, PluginError, PluginLimits, PluginSettings, Runtime, SinkOutcome, TransformPlugin,
 };
-use crate::sink::{self, Sink, SinkError};
+use crate::sink::{self, OpenSink, PlannedSink, SinkError};
 use crate::source::{self, RunMode, Source, SourceError};
 use crate::summary::{RunSummary, SinkCounts, TransformCounts, WindowCounts};
 use crate::window::{WindowOperator, show_time};
@@ -57,6 +57,12 @@ pub enum PipelineError {
     Aggregate(String),
     #[error(transparent)]
     Write(#[from] SinkError),
+    #[error("sink `{sink}`: epoch {epoch} was aborted (none of its rows were committed): {error}")]
+    Commit {
+        sink: String,
+        epoch: u64,
+        error: Box<PluginError>,
+    },
     #[error("cannot write the dead-letter {target}: {error}")]
     DeadLetterWrite {
         target: String,
@@ -74,6 +80,7 @@ pub struct Plan {
     transforms: Vec<TransformSlot>,
     window: Option<WindowOperator>,
     after_window: Vec<TransformSlot>,
+    sinks: Vec<PlannedSink>,
     runtime: Runtime,
     /// The schema of each stage's output, the source's first; the last is
     /// what the sinks receive. See [`Plan::stages`] for their names.
@@ -159,12 +166,15 @@ impl Plan {
             &mut schemas,
         )?;
         let output = schemas.last().expect("at least the source schema").clone();
+        let mut sinks = Vec::new();
         for (index, s) in config.sinks.iter().enumerate() {
-            sink::check(s, &output).map_err(|error| PipelineError::SinkSchema {
+            let error = |error| PipelineError::SinkSchema {
                 file: file.clone(),
                 index,
                 error,
-            })?;
+            };
+            sink::check(s, &output).map_err(error)?;
+            sinks.push(sink::plan(s, &config.connections, runtime).map_err(error)?);
         }
         Ok(Plan {
             config,
@@ -174,6 +184,7 @@ impl Plan {
             transforms,
             window,
             after_window,
+            sinks,
             runtime: runtime.clone(),
             schemas,
         })
@@ -207,14 +218,22 @@ impl Plan {
             .last()
             .expect("at least the source schema")
             .clone();
-        let mut sinks = Vec::new();
-        for (index, s) in self.config.sinks.iter().enumerate() {
-            let opened = sink::open(s, &output).map_err(|error| PipelineError::SinkSchema {
-                file: self.file.clone(),
-                index,
-                error,
-            })?;
-            sinks.push(opened);
+        let mut sinks: Vec<OpenSink> = Vec::new();
+        for (index, s) in self.sinks.iter().enumerate() {
+            match s.open(&self.runtime, output.clone()) {
+                Ok(opened) => sinks.push(opened),
+                Err(error) => {
+                    // Sinks opened before this one hold nothing yet; close them.
+                    for opened in &mut sinks {
+                        opened.abort(1);
+                    }
+                    return Err(PipelineError::SinkSchema {
+                        file: self.file.clone(),
+                        index,
+                        error,
+                    });
+                }
+            }
         }
         let dead_letter = DeadLetterWriter::open(&self.config.dead_letter).map_err(|error| {
             PipelineError::DeadLetter {
@@ -238,9 +257,10 @@ impl Plan {
                 ..Default::default()
             }),
             after_window: counts(&self.after_window),
-            sinks: sinks
+            sinks: self
+                .sinks
                 .iter()
-                .map(|s| SinkCounts::new(s.name(), &s.target()))
+                .map(|s| SinkCounts::new(&s.name, &s.target))
                 .collect(),
             dead_letter_target: dead_letter.target.clone(),
             ..RunSummary::default()
@@ -259,6 +279,7 @@ impl Plan {
             emitted: 0,
             board: StatusBoard::default(),
             reloads: None,
+            epoch: 1,
         })
     }
 }
@@ -270,7 +291,7 @@ pub struct Pipeline {
     window: Option<WindowOperator>,
     after_window: Vec<TransformSlot>,
     runtime: Runtime,
-    sinks: Vec<Box<dyn Sink>>,
+    sinks: Vec<OpenSink>,
     dead_letter: DeadLetterWriter,
     summary: RunSummary,
     /// Close every window at the end of the run.
@@ -281,21 +302,71 @@ pub struct Pipeline {
     board: StatusBoard,
     /// Reloads asked for, applied at the next batch boundary.
     reloads: Option<mpsc::Receiver<ReloadRequest>>,
+    /// The sinks' current epoch: what they write until the next commit.
+    /// One per run for now; checkpoints will commit one per interval.
+    epoch: u64,
 }
 
 impl Pipeline {
     /// Runs until the source ends (a bounded run) or is stopped, then
-    /// flushes every sink and the dead-letter.
+    /// commits the sinks' epoch and flushes the dead-letter. If anything
+    /// fails, the sinks abort the epoch: nothing of it is committed.
     pub fn run(mut self) -> Result<RunSummary, PipelineError> {
         let processed = self.process();
-        // Whatever stopped the run, what was written before is made
-        // durable: a stopped pipeline's output is whole up to its last
-        // good batch, and the dead-letter says why it stopped.
-        let flushed = self.flush_outputs();
+        let stopped = match processed {
+            Ok(()) => None,
+            // A plugin whose policy is to stop: what came before it is
+            // whole, so it is committed, and the run ends with the reason.
+            Err(e @ PipelineError::Stopped { .. }) => Some(e),
+            Err(e) => {
+                for sink in &mut self.sinks {
+                    sink.abort(self.epoch);
+                }
+                self.publish("stopped");
+                return Err(e);
+            }
+        };
+        self.commit()?;
+        let target = self.dead_letter.target.clone();
+        self.dead_letter
+            .flush()
+            .map_err(|error| PipelineError::DeadLetterWrite { target, error })?;
+        self.summary.dead_lettered = self.dead_letter.written;
+        self.source.close().map_err(PipelineError::Read)?;
         self.publish("stopped");
-        processed?;
-        flushed?;
-        Ok(self.summary)
+        match stopped {
+            Some(e) => Err(e),
+            None => Ok(self.summary),
+        }
+    }
+
+    /// Two phases: every sink prepares, then every sink commits; if one
+    /// cannot prepare, all abort.
+    fn commit(&mut self) -> Result<(), PipelineError> {
+        let epoch = self.epoch;
+        let failed = |sink: &OpenSink, error| PipelineError::Commit {
+            sink: sink.name().to_string(),
+            epoch,
+            error: Box::new(error),
+        };
+        for i in 0..self.sinks.len() {
+            if let Err(error) = self.sinks[i].pre_commit(epoch) {
+                let error = failed(&self.sinks[i], error);
+                for sink in &mut self.sinks {
+                    sink.abort(epoch);
+                }
+                return Err(error);
+            }
+        }
+        for sink in &mut self.sinks {
+            sink.commit(epoch).map_err(|e| failed(sink, e))?;
+        }
+        for sink in &mut self.sinks {
+            sink.close()
+                .map_err(|e| PipelineError::Write(SinkError::Plugin(Box::new(e))))?;
+        }
+        self.epoch += 1;
+        Ok(())
     }
 
     /// Reads and processes until the source ends; at its end, closes every
@@ -432,19 +503,6 @@ impl Pipeline {
         });
     }
 
-    fn flush_outputs(&mut self) -> Result<(), PipelineError> {
-        for sink in &mut self.sinks {
-            sink.flush()?;
-        }
-        let target = self.dead_letter.target.clone();
-        self.dead_letter
-            .flush()
-            .map_err(|error| PipelineError::DeadLetterWrite { target, error })?;
-        self.summary.dead_lettered = self.dead_letter.written;
-        self.source.close().map_err(PipelineError::Read)?;
-        Ok(())
-    }
-
     /// Rows after the window: the after-window transforms, then the sinks.
     fn finish(&mut self, rows: Envelope) -> Result<(), PipelineError> {
         let rows = if self.window.is_some() {
@@ -459,8 +517,24 @@ impl Pipeline {
         };
         if let Some(rows) = rows {
             for (sink, counts) in self.sinks.iter_mut().zip(&mut self.summary.sinks) {
-                sink.write(&rows.data)?;
-                counts.rows += rows.num_rows() as u64;
+                let n = rows.num_rows();
+                let stage = format!("sink:{}", sink.name());
+                let outcome = sink
+                    .write(&rows.data)
+                    .map_err(|e| PipelineError::Write(SinkError::Plugin(Box::new(e))))?;
+                let refused: Vec<(usize, String)> = match outcome {
+                    SinkOutcome::Written { rejections } => rejections
+                        .into_iter()
+                        .map(|(row, reason)| (row as usize, reason))
+                        .collect(),
+                    SinkOutcome::Failed { reason } => {
+                        tracing::warn!(sink = %sink.name(), rows = n, %reason, "A batch failed; its rows go to the dead-letter.");
+                        (0..n).map(|row| (row, reason.clone())).collect()
+                    }
+                };
+                counts.rows += (n - refused.len()) as u64;
+                counts.dead_lettered += refused.len() as u64;
+                dead_letter_rows(&mut self.dead_letter, &stage, &rows, refused)?;
             }
             self.summary.rows_out += rows.num_rows() as u64;
         }

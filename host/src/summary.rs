@@ -59,7 +59,10 @@ pub struct WindowCounts {
 pub struct SinkCounts {
     pub name: String,
     pub target: String,
+    /// Rows the sink wrote.
     pub rows: u64,
+    /// Rows the sink refused (sent to the dead-letter with the reason).
+    pub dead_lettered: u64,
 }
 
 impl TransformCounts {
@@ -87,6 +90,7 @@ impl SinkCounts {
             name: name.to_string(),
             target: target.to_string(),
             rows: 0,
+            dead_lettered: 0,
         }
     }
 }
@@ -96,6 +100,10 @@ fn sum(counts: &[TransformCounts], field: fn(&TransformCounts) -> u64) -> u64 {
 }
 
 impl RunSummary {
+    fn sink_dead_lettered(&self) -> u64 {
+        self.sinks.iter().map(|s| s.dead_lettered).sum()
+    }
+
     /// Rows that left the record-level part of the pipeline: aggregated into
     /// windows, or out to the sinks when there is no window.
     fn record_level_out(&self) -> u64 {
@@ -122,9 +130,16 @@ impl RunSummary {
                         + sum(&self.after_window, |t| t.filtered)
                         + sum(&self.after_window, |t| t.dead_lettered)
         });
-        let letters =
-            self.dead_lettered == before_dead + sum(&self.after_window, |t| t.dead_lettered);
-        records && window && letters
+        // Each sink gets every row out: it writes it or dead-letters it.
+        let sinks = self
+            .sinks
+            .iter()
+            .all(|s| s.rows + s.dead_lettered == self.rows_out);
+        let letters = self.dead_lettered
+            == before_dead
+                + sum(&self.after_window, |t| t.dead_lettered)
+                + self.sink_dead_lettered();
+        records && window && sinks && letters
     }
 }
 
@@ -181,11 +196,15 @@ impl std::fmt::Display for RunSummary {
             write_transform(f, "after-window transform", t)?;
         }
         for s in &self.sinks {
-            writeln!(
+            write!(
                 f,
                 "  sink {}: {} rows written to {}",
                 s.name, s.rows, s.target
             )?;
+            if s.dead_lettered > 0 {
+                write!(f, ", {} refused (dead-lettered)", s.dead_lettered)?;
+            }
+            writeln!(f)?;
         }
         writeln!(
             f,
@@ -203,7 +222,9 @@ impl std::fmt::Display for RunSummary {
         } else {
             String::new()
         };
-        let before_dead = self.dead_lettered - sum(&self.after_window, |t| t.dead_lettered);
+        let before_dead = self.dead_lettered.saturating_sub(
+            sum(&self.after_window, |t| t.dead_lettered) + self.sink_dead_lettered(),
+        );
         match &self.window {
             None => write!(
                 f,

@@ -3,6 +3,7 @@
 
 mod boundary;
 mod check;
+mod etl_example;
 mod kafka;
 mod languages;
 mod plugin_errors;
@@ -11,6 +12,8 @@ mod rows;
 mod sandbox;
 mod scaffold;
 mod sdk;
+mod sink_compliance;
+mod sink_files;
 mod sources;
 mod students;
 mod window_examples;

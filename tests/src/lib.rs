@@ -3,6 +3,7 @@
 
 pub mod kafka;
 pub mod registry;
+pub mod services;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

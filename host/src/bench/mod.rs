@@ -3,6 +3,7 @@
 
 pub mod kafka;
 pub mod reload;
+pub mod sink;
 pub mod transform;
 pub mod window;
 

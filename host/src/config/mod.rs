@@ -7,9 +7,12 @@ pub mod duration;
 mod env;
 pub mod kafka;
 mod sandbox;
+mod sink;
 mod window;
 
 pub use sandbox::{ErrorPolicy, Grant};
+pub use sink::{ConnectionConfig, PluginSinkConfig, SinkConfig};
+
 pub use window::{LatePolicy, OutputMode, WindowConfig, WindowKind};
 
 use serde::Deserialize;
@@ -39,6 +42,9 @@ pub struct PipelineConfig {
     pub after_window: Vec<TransformConfig>,
     #[serde(default)]
     pub sinks: Vec<SinkConfig>,
+    /// Databases, declared once; a sink names those it may use.
+    #[serde(default)]
+    pub connections: std::collections::BTreeMap<String, ConnectionConfig>,
     #[serde(default)]
     pub dead_letter: DeadLetterConfig,
 }
@@ -144,16 +150,6 @@ pub struct TransformConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum SinkConfig {
-    Csv(CsvSinkConfig),
-    Jsonl(JsonlSinkConfig),
-    /// JSON Lines on standard output.
-    Stdout(StdoutSinkConfig),
-    Kafka(Box<kafka::KafkaSinkConfig>),
-}
-
-#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CsvSinkConfig {
     pub name: String,
@@ -175,17 +171,6 @@ pub struct JsonlSinkConfig {
 #[serde(deny_unknown_fields)]
 pub struct StdoutSinkConfig {
     pub name: String,
-}
-
-impl SinkConfig {
-    pub fn name(&self) -> &str {
-        match self {
-            SinkConfig::Csv(c) => &c.name,
-            SinkConfig::Jsonl(c) => &c.name,
-            SinkConfig::Stdout(c) => &c.name,
-            SinkConfig::Kafka(c) => &c.name,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -305,7 +290,11 @@ impl PipelineConfig {
                 SinkConfig::Csv(c) => resolve(&mut c.path),
                 SinkConfig::Jsonl(c) => resolve(&mut c.path),
                 SinkConfig::Stdout(_) | SinkConfig::Kafka(_) => {}
+                SinkConfig::Plugin(p) => p.resolve_paths(base),
             }
+        }
+        for c in self.connections.values_mut() {
+            c.resolve_paths(base);
         }
         if let DeadLetterConfig::Jsonl { path } = &mut self.dead_letter {
             resolve(path);
@@ -371,6 +360,10 @@ impl PipelineConfig {
                     s.name()
                 ));
             }
+            if let SinkConfig::Plugin(p) = s {
+                p.validate(&self.connections)
+                    .map_err(|e| format!("key `sinks[{i}].{e}"))?;
+            }
         }
         Ok(())
     }
@@ -379,8 +372,12 @@ impl PipelineConfig {
 /// The plugin's config table as text pairs; nested tables and arrays are
 /// refused (their text form would be ambiguous across plugin languages).
 pub fn plugin_config(transform: &TransformConfig) -> Result<Vec<(String, String)>, String> {
-    transform
-        .config
+    config_pairs(&transform.config)
+}
+
+/// A `config` table as text pairs, as plugins receive it.
+pub fn config_pairs(table: &toml::Table) -> Result<Vec<(String, String)>, String> {
+    table
         .iter()
         .map(|(k, v)| {
             let text = match v {

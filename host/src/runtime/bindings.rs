@@ -1,4 +1,5 @@
-//! Host-side bindings generated from wit/; private to the runtime.
+//! Host-side bindings generated from wit/; private to the runtime and the
+//! capabilities.
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -6,3 +7,16 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::weir::plugin::types as wit;
+
+/// The `sink` world. Types and `log` are the transform world's own, so a
+/// batch converts the same way for both kinds of plugin.
+pub mod sink {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "sink",
+        with: {
+            "weir:plugin/types": super::weir::plugin::types,
+            "weir:plugin/log": super::weir::plugin::log,
+        },
+    });
+}

@@ -68,7 +68,18 @@ impl Runtime {
         self.load_bytes(&shown, &bytes)
     }
 
+    /// Loads a transform from bytes (see [`Runtime::load`]).
     pub fn load_bytes(&self, shown: &str, bytes: &[u8]) -> Result<Component, PluginError> {
+        self.load_world(shown, bytes, inspect::World::Transform)
+    }
+
+    /// Loads a component that must be of `world`.
+    pub fn load_world(
+        &self,
+        shown: &str,
+        bytes: &[u8],
+        world: inspect::World,
+    ) -> Result<Component, PluginError> {
         inspect::check_header(shown, bytes)?;
         let component = self
             .cache
@@ -77,7 +88,7 @@ impl Runtime {
                 path: shown.to_string(),
                 reason: format!("{e:#}"),
             })?;
-        inspect::check_contract(&self.engine, shown, &component)?;
+        inspect::check_contract(&self.engine, shown, &component, world)?;
         Ok(component)
     }
 

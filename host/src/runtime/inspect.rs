@@ -7,6 +7,44 @@ use wasmtime::component::Component;
 
 /// The name of the interface every transform exports, without its version.
 pub const TRANSFORMER: &str = "weir:plugin/transformer";
+/// The name of the interface every sink exports, without its version.
+pub const SINK_WRITER: &str = "weir:plugin/sink-writer";
+
+/// The kinds of plugin, by the world they are built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum World {
+    Transform,
+    Sink,
+}
+
+impl World {
+    pub fn name(self) -> &'static str {
+        match self {
+            World::Transform => "transform",
+            World::Sink => "sink",
+        }
+    }
+
+    /// The interface the world exports, without its version.
+    pub fn interface(self) -> &'static str {
+        match self {
+            World::Transform => TRANSFORMER,
+            World::Sink => SINK_WRITER,
+        }
+    }
+
+    /// The world whose interface a component exports, if any.
+    fn of(exports: &[String]) -> Option<(World, &str)> {
+        [World::Transform, World::Sink].into_iter().find_map(|w| {
+            exports.iter().find_map(|e| {
+                e.strip_prefix(w.interface())
+                    .and_then(|v| v.strip_prefix('@'))
+                    .map(|v| (w, v))
+            })
+        })
+    }
+}
 
 /// A `weir:plugin` contract version (`MAJOR.MINOR.PATCH`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,31 +108,34 @@ pub fn check_header(path: &str, bytes: &[u8]) -> Result<(), PluginError> {
     Ok(())
 }
 
-/// Checks that the component exports the transformer interface of a version
-/// compatible with this host.
+/// Checks that the component exports the interface of `world` (or of any
+/// world, if `None`) in a version compatible with this host.
 pub fn check_contract(
     engine: &Engine,
     path: &str,
     component: &Component,
-) -> Result<ContractVersion, PluginError> {
+    world: impl Into<Option<World>>,
+) -> Result<(World, ContractVersion), PluginError> {
+    let expected = world.into();
     let exports = export_names(engine, component);
-    let Some(version) = exports.iter().find_map(|e| {
-        e.strip_prefix(TRANSFORMER)
-            .and_then(|v| v.strip_prefix('@'))
-    }) else {
+    let found = World::of(&exports).filter(|(w, _)| expected.is_none_or(|e| e == *w));
+    let Some((found, version)) = found else {
         let shown = if exports.is_empty() {
             "nothing".to_string()
         } else {
             exports.join(", ")
         };
+        let expected = expected.unwrap_or(World::Transform);
         return Err(PluginError::WrongWorld {
             path: path.to_string(),
+            world: expected.name(),
+            interface: expected.interface(),
             exports: shown,
         });
     };
     let host = ContractVersion::host();
     match ContractVersion::parse(version) {
-        Some(plugin) if plugin.is_compatible_with(&host) => Ok(plugin),
+        Some(plugin) if plugin.is_compatible_with(&host) => Ok((found, plugin)),
         _ => Err(PluginError::IncompatibleVersion {
             path: path.to_string(),
             plugin: version.to_string(),
@@ -123,7 +164,7 @@ fn import_names(engine: &Engine, component: &Component) -> Vec<String> {
 #[derive(Debug, serde::Serialize)]
 pub struct PluginInfo {
     pub path: String,
-    pub world: &'static str,
+    pub world: World,
     pub contract_version: String,
     pub host_contract_version: String,
     pub content_hash: String,
@@ -138,10 +179,10 @@ impl PluginInfo {
         bytes: &[u8],
         component: &Component,
     ) -> Result<Self, PluginError> {
-        let version = check_contract(engine, path, component)?;
+        let (world, version) = check_contract(engine, path, component, None)?;
         Ok(PluginInfo {
             path: path.to_string(),
-            world: "transform",
+            world,
             contract_version: version.to_string(),
             host_contract_version: ContractVersion::host().to_string(),
             content_hash: super::cache::ComponentCache::key(engine, bytes),

@@ -1,21 +1,23 @@
 //! The plugin runtime: a wasmtime engine, the precompiled-component cache,
 //! the host capabilities plugins import, and running transforms.
 
-mod bindings;
+pub(crate) mod bindings;
 mod cache;
 pub mod convert;
 mod engine;
 pub mod inspect;
 mod log;
 mod selection;
+pub mod sink;
 mod state;
 mod store;
 pub mod transform;
 
 pub use cache::ComponentCache;
 pub use engine::Runtime;
-pub use inspect::{ContractVersion, PluginInfo};
+pub use inspect::{ContractVersion, PluginInfo, World};
 pub use selection::RowSelection;
+pub use sink::{SinkOutcome, SinkPlugin, SinkSettings};
 pub use transform::{
     BatchOutcome, PluginLimits, PluginSettings, PluginStats, PluginVersion, TransformPlugin,
 };
@@ -38,9 +40,14 @@ pub enum PluginError {
     #[error("{path} is not a valid component: {reason}")]
     Invalid { path: String, reason: String },
     #[error(
-        "{path} does not export the weir transform interface (weir:plugin/transformer); it exports: {exports}"
+        "{path} does not export the weir {world} interface ({interface}); it exports: {exports}"
     )]
-    WrongWorld { path: String, exports: String },
+    WrongWorld {
+        path: String,
+        world: &'static str,
+        interface: &'static str,
+        exports: String,
+    },
     #[error(
         "{path} was built for weir:plugin@{plugin}, but this host speaks weir:plugin@{host}; \
          rebuild the plugin against a compatible SDK"

@@ -602,7 +602,7 @@ impl TransformPlugin {
 }
 
 /// Sets the deadline for the next call: `limits.timeout` from now.
-fn arm(store: &mut Store<PluginData>, limits: PluginLimits) {
+pub(super) fn arm<T>(store: &mut Store<T>, limits: PluginLimits) {
     let ticks = limits
         .timeout
         .as_millis()
@@ -614,7 +614,7 @@ fn arm(store: &mut Store<PluginData>, limits: PluginLimits) {
 
 /// The message of a trap or host error, without wasmtime's backtrace noise,
 /// and in the pipeline's terms when a limit was hit.
-fn trap_reason(e: &wasmtime::Error, limits: PluginLimits) -> String {
+pub(super) fn trap_reason(e: &wasmtime::Error, limits: PluginLimits) -> String {
     let text = format!("{e:#}");
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => {

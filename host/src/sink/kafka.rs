@@ -3,7 +3,7 @@
 //! column; the record key from a column. Written means acknowledged: `flush`
 //! waits for the broker.
 
-use super::{Sink, SinkError};
+use super::SinkError;
 use crate::avro::{AvroEncoder, Registry};
 use crate::config::kafka::{KafkaSinkConfig, KafkaSinkFormat};
 use crate::kafka::producer::KafkaProducer;
@@ -21,7 +21,7 @@ pub struct KafkaSink {
 
 impl KafkaSink {
     pub fn open(config: &KafkaSinkConfig, schema: &Schema) -> Result<Self, SinkError> {
-        let fail = |message: String| SinkError::Encode {
+        let fail = |message: String| SinkError::Config {
             sink: config.name.clone(),
             message,
         };
@@ -75,20 +75,14 @@ pub fn check(config: &KafkaSinkConfig, schema: &Schema) -> Result<(), String> {
     }
 }
 
-impl Sink for KafkaSink {
-    fn name(&self) -> &str {
+impl KafkaSink {
+    pub fn name(&self) -> &str {
         &self.name
     }
 
-    fn target(&self) -> String {
-        format!("kafka topic {}", self.producer.topic)
-    }
-
-    fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
-        let fail = |message: String| SinkError::Encode {
-            sink: self.name.clone(),
-            message,
-        };
+    /// Hands every row to the producer; an error fails the batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        let fail = |message: String| message;
         let values: Vec<Vec<u8>> = match self.format {
             KafkaSinkFormat::Avro => self
                 .avro
@@ -134,10 +128,8 @@ impl Sink for KafkaSink {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), SinkError> {
-        self.producer.flush().map_err(|message| SinkError::Encode {
-            sink: self.name.clone(),
-            message,
-        })
+    /// Returns once the broker has acknowledged every record sent.
+    pub fn flush(&mut self) -> Result<(), String> {
+        self.producer.flush()
     }
 }

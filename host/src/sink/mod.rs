@@ -1,36 +1,112 @@
-//! Sinks: where rows end up. For now native CSV, JSON Lines and stdout
-//! writers; the sandboxed sink contract replaces them in its own issue.
+//! Sinks: where rows end up. Every sink is a component of the `sink` world
+//! (bundled, `builtin:NAME`, or the user's own .wasm) that reaches files
+//! and databases only through the capabilities its pipeline entry grants.
+//! The older `type = "csv" | "jsonl" | "stdout"` entries run on the bundled
+//! file sinks.
 
-mod file;
+pub mod builtin;
 mod kafka;
 
-pub use file::{CsvSink, JsonlSink, StdoutSink};
-
-use crate::config::SinkConfig;
+use crate::capability::ConnectionSpec;
+use crate::config::{ConnectionConfig, PluginSinkConfig, SinkConfig};
+use crate::runtime::{
+    PluginError, PluginLimits, Runtime, SinkOutcome, SinkPlugin, SinkSettings, World,
+};
 use arrow::array::RecordBatch;
-use arrow::datatypes::{DataType, Schema};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+use wasmtime::component::Component;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("sink `{sink}`: cannot write {target}: {source}")]
-    Io {
-        sink: String,
-        target: String,
-        source: std::io::Error,
-    },
-    #[error("sink `{sink}`: {message}")]
-    Encode { sink: String, message: String },
     #[error("sink `{sink}` cannot take this pipeline's rows: {message}")]
     Schema { sink: String, message: String },
+    #[error("sink `{sink}`: {message}")]
+    Config { sink: String, message: String },
+    #[error(transparent)]
+    Plugin(#[from] Box<PluginError>),
 }
 
-pub trait Sink: Send {
-    fn name(&self) -> &str;
+/// A sink whose component is compiled and whose config is complete;
+/// nothing is connected or written until [`PlannedSink::open`].
+pub struct PlannedSink {
+    pub name: String,
     /// Where rows go, for the run summary.
-    fn target(&self) -> String;
-    fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError>;
-    /// Makes everything written so far durable (called at the end of a run).
-    fn flush(&mut self) -> Result<(), SinkError>;
+    pub target: String,
+    kind: Planned,
+}
+
+enum Planned {
+    Component {
+        shown: String,
+        component: Component,
+        settings: SinkSettings,
+    },
+    /// The native Kafka producer: the one sink not yet a component (the
+    /// bundled kafka sink needs the `kafka` capability, still to come).
+    Kafka(Box<crate::config::kafka::KafkaSinkConfig>),
+}
+
+/// An opened sink.
+pub enum OpenSink {
+    Component(SinkPlugin),
+    Kafka(kafka::KafkaSink),
+}
+
+impl OpenSink {
+    pub fn name(&self) -> &str {
+        match self {
+            OpenSink::Component(s) => s.name(),
+            OpenSink::Kafka(s) => s.name(),
+        }
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<SinkOutcome, PluginError> {
+        match self {
+            OpenSink::Component(s) => s.write(batch),
+            OpenSink::Kafka(s) => Ok(match s.write(batch) {
+                Ok(()) => SinkOutcome::Written {
+                    rejections: Vec::new(),
+                },
+                Err(reason) => SinkOutcome::Failed { reason },
+            }),
+        }
+    }
+
+    /// Kafka: waits until the broker has acknowledged every record (it
+    /// cannot take records back: at-least-once).
+    pub fn pre_commit(&mut self, epoch: u64) -> Result<(), PluginError> {
+        match self {
+            OpenSink::Component(s) => s.pre_commit(epoch),
+            OpenSink::Kafka(s) => s.flush().map_err(|message| PluginError::Refused {
+                plugin: s.name().to_string(),
+                call: "pre-commit",
+                message,
+            }),
+        }
+    }
+
+    pub fn commit(&mut self, epoch: u64) -> Result<(), PluginError> {
+        match self {
+            OpenSink::Component(s) => s.commit(epoch),
+            OpenSink::Kafka(_) => Ok(()),
+        }
+    }
+
+    pub fn abort(&mut self, epoch: u64) {
+        if let OpenSink::Component(s) = self {
+            s.abort(epoch);
+        }
+    }
+
+    pub fn close(&mut self) -> Result<(), PluginError> {
+        match self {
+            OpenSink::Component(s) => s.close(),
+            OpenSink::Kafka(_) => Ok(()),
+        }
+    }
 }
 
 /// Checks, before anything is opened, that a sink can encode `schema`.
@@ -39,9 +115,9 @@ pub fn check(config: &SinkConfig, schema: &Schema) -> Result<(), SinkError> {
         .fields()
         .iter()
         .find(|f| matches!(f.data_type(), DataType::List(_) | DataType::Struct(_)));
-    if let SinkConfig::Kafka(c) = config {
-        return kafka::check(c, schema).map_err(|message| SinkError::Schema {
-            sink: c.name.clone(),
+    if let SinkConfig::Kafka(k) = config {
+        return kafka::check(k, schema).map_err(|message| SinkError::Schema {
+            sink: k.name.clone(),
             message,
         });
     }
@@ -58,43 +134,175 @@ pub fn check(config: &SinkConfig, schema: &Schema) -> Result<(), SinkError> {
     Ok(())
 }
 
-pub fn open(config: &SinkConfig, schema: &Schema) -> Result<Box<dyn Sink>, SinkError> {
-    check(config, schema)?;
-    Ok(match config {
-        SinkConfig::Csv(c) => Box::new(CsvSink::open(c, schema)?),
-        SinkConfig::Jsonl(c) => Box::new(JsonlSink::open(c)?),
-        SinkConfig::Stdout(c) => Box::new(StdoutSink::new(&c.name)),
-        SinkConfig::Kafka(c) => Box::new(kafka::KafkaSink::open(c, schema)?),
+/// A `type = …` entry as the bundled sink it runs on.
+fn as_plugin(config: &SinkConfig) -> PluginSinkConfig {
+    let entry =
+        |name: &str, plugin: &str, directory, pairs: Vec<(&str, toml::Value)>| PluginSinkConfig {
+            name: name.to_string(),
+            plugin: plugin.to_string(),
+            config: pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            connections: Vec::new(),
+            directory,
+            timeout_ms: 60_000,
+            memory_limit_mb: 512,
+        };
+    let split = |path: &Path| {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (Some(dir.to_path_buf()), toml::Value::String(file))
+    };
+    match config {
+        SinkConfig::Csv(c) => {
+            let (dir, file) = split(&c.path);
+            entry(
+                &c.name,
+                "builtin:csv",
+                dir,
+                vec![
+                    ("path", file),
+                    ("header", toml::Value::Boolean(c.header)),
+                    ("delimiter", toml::Value::String(c.delimiter.to_string())),
+                ],
+            )
+        }
+        SinkConfig::Jsonl(c) => {
+            let (dir, file) = split(&c.path);
+            entry(&c.name, "builtin:jsonl", dir, vec![("path", file)])
+        }
+        SinkConfig::Stdout(c) => entry(&c.name, "builtin:stdout", None, vec![]),
+        SinkConfig::Plugin(p) => p.clone(),
+        SinkConfig::Kafka(_) => unreachable!("a Kafka sink is planned natively, before this"),
+    }
+}
+
+/// Resolves and compiles a sink's component and gathers its grants.
+pub fn plan(
+    config: &SinkConfig,
+    connections: &BTreeMap<String, ConnectionConfig>,
+    runtime: &Runtime,
+) -> Result<PlannedSink, SinkError> {
+    if let SinkConfig::Kafka(k) = config {
+        return Ok(PlannedSink {
+            name: k.name.clone(),
+            target: format!("kafka topic {}", k.topic),
+            kind: Planned::Kafka(k.clone()),
+        });
+    }
+    let entry = as_plugin(config);
+    let fail = |message: String| SinkError::Config {
+        sink: entry.name.clone(),
+        message,
+    };
+    let mut pairs =
+        crate::config::config_pairs(&entry.config).map_err(|e| fail(format!("config.{e}")))?;
+    let builtin = builtin::find(&entry.plugin).map_err(|m| fail(format!("key `plugin`: {m}")))?;
+    let (shown, component) = match builtin {
+        Some(b) => {
+            let (key, value) = b.preset;
+            if pairs.iter().any(|(k, _)| k == key) {
+                return Err(fail(format!(
+                    "config key `{key}` is set by {} itself; leave it out",
+                    entry.plugin
+                )));
+            }
+            pairs.push((key.to_string(), value.to_string()));
+            let component = runtime
+                .load_world(&entry.plugin, b.component, World::Sink)
+                .map_err(|e| SinkError::Plugin(Box::new(e)))?;
+            (entry.plugin.clone(), component)
+        }
+        None => {
+            let bytes = std::fs::read(&entry.plugin).map_err(|source| {
+                SinkError::Plugin(Box::new(PluginError::Read {
+                    path: entry.plugin.clone(),
+                    source,
+                }))
+            })?;
+            let component = runtime
+                .load_world(&entry.plugin, &bytes, World::Sink)
+                .map_err(|e| SinkError::Plugin(Box::new(e)))?;
+            (entry.plugin.clone(), component)
+        }
+    };
+    let specs: Vec<ConnectionSpec> = entry
+        .connections
+        .iter()
+        .map(|name| {
+            let c = &connections[name];
+            ConnectionSpec {
+                name: name.clone(),
+                url: c.url.clone(),
+                attempts: c.connect_attempts.max(1),
+                backoff: Duration::from_millis(c.backoff_ms),
+            }
+        })
+        .collect();
+    let target = match config {
+        SinkConfig::Csv(c) => c.path.display().to_string(),
+        SinkConfig::Jsonl(c) => c.path.display().to_string(),
+        SinkConfig::Stdout(_) => "stdout".to_string(),
+        SinkConfig::Kafka(k) => format!("kafka topic {}", k.topic),
+        SinkConfig::Plugin(p) => {
+            let mut grants: Vec<String> = p
+                .connections
+                .iter()
+                .map(|c| format!("connection {c}"))
+                .collect();
+            if let Some(dir) = &p.directory {
+                grants.push(dir.display().to_string());
+            }
+            if grants.is_empty() {
+                p.plugin.clone()
+            } else {
+                format!("{} ({})", grants.join(", "), p.plugin)
+            }
+        }
+    };
+    Ok(PlannedSink {
+        name: entry.name.clone(),
+        target,
+        kind: Planned::Component {
+            shown,
+            component,
+            settings: SinkSettings {
+                config: pairs,
+                limits: PluginLimits {
+                    timeout: Duration::from_millis(entry.timeout_ms),
+                    memory: (entry.memory_limit_mb as usize).saturating_mul(1 << 20),
+                    ..PluginLimits::default()
+                },
+                directory: entry.directory.clone(),
+                connections: specs,
+            },
+        },
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::CsvSinkConfig;
-    use arrow::datatypes::Field;
-    use std::sync::Arc;
-
-    #[test]
-    fn csv_refuses_nested_columns_naming_them() {
-        let config = SinkConfig::Csv(CsvSinkConfig {
-            name: "out".into(),
-            path: "x.csv".into(),
-            header: true,
-            delimiter: ',',
-        });
-        let schema = Schema::new(vec![
-            Field::new("id", DataType::Int64, false),
-            Field::new(
-                "tags",
-                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
-                true,
-            ),
-        ]);
-        let err = check(&config, &schema).unwrap_err().to_string();
-        assert!(
-            err.contains("sink `out`") && err.contains("column `tags`") && err.contains("jsonl"),
-            "{err}"
-        );
+impl PlannedSink {
+    /// Instantiates the sink, connects its grants and calls its `open`.
+    pub fn open(&self, runtime: &Runtime, input: SchemaRef) -> Result<OpenSink, SinkError> {
+        match &self.kind {
+            Planned::Component {
+                shown,
+                component,
+                settings,
+            } => SinkPlugin::load(
+                runtime,
+                &self.name,
+                shown,
+                component,
+                settings.clone(),
+                input,
+            )
+            .map(OpenSink::Component)
+            .map_err(|e| SinkError::Plugin(Box::new(e))),
+            Planned::Kafka(config) => kafka::KafkaSink::open(config, &input).map(OpenSink::Kafka),
+        }
     }
 }

@@ -205,4 +205,5 @@ impl Source for FilesSource {
         }
         self.wait();
         Ok(Some(SourceBatch::idle(self.decoder.schema())))
-    }}
+    }
+}

@@ -1,0 +1,312 @@
+//! The `files` capability: files in the one directory granted to a sink,
+//! encoded natively from the batch in flight (CSV and JSON Lines with
+//! arrow, Parquet with parquet), staged under a hidden name and published
+//! by an atomic rename.
+
+use crate::runtime::bindings::sink::weir::plugin::files::{self, FileOptions, Format};
+use arrow::array::{RecordBatch, UInt32Array};
+use arrow::compute::take_record_batch;
+use arrow::datatypes::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Component, Path, PathBuf};
+use wasmtime::component::{HasData, Linker};
+
+/// A sink's files: its granted directory and the files it has open.
+pub struct Files {
+    sink: String,
+    root: Option<PathBuf>,
+    /// The schema of the batches in flight (all the sink's input columns).
+    schema: SchemaRef,
+    open: HashMap<u32, OpenFile>,
+    next: u32,
+}
+
+struct OpenFile {
+    /// Where the file ends up.
+    path: PathBuf,
+    /// Where it is written: `path` itself, or a hidden name beside it.
+    written: PathBuf,
+    columns: Option<Vec<usize>>,
+    writer: Writer,
+    rows: u64,
+    header: bool,
+}
+
+enum Writer {
+    /// arrow's CSV writer flushes to the file after every batch.
+    Csv(Box<arrow::csv::Writer<File>>),
+    Jsonl(arrow::json::LineDelimitedWriter<BufWriter<File>>),
+    Parquet(Box<ArrowWriter<File>>),
+    Finished,
+}
+
+/// What the capability sees during a call: the sink's files and the batch
+/// being written (none outside `write`).
+pub struct FilesView<'a> {
+    pub files: &'a mut Files,
+    pub batch: Option<&'a RecordBatch>,
+}
+
+struct FilesData;
+impl HasData for FilesData {
+    type Data<'a> = FilesView<'a>;
+}
+
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> FilesView<'_>,
+) -> wasmtime::Result<()> {
+    files::add_to_linker::<T, FilesData>(linker, get)
+}
+
+impl Files {
+    /// `root`: the directory granted to the sink, if any.
+    pub fn new(sink: &str, root: Option<PathBuf>, schema: SchemaRef) -> Self {
+        Files {
+            sink: sink.to_string(),
+            root,
+            schema,
+            open: HashMap::new(),
+            next: 0,
+        }
+    }
+
+    /// Deletes every staged file not yet published: the run failed.
+    pub fn discard_all(&mut self) {
+        for (_, file) in self.open.drain() {
+            if file.written != file.path {
+                let _ = std::fs::remove_file(&file.written);
+            }
+        }
+    }
+
+    fn resolve(&self, relative: &str) -> Result<PathBuf, String> {
+        let Some(root) = &self.root else {
+            return Err(format!(
+                "sink `{}` has no directory granted; set `directory` in its pipeline entry",
+                self.sink
+            ));
+        };
+        let path = Path::new(relative);
+        if relative.is_empty()
+            || path
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_)))
+        {
+            return Err(format!(
+                "file path {relative:?} must stay inside the granted directory {} (no `..`, no absolute paths)",
+                root.display()
+            ));
+        }
+        Ok(root.join(path))
+    }
+}
+
+fn open_file(path: &Path) -> Result<File, String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
+    }
+    File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
+}
+
+/// Rows and columns of the batch in flight, as the call asks.
+fn select(
+    batch: Option<&RecordBatch>,
+    rows: Option<Vec<u32>>,
+    columns: Option<&[usize]>,
+) -> Result<RecordBatch, String> {
+    let batch = batch.ok_or("rows can only be written during `write`")?;
+    let batch = match columns {
+        Some(c) => batch.project(c).map_err(|e| e.to_string())?,
+        None => batch.clone(),
+    };
+    match rows {
+        None => Ok(batch),
+        Some(rows) => {
+            if let Some(bad) = rows.iter().find(|&&r| r as usize >= batch.num_rows()) {
+                return Err(format!(
+                    "row {bad} does not exist: the batch has {} rows",
+                    batch.num_rows()
+                ));
+            }
+            take_record_batch(&batch, &UInt32Array::from(rows)).map_err(|e| e.to_string())
+        }
+    }
+}
+
+impl OpenFile {
+    fn write(&mut self, batch: &RecordBatch) -> Result<u64, String> {
+        let shown = self.path.display().to_string();
+        let fail = |e: &dyn std::fmt::Display| format!("cannot write {shown}: {e}");
+        self.rows += batch.num_rows() as u64;
+        match &mut self.writer {
+            Writer::Csv(w) => {
+                w.write(batch).map_err(|e| fail(&e))?;
+                file_len(&self.written)
+            }
+            Writer::Jsonl(w) => {
+                w.write(batch).map_err(|e| fail(&e))?;
+                // Rows become visible batch by batch (durable at `finish`).
+                w.get_mut().flush().map_err(|e| fail(&e))?;
+                file_len(&self.written)
+            }
+            Writer::Parquet(w) => {
+                w.write(batch).map_err(|e| fail(&e))?;
+                Ok((w.bytes_written() + w.in_progress_size()) as u64)
+            }
+            Writer::Finished => Err(format!("{shown} is already finished")),
+        }
+    }
+
+    fn finish(&mut self, schema: &SchemaRef) -> Result<(), String> {
+        if self.rows == 0 && self.header && matches!(self.writer, Writer::Csv(_)) {
+            // An empty result still gets its header line.
+            let empty = RecordBatch::new_empty(schema.clone());
+            self.write(&empty)?;
+        }
+        let shown = self.path.display().to_string();
+        let fail = |e: &dyn std::fmt::Display| format!("cannot finish {shown}: {e}");
+        let file = match std::mem::replace(&mut self.writer, Writer::Finished) {
+            Writer::Csv(w) => (*w).into_inner(),
+            Writer::Jsonl(mut w) => {
+                w.finish().map_err(|e| fail(&e))?;
+                w.into_inner().into_inner().map_err(|e| fail(&e))?
+            }
+            Writer::Parquet(w) => w.into_inner().map_err(|e| fail(&e))?,
+            Writer::Finished => return Ok(()),
+        };
+        file.sync_all().map_err(|e| fail(&e))
+    }
+}
+
+fn file_len(path: &Path) -> Result<u64, String> {
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| format!("cannot read the size of {}: {e}", path.display()))
+}
+
+impl files::Host for FilesView<'_> {
+    fn create(&mut self, path: String, options: FileOptions) -> Result<u32, String> {
+        let files = &mut *self.files;
+        let target = files.resolve(&path)?;
+        let written = if options.staged {
+            let name = target.file_name().expect("checked to be a normal path");
+            target.with_file_name(format!(".{}.weir-staging", name.to_string_lossy()))
+        } else {
+            target.clone()
+        };
+        let columns: Option<Vec<usize>> = options
+            .columns
+            .map(|c| c.into_iter().map(|i| i as usize).collect());
+        let schema = match &columns {
+            Some(c) => std::sync::Arc::new(files.schema.project(c).map_err(|e| e.to_string())?),
+            None => files.schema.clone(),
+        };
+        let file = open_file(&written)?;
+        let writer = match options.format {
+            Format::Csv => Writer::Csv(Box::new(
+                arrow::csv::WriterBuilder::new()
+                    .with_header(options.header)
+                    .with_delimiter(u8::try_from(options.delimiter).map_err(|_| {
+                        format!("the CSV delimiter {:?} is not one byte", options.delimiter)
+                    })?)
+                    .build(file),
+            )),
+            Format::Jsonl => {
+                Writer::Jsonl(arrow::json::LineDelimitedWriter::new(BufWriter::new(file)))
+            }
+            Format::Parquet => {
+                let props = parquet::file::properties::WriterProperties::builder()
+                    .set_compression(parquet::basic::Compression::SNAPPY)
+                    .build();
+                Writer::Parquet(Box::new(
+                    ArrowWriter::try_new(file, schema, Some(props))
+                        .map_err(|e| format!("cannot start Parquet file {path}: {e}"))?,
+                ))
+            }
+        };
+        let handle = files.next;
+        files.next += 1;
+        files.open.insert(
+            handle,
+            OpenFile {
+                path: target,
+                written,
+                columns,
+                writer,
+                rows: 0,
+                header: options.header,
+            },
+        );
+        Ok(handle)
+    }
+
+    fn append(&mut self, file: u32, rows: Option<Vec<u32>>) -> Result<u64, String> {
+        let open = self
+            .files
+            .open
+            .get_mut(&file)
+            .ok_or_else(|| format!("no open file has handle {file}"))?;
+        let batch = select(self.batch, rows, open.columns.as_deref())?;
+        open.write(&batch)
+    }
+
+    fn finish(&mut self, file: u32) -> Result<(), String> {
+        let files = &mut *self.files;
+        let open = files
+            .open
+            .get_mut(&file)
+            .ok_or_else(|| format!("no open file has handle {file}"))?;
+        let schema = match &open.columns {
+            Some(c) => std::sync::Arc::new(files.schema.project(c).map_err(|e| e.to_string())?),
+            None => files.schema.clone(),
+        };
+        open.finish(&schema)
+    }
+
+    fn publish(&mut self, file: u32) -> Result<(), String> {
+        let open = self
+            .files
+            .open
+            .remove(&file)
+            .ok_or_else(|| format!("no open file has handle {file}"))?;
+        if !matches!(open.writer, Writer::Finished) {
+            return Err(format!(
+                "{} must be finished before it is published",
+                open.path.display()
+            ));
+        }
+        if open.written != open.path {
+            std::fs::rename(&open.written, &open.path).map_err(|e| {
+                format!(
+                    "cannot move {} to {}: {e}",
+                    open.written.display(),
+                    open.path.display()
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    fn discard(&mut self, file: u32) {
+        if let Some(open) = self.files.open.remove(&file)
+            && open.written != open.path
+        {
+            let _ = std::fs::remove_file(&open.written);
+        }
+    }
+
+    fn print(&mut self, rows: Option<Vec<u32>>) -> Result<(), String> {
+        let batch = select(self.batch, rows, None)?;
+        let stdout = std::io::stdout();
+        let mut writer = arrow::json::LineDelimitedWriter::new(stdout.lock());
+        writer
+            .write(&batch)
+            .and_then(|_| writer.finish())
+            .map_err(|e| format!("cannot write to standard output: {e}"))
+    }
+}

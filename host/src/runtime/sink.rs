@@ -1,0 +1,276 @@
+//! One sink plugin in one pipeline: its instance and store, the
+//! capabilities granted to it, and the calls of the sink contract.
+
+use super::bindings::sink::Sink;
+use super::bindings::sink::exports::weir::plugin::sink_writer::SinkPlan;
+use super::bindings::{weir::plugin::log, wit};
+use super::convert;
+use super::store::PluginData;
+use super::transform::{PluginLimits, arm, trap_reason};
+use super::{PluginError, Runtime};
+use crate::capability::{self, ConnectionSpec, Files, FilesView, Sql, SqlView};
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use wasmtime::Store;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime_wasi::{WasiCtxView, WasiView};
+
+/// What a sink's store holds: the plugin basics, its granted capabilities
+/// and the batch being written.
+pub struct SinkData {
+    plugin: PluginData,
+    files: Files,
+    sql: Sql,
+    batch: Option<RecordBatch>,
+}
+
+impl WasiView for SinkData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        self.plugin.ctx()
+    }
+}
+
+/// What a pipeline entry gives a sink: its config, limits and grants.
+#[derive(Debug, Clone, Default)]
+pub struct SinkSettings {
+    pub config: Vec<(String, String)>,
+    pub limits: PluginLimits,
+    /// The directory the `files` capability may write in.
+    pub directory: Option<PathBuf>,
+    /// The connections the `sql` capability may use.
+    pub connections: Vec<ConnectionSpec>,
+}
+
+/// What became of one batch.
+pub enum SinkOutcome {
+    /// Written, except these rows (index, reason), which the sink refused.
+    Written { rejections: Vec<(u32, String)> },
+    /// The sink failed the whole batch: every row goes to the dead-letter.
+    Failed { reason: String },
+}
+
+/// A loaded, opened sink.
+pub struct SinkPlugin {
+    name: String,
+    limits: PluginLimits,
+    store: Store<SinkData>,
+    bindings: Sink,
+    /// The input columns `write` receives, and their schema as the plugin sees it.
+    reads: Option<Vec<usize>>,
+    reads_wit: wit::Schema,
+}
+
+impl SinkPlugin {
+    pub fn load(
+        runtime: &Runtime,
+        name: &str,
+        shown_path: &str,
+        component: &Component,
+        settings: SinkSettings,
+        input: SchemaRef,
+    ) -> Result<Self, PluginError> {
+        let link = |e: wasmtime::Error| PluginError::Link {
+            path: shown_path.to_string(),
+            reason: format!("{e:#}"),
+        };
+        let mut linker = Linker::<SinkData>::new(&runtime.engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link)?;
+        log::add_to_linker::<_, HasSelf<PluginData>>(&mut linker, |d| &mut d.plugin)
+            .map_err(link)?;
+        wit::add_to_linker::<_, HasSelf<PluginData>>(&mut linker, |d| &mut d.plugin)
+            .map_err(link)?;
+        capability::files::add_to_linker(&mut linker, |d| FilesView {
+            files: &mut d.files,
+            batch: d.batch.as_ref(),
+        })
+        .map_err(link)?;
+        capability::sql::add_to_linker(&mut linker, |d| SqlView {
+            sql: &mut d.sql,
+            batch: d.batch.as_ref(),
+        })
+        .map_err(link)?;
+        let pre = linker.instantiate_pre(component).map_err(link)?;
+
+        let refused = |call, message| PluginError::Refused {
+            plugin: name.to_string(),
+            call,
+            message,
+        };
+        let sql = Sql::connect(name, &settings.connections).map_err(|m| refused("connect", m))?;
+        let data = SinkData {
+            plugin: PluginData::new(
+                name,
+                BTreeMap::new(),
+                &super::PluginSettings {
+                    limits: settings.limits,
+                    ..Default::default()
+                },
+            ),
+            files: Files::new(name, settings.directory.clone(), input.clone()),
+            sql,
+            batch: None,
+        };
+        let mut store = Store::new(&runtime.engine, data);
+        store.limiter(|d| &mut d.plugin.limits);
+        arm(&mut store, settings.limits);
+        let trap = |call, e: wasmtime::Error| PluginError::Trap {
+            plugin: name.to_string(),
+            call,
+            reason: trap_reason(&e, settings.limits),
+        };
+        let instance = pre
+            .instantiate(&mut store)
+            .map_err(|e| trap("instantiation", e))?;
+        let bindings = Sink::new(&mut store, &instance).map_err(link)?;
+        let contract = |message: String| PluginError::Contract {
+            plugin: name.to_string(),
+            message,
+        };
+        let input_wit = convert::schema_to_wit(&input).map_err(|e| contract(e.0))?;
+        let SinkPlan { reads } = bindings
+            .weir_plugin_sink_writer()
+            .call_open(&mut store, &settings.config, &input_wit)
+            .map_err(|e| trap("open", e))?
+            .map_err(|m| refused("open", m))?;
+        let columns = input.fields().len();
+        let reads: Option<Vec<usize>> = match reads {
+            None => None,
+            Some(indices) => {
+                if let Some(bad) = indices.iter().find(|&&i| i as usize >= columns) {
+                    return Err(contract(format!(
+                        "its plan reads input column {bad}, but the input has {columns}"
+                    )));
+                }
+                Some(indices.into_iter().map(|i| i as usize).collect())
+            }
+        };
+        let reads_wit = match &reads {
+            None => input_wit,
+            Some(p) => convert::schema_to_wit(&input.project(p).expect("indices checked above"))
+                .expect("a projection of a convertible schema converts"),
+        };
+        Ok(SinkPlugin {
+            name: name.to_string(),
+            limits: settings.limits,
+            store,
+            bindings,
+            reads,
+            reads_wit,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn trap(&self, call: &'static str, e: wasmtime::Error) -> PluginError {
+        PluginError::Trap {
+            plugin: self.name.clone(),
+            call,
+            reason: trap_reason(&e, self.limits),
+        }
+    }
+
+    /// Writes one batch. A trap is an error: the sink's instance is gone
+    /// with whatever it held of the epoch, so the run must stop and abort.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<SinkOutcome, PluginError> {
+        let projected = match &self.reads {
+            None => batch.clone(),
+            Some(p) => batch.project(p).expect("projection checked at load"),
+        };
+        let wit_batch = match convert::batch_to_wit(&projected, self.reads_wit.clone()) {
+            Ok(b) => b,
+            Err(e) => return Ok(SinkOutcome::Failed { reason: e.0 }),
+        };
+        self.store.data_mut().batch = Some(batch.clone());
+        arm(&mut self.store, self.limits);
+        let result = self
+            .bindings
+            .weir_plugin_sink_writer()
+            .call_write(&mut self.store, &wit_batch);
+        self.store.data_mut().batch = None;
+        match result {
+            Err(e) => Err(self.trap("write", e)),
+            Ok(Err(message)) => Ok(SinkOutcome::Failed {
+                reason: format!("sink `{}` failed the batch: {message}", self.name),
+            }),
+            Ok(Ok(report)) => {
+                let n = batch.num_rows() as u32;
+                let mut rejections = Vec::with_capacity(report.rejections.len());
+                for r in report.rejections {
+                    if r.row >= n {
+                        return Err(PluginError::Contract {
+                            plugin: self.name.clone(),
+                            message: format!(
+                                "it rejects row {}, but the batch has {n} rows",
+                                r.row
+                            ),
+                        });
+                    }
+                    rejections.push((r.row, r.reason));
+                }
+                Ok(SinkOutcome::Written { rejections })
+            }
+        }
+    }
+
+    fn call(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce(&Sink, &mut Store<SinkData>) -> wasmtime::Result<Result<(), String>>,
+    ) -> Result<(), PluginError> {
+        arm(&mut self.store, self.limits);
+        match f(&self.bindings, &mut self.store) {
+            Err(e) => Err(self.trap(call, e)),
+            Ok(Err(message)) => Err(PluginError::Refused {
+                plugin: self.name.clone(),
+                call,
+                message,
+            }),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    pub fn pre_commit(&mut self, epoch: u64) -> Result<(), PluginError> {
+        self.call("pre-commit", |b, s| {
+            b.weir_plugin_sink_writer().call_pre_commit(s, epoch)
+        })
+    }
+
+    pub fn commit(&mut self, epoch: u64) -> Result<(), PluginError> {
+        self.call("commit", |b, s| {
+            b.weir_plugin_sink_writer().call_commit(s, epoch)
+        })
+    }
+
+    /// Asks the sink to drop the epoch, then makes sure of it on the host
+    /// side: staged files are deleted and open transactions rolled back,
+    /// even if the sink trapped.
+    pub fn abort(&mut self, epoch: u64) {
+        arm(&mut self.store, self.limits);
+        if let Err(e) = self
+            .bindings
+            .weir_plugin_sink_writer()
+            .call_abort(&mut self.store, epoch)
+        {
+            tracing::warn!(sink = %self.name, reason = %trap_reason(&e, self.limits), "The sink trapped while aborting; the host drops the epoch itself.");
+        }
+        let data = self.store.data_mut();
+        data.files.discard_all();
+        data.sql.abort_all();
+    }
+
+    pub fn close(&mut self) -> Result<(), PluginError> {
+        self.call("close", |b, s| b.weir_plugin_sink_writer().call_close(s))
+    }
+}
+
+impl std::fmt::Debug for SinkPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SinkPlugin")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}

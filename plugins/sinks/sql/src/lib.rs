@@ -1,0 +1,253 @@
+//! The bundled SQL sinks (`builtin:postgres`, `builtin:mysql`,
+//! `builtin:sqlite`): the table's DDL, append or upsert by key columns, one
+//! transaction per epoch. The host's `sql` capability binds the rows.
+
+mod ddl;
+
+use ddl::Flavor;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use weir_sink::sql::{self, BatchedStatement};
+use weir_sink::{Batch, Config, Guest, Schema, SinkPlan, WriteReport, export_sink};
+
+struct SqlSink;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Append,
+    Upsert,
+}
+
+struct State {
+    connection: String,
+    flavor: Flavor,
+    table: String,
+    mode: Mode,
+    /// All input columns: (name, index).
+    columns: Vec<(String, u32)>,
+    /// All input columns: name, type, nullable.
+    all: Vec<(String, weir_sink::DataType, bool)>,
+    /// Key columns as indices into `columns`; the batch `write` receives
+    /// holds only these, in this order.
+    keys: Vec<u32>,
+    upsert: Option<BatchedStatement>,
+    /// The `DELETE … WHERE key IN` of an upsert without ON CONFLICT.
+    delete: Option<BatchedStatement>,
+    in_transaction: bool,
+}
+
+thread_local! {
+    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+}
+
+fn with_state<R>(f: impl FnOnce(&mut State) -> Result<R, String>) -> Result<R, String> {
+    STATE.with_borrow_mut(|s| match s.as_mut() {
+        Some(state) => f(state),
+        None => Err("the host called the sink before `open`".to_string()),
+    })
+}
+
+fn open(config: &Config, input: &Schema) -> Result<(State, SinkPlan), String> {
+    let connection = config.require("connection")?.to_string();
+    let table = config.require("table")?.to_string();
+    let expected = config.get("dialect").map(str::to_string);
+    let mode = match config.get("mode").unwrap_or("append") {
+        "append" => Mode::Append,
+        "upsert" => Mode::Upsert,
+        other => {
+            return Err(format!(
+                "config key `mode`: {other:?} is neither \"append\" nor \"upsert\""
+            ));
+        }
+    };
+    let key_names = config.list("key");
+    let create = config.flag("create_table", false)?;
+    let redshift = match config.get("flavor") {
+        None => false,
+        Some("redshift") => true,
+        Some(other) => {
+            return Err(format!(
+                "config key `flavor`: unknown flavor {other:?} (only \"redshift\")"
+            ));
+        }
+    };
+    config.reject_unknown()?;
+
+    let dialect = sql::dialect_of(&connection)?;
+    let flavor = Flavor::new(dialect, redshift)?;
+    if let Some(expected) = expected
+        && expected != flavor.dialect_name()
+    {
+        return Err(format!(
+            "connection `{connection}` is a {} database, but this is the {expected} sink",
+            flavor.dialect_name()
+        ));
+    }
+    if mode == Mode::Upsert && key_names.is_empty() {
+        return Err("config key `key`: an upsert needs key columns, e.g. key = \"id\"".into());
+    }
+    let all = weir_sink::columns(input);
+    let mut keys = Vec::new();
+    for name in &key_names {
+        keys.push(
+            weir_sink::column_index(input, name).map_err(|e| format!("config key `key`: {e}"))?,
+        );
+    }
+    for (name, data_type, _) in &all {
+        flavor
+            .column_type(data_type, false)
+            .map_err(|e| format!("column `{name}`: {e}"))?;
+    }
+    if create {
+        let statement = flavor.create_table(&table, &all, &keys)?;
+        sql::execute(&connection, &statement)
+            .map_err(|e| format!("cannot create table {table}: {e}"))?;
+    } else {
+        let probe = format!("SELECT * FROM {} WHERE 1 = 0", flavor.quote_table(&table));
+        sql::query(&connection, &probe).map_err(|e| {
+            format!("table {table} cannot be read ({e}); create it, or set create_table = true")
+        })?;
+    }
+    let columns: Vec<(String, u32)> = all
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _, _))| (n.clone(), i as u32))
+        .collect();
+    let (upsert, delete) = match mode {
+        Mode::Append => (None, None),
+        Mode::Upsert if flavor.redshift => (
+            Some(flavor.insert(&table, &all)),
+            Some(flavor.delete_keys(&table, &all, &keys)),
+        ),
+        Mode::Upsert => (Some(flavor.upsert(&table, &all, &keys)), None),
+    };
+    let state = State {
+        connection,
+        flavor,
+        table,
+        mode,
+        columns,
+        all,
+        keys: keys.clone(),
+        upsert,
+        delete,
+        in_transaction: false,
+    };
+    // Only upserts read values (their keys, to keep the last row per key).
+    Ok((state, SinkPlan { reads: Some(keys) }))
+}
+
+impl State {
+    fn write(&mut self, batch: &Batch) -> Result<WriteReport, String> {
+        if batch.num_rows == 0 {
+            return Ok(WriteReport {
+                rejections: Vec::new(),
+            });
+        }
+        if !self.in_transaction {
+            sql::begin(&self.connection)?;
+            self.in_transaction = true;
+        }
+        let all: Vec<u32> = self.columns.iter().map(|(_, i)| *i).collect();
+        let rejections = match self.mode {
+            // Redshift takes COPY only from S3: rows go as multi-row INSERTs.
+            Mode::Append if self.flavor.redshift => {
+                let insert = self.flavor.insert(&self.table, &self.all);
+                sql::execute_batched(&self.connection, &insert, &all, None)?
+            }
+            Mode::Append => sql::bulk_insert(
+                &self.connection,
+                &self.flavor.quote_table(&self.table),
+                &self.quoted_columns(),
+                None,
+            )?,
+            Mode::Upsert => {
+                let rows = last_row_per_key(batch);
+                if let Some(delete) = &self.delete {
+                    // Redshift has no ON CONFLICT: delete the keys, then insert,
+                    // in the epoch's transaction.
+                    sql::execute_batched(&self.connection, delete, &self.keys, rows.as_deref())?;
+                }
+                let upsert = self.upsert.as_ref().expect("an upsert has its statement");
+                sql::execute_batched(&self.connection, upsert, &all, rows.as_deref())?
+            }
+        };
+        Ok(WriteReport { rejections })
+    }
+
+    fn quoted_columns(&self) -> Vec<(String, u32)> {
+        self.columns
+            .iter()
+            .map(|(n, i)| (self.flavor.quote(n), *i))
+            .collect()
+    }
+}
+
+/// The rows to upsert: the last one of each key (a later row of the same key
+/// replaces an earlier one, as it would in separate batches). `None` is all.
+fn last_row_per_key(batch: &Batch) -> Option<Vec<u32>> {
+    let n = batch.num_rows as usize;
+    let mut last: HashMap<Vec<Option<String>>, u32> = HashMap::with_capacity(n);
+    for row in 0..n {
+        let key: Vec<Option<String>> = batch
+            .columns
+            .iter()
+            .map(|&a| {
+                let array = &batch.arrays[a as usize];
+                weir_sink::is_valid(&array.validity, row)
+                    .then(|| weir_sink::key_text(&array.values, row))
+                    .flatten()
+            })
+            .collect();
+        last.insert(key, row as u32);
+    }
+    if last.len() == n {
+        return None;
+    }
+    let mut rows: Vec<u32> = last.into_values().collect();
+    rows.sort_unstable();
+    Some(rows)
+}
+
+impl Guest for SqlSink {
+    fn open(config: Vec<(String, String)>, input: Schema) -> Result<SinkPlan, String> {
+        let (state, plan) = open(&Config::new(config), &input)?;
+        STATE.with_borrow_mut(|s| *s = Some(state));
+        Ok(plan)
+    }
+
+    fn write(rows: Batch) -> Result<WriteReport, String> {
+        with_state(|s| s.write(&rows))
+    }
+
+    fn pre_commit(_epoch: u64) -> Result<(), String> {
+        // The epoch's rows wait in the open transaction; nothing to prepare.
+        with_state(|_| Ok(()))
+    }
+
+    fn commit(_epoch: u64) -> Result<(), String> {
+        with_state(|s| {
+            if s.in_transaction {
+                s.in_transaction = false;
+                sql::commit(&s.connection)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn abort(_epoch: u64) {
+        let _ = with_state(|s| {
+            if s.in_transaction {
+                s.in_transaction = false;
+                sql::rollback(&s.connection)?;
+            }
+            Ok(())
+        });
+    }
+
+    fn close() -> Result<(), String> {
+        with_state(|_| Ok(()))
+    }
+}
+
+export_sink!(SqlSink);
