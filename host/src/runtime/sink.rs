@@ -103,8 +103,11 @@ impl SinkPlugin {
             plugin: PluginData::new(
                 name,
                 BTreeMap::new(),
+                // Sinks keep the real clocks: they name files by run and
+                // roll them by time, and their output is not replayed.
                 &super::PluginSettings {
                     limits: settings.limits,
+                    clock: true,
                     ..Default::default()
                 },
             ),
