@@ -36,6 +36,9 @@ pub struct ReloadBench {
     pub p50_stall_ms: f64,
     pub p99_stall_ms: f64,
     pub max_stall_ms: f64,
+    /// The swap alone (instantiate, `init`, `describe`, checks), per reload.
+    pub p50_swap_ms: f64,
+    pub p99_swap_ms: f64,
     pub lost: u64,
     pub duplicated: u64,
     /// Rows processed by each build.
@@ -83,6 +86,7 @@ pub fn run(reloads: usize, batch: usize, interval: Duration) -> anyhow::Result<R
     let mut batch_ends = Vec::new();
     // Index into `batch_ends` of the batch before each reload.
     let mut reload_after = Vec::new();
+    let mut swaps = Vec::new();
     let mut seen = vec![0u8; 0];
     let mut rows_by_version = std::collections::BTreeMap::new();
     let mut seqs_in_order = true;
@@ -92,7 +96,9 @@ pub fn run(reloads: usize, batch: usize, interval: Duration) -> anyhow::Result<R
     while !requester.is_finished() || requests.try_recv().is_ok() {
         for request in requests.try_iter() {
             reload_after.push(batch_ends.len() - 1);
+            let swap = Instant::now();
             let answer = slot.reload(&runtime, &request.component, request.version);
+            swaps.push(swap.elapsed().as_secs_f64() * 1e3);
             let _ = request.reply.send(answer);
         }
         let ids = Int64Array::from_iter_values(next_id..next_id + batch as i64);
@@ -143,6 +149,8 @@ pub fn run(reloads: usize, batch: usize, interval: Duration) -> anyhow::Result<R
     let mut stalls: Vec<f64> = stalled.iter().map(|g| (g - batch_ms).max(0.0)).collect();
     stalls.sort_by(f64::total_cmp);
     let pick = |q: f64| stalls[((stalls.len() - 1) as f64 * q).round() as usize];
+    swaps.sort_by(f64::total_cmp);
+    let swap = |q: f64| swaps[((swaps.len() - 1) as f64 * q).round() as usize];
     Ok(ReloadBench {
         reloads: stalls.len(),
         batch,
@@ -152,6 +160,8 @@ pub fn run(reloads: usize, batch: usize, interval: Duration) -> anyhow::Result<R
         p50_stall_ms: pick(0.5),
         p99_stall_ms: pick(0.99),
         max_stall_ms: pick(1.0),
+        p50_swap_ms: swap(0.5),
+        p99_swap_ms: swap(0.99),
         lost: seen.iter().filter(|&&n| n == 0).count() as u64,
         duplicated: seen.iter().filter(|&&n| n > 1).count() as u64,
         rows_by_version,
