@@ -382,14 +382,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     batch,
                 },
         } => {
-            let config = config
-                .iter()
-                .map(|kv| {
-                    kv.split_once('=')
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                })
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| anyhow!("--config takes KEY=VALUE"))?;
+            let config = config_pairs(&config)?;
             let report = crate::bench::sink::run(&plugin, url, directory, config, rows, batch)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
@@ -467,14 +460,7 @@ fn inspect(path: &Path, input_schema: Option<&str>, config: &[String]) -> anyhow
     if let Some(ddl_text) = input_schema {
         let schema =
             Arc::new(ddl::parse_schema(ddl_text).map_err(|e| anyhow!("--input-schema: {e}"))?);
-        let settings = config
-            .iter()
-            .map(|kv| {
-                kv.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| anyhow!("--config takes KEY=VALUE"))?;
+        let settings = config_pairs(config)?;
         let plugin = TransformPlugin::from_component(
             &runtime, "inspect", &shown, &component, settings, schema,
         )?;
@@ -661,4 +647,16 @@ fn run_pipeline(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `--config KEY=VALUE` arguments as pairs.
+fn config_pairs(config: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    config
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| anyhow!("--config takes KEY=VALUE"))
 }

@@ -32,17 +32,12 @@ impl ReloadRequest {
         plugin: &str,
         path: &std::path::Path,
     ) -> Result<(Self, mpsc::Receiver<Result<ReloadReport, String>>), PluginError> {
-        let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        let component = runtime.load_bytes(&shown, &bytes)?;
+        let (component, version) = runtime.load(path)?;
         let (reply, answer) = mpsc::channel();
         let request = ReloadRequest {
             plugin: plugin.to_string(),
             component,
-            version: PluginVersion::of(&shown, &bytes),
+            version,
             reply,
         };
         Ok((request, answer))

@@ -1,7 +1,7 @@
 //! The wasmtime engine every plugin of a process shares, configured once.
 
 use super::cache::ComponentCache;
-use super::{PluginError, inspect};
+use super::{PluginError, PluginVersion, inspect};
 use std::path::Path;
 use std::sync::Arc;
 use wasmtime::component::Component;
@@ -58,14 +58,16 @@ impl Runtime {
     }
 
     /// Loads a component from `path`: checks it is a component of a
-    /// compatible contract version, then compiles it or takes it from the cache.
-    pub fn load(&self, path: &Path) -> Result<Component, PluginError> {
+    /// compatible contract version, then compiles it or takes it from the
+    /// cache. Also returns which build it is (path and content hash).
+    pub fn load(&self, path: &Path) -> Result<(Component, PluginVersion), PluginError> {
         let shown = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
             path: shown.clone(),
             source,
         })?;
-        self.load_bytes(&shown, &bytes)
+        let component = self.load_bytes(&shown, &bytes)?;
+        Ok((component, PluginVersion::of(&shown, &bytes)))
     }
 
     /// Loads a transform from bytes (see [`Runtime::load`]).

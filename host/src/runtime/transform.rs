@@ -141,14 +141,10 @@ impl TransformPlugin {
         settings: impl Into<PluginSettings>,
         input: SchemaRef,
     ) -> Result<Self, PluginError> {
-        let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        let component = runtime.load_bytes(&shown, &bytes)?;
-        let mut plugin = Self::from_component(runtime, name, &shown, &component, settings, input)?;
-        plugin.version = PluginVersion::of(&shown, &bytes);
+        let (component, version) = runtime.load(path)?;
+        let mut plugin =
+            Self::from_component(runtime, name, &version.path, &component, settings, input)?;
+        plugin.version = version;
         Ok(plugin)
     }
 
