@@ -515,3 +515,27 @@ pub fn renamed(field: &FieldRef, name: &str) -> FieldRef {
         Arc::new(field.as_ref().clone().with_name(name))
     }
 }
+
+/// A plan's projection checked against `input`: the input columns a plugin
+/// reads (`None` is all), and the schema of what it is sent, in WIT form.
+/// The same check for transforms (`describe`) and sinks (`open`).
+pub fn projection(
+    indices: Option<Vec<u32>>,
+    input: &Schema,
+    input_wit: &wit::Schema,
+) -> Result<(Option<Vec<usize>>, wit::Schema), String> {
+    let Some(indices) = indices else {
+        return Ok((None, input_wit.clone()));
+    };
+    let columns = input.fields().len();
+    if let Some(bad) = indices.iter().find(|&&i| i as usize >= columns) {
+        return Err(format!(
+            "its plan reads input column {bad}, but the input has {columns}"
+        ));
+    }
+    let indices: Vec<usize> = indices.into_iter().map(|i| i as usize).collect();
+    let projected = input.project(&indices).expect("indices checked above");
+    let projected_wit =
+        schema_to_wit(&projected).expect("a projection of a convertible schema converts");
+    Ok((Some(indices), projected_wit))
+}

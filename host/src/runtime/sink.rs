@@ -137,23 +137,8 @@ impl SinkPlugin {
             .call_open(&mut store, &settings.config, &input_wit)
             .map_err(|e| trap("open", e))?
             .map_err(|m| refused("open", m))?;
-        let columns = input.fields().len();
-        let reads: Option<Vec<usize>> = match reads {
-            None => None,
-            Some(indices) => {
-                if let Some(bad) = indices.iter().find(|&&i| i as usize >= columns) {
-                    return Err(contract(format!(
-                        "its plan reads input column {bad}, but the input has {columns}"
-                    )));
-                }
-                Some(indices.into_iter().map(|i| i as usize).collect())
-            }
-        };
-        let reads_wit = match &reads {
-            None => input_wit,
-            Some(p) => convert::schema_to_wit(&input.project(p).expect("indices checked above"))
-                .expect("a projection of a convertible schema converts"),
-        };
+        let (reads, reads_wit) =
+            convert::projection(reads, &input, &input_wit).map_err(contract)?;
         Ok(SinkPlugin {
             name: name.to_string(),
             limits: settings.limits,

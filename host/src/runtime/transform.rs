@@ -340,26 +340,11 @@ impl TransformPlugin {
         };
         let output = convert::schema_from_wit(&plan.output)
             .map_err(|e| contract(format!("its plan: {e}")))?;
-        let columns = self.input_schema.fields().len();
-        self.projection = match plan.projection {
-            None => None,
-            Some(indices) => {
-                if let Some(bad) = indices.iter().find(|&&i| i as usize >= columns) {
-                    return Err(contract(format!(
-                        "its plan reads input column {bad}, but the input has {columns}"
-                    )));
-                }
-                Some(indices.into_iter().map(|i| i as usize).collect())
-            }
-        };
-        self.projected_wit = match &self.projection {
-            None => self.input_wit.clone(),
-            Some(p) => {
-                let projected = self.input_schema.project(p).expect("indices checked above");
-                convert::schema_to_wit(&projected)
-                    .expect("a projection of a convertible schema converts")
-            }
-        };
+        let (projection, projected_wit) =
+            convert::projection(plan.projection, &self.input_schema, &self.input_wit)
+                .map_err(contract)?;
+        self.projection = projection;
+        self.projected_wit = projected_wit;
         self.output_schema = output;
         Ok(())
     }
