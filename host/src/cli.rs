@@ -90,6 +90,11 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// What a pipeline's checkpoints hold.
+    Checkpoints {
+        #[command(subcommand)]
+        command: CheckpointsCommand,
+    },
     /// Plugin tools.
     Plugin {
         #[command(subcommand)]
@@ -117,6 +122,20 @@ enum NewCommand {
 }
 
 #[derive(Subcommand)]
+enum CheckpointsCommand {
+    /// Every checkpoint: epoch, time, batches, state size, whether usable,
+    /// and where a restart would resume.
+    List { pipeline: PathBuf },
+    /// One checkpoint as JSON (default: the newest usable): source
+    /// positions, batches, state sizes, plugin versions.
+    Inspect {
+        pipeline: PathBuf,
+        #[arg(long)]
+        epoch: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
 enum PluginCommand {
     /// Shows a component's world, contract version, imports and exports, and
     /// the schema it declares for an input schema.
@@ -134,6 +153,17 @@ enum PluginCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Throughput with a checkpoint every second against none, and the
+    /// cost of checkpointing and restoring window state by size; prints JSON.
+    Checkpoint {
+        #[arg(long, default_value_t = 2_000_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Window groups of each state-size point (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+        keys: Vec<usize>,
+    },
     /// Rows per second into a window, and peak memory; prints JSON.
     Window {
         #[arg(long, value_parser = ["tumbling", "sliding"], default_value = "tumbling")]
@@ -311,6 +341,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Checkpoints { command } => {
+            match command {
+                CheckpointsCommand::List { pipeline } => crate::checkpoint::show::list(&pipeline)?,
+                CheckpointsCommand::Inspect { pipeline, epoch } => {
+                    crate::checkpoint::show::inspect(&pipeline, epoch)?
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Plugin {
             command:
                 PluginCommand::Inspect {
@@ -328,6 +367,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Build { dir } => {
             crate::scaffold::build(&dir).map_err(|e| anyhow!(e))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command: BenchCommand::Checkpoint { rows, runs, keys },
+        } => {
+            let report =
+                crate::bench::checkpoint::run(rows, runs, &keys).map_err(|e| anyhow!(e))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod avro;
 pub mod bench;
 pub mod capability;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod dead_letter;

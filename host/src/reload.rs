@@ -74,6 +74,11 @@ impl TransformSlot {
         self.current.name()
     }
 
+    /// Gives the plugin its state from a checkpoint.
+    pub fn restore_state(&mut self, state: std::collections::BTreeMap<String, Vec<u8>>) {
+        self.current.replace_state(state);
+    }
+
     pub fn plugin(&self) -> &TransformPlugin {
         &self.current
     }

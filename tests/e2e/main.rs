@@ -3,6 +3,7 @@
 
 mod boundary;
 mod check;
+mod checkpoints;
 mod etl_example;
 mod kafka;
 mod languages;

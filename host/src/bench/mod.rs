@@ -1,6 +1,7 @@
 //! Benchmarks behind `weir bench`: speed, measured on release builds, never
 //! asserted by tests.
 
+pub mod checkpoint;
 pub mod kafka;
 pub mod reload;
 pub mod sink;

@@ -94,7 +94,7 @@ pub fn run(
     });
     let (schema, batches) = batches(rows, batch.max(1));
     let planned = crate::sink::plan(&entry, &connections, &runtime)?;
-    let mut sink = planned.open(&runtime, schema)?;
+    let mut sink = planned.open(&runtime, schema, &[])?;
     let started = Instant::now();
     for b in &batches {
         match sink.write(b)? {

@@ -21,7 +21,7 @@ pub struct WindowBench {
 }
 
 /// Rows one millisecond apart, keys round-robin, `batch` rows per batch.
-fn batches(rows: usize, keys: usize, batch: usize) -> Vec<RecordBatch> {
+pub(super) fn batches(rows: usize, keys: usize, batch: usize) -> Vec<RecordBatch> {
     (0..rows)
         .step_by(batch)
         .map(|start| {

@@ -2,6 +2,7 @@
 //! rejected), `${ENV}` interpolated, relative paths resolved against the
 //! file's folder. Building running components from them happens elsewhere.
 
+mod checkpoint;
 pub mod ddl;
 pub mod duration;
 mod env;
@@ -10,6 +11,7 @@ mod sandbox;
 mod sink;
 mod window;
 
+pub use checkpoint::{CheckpointConfig, DEFAULT_INTERVAL_MS};
 pub use sandbox::{ErrorPolicy, Grant};
 pub use sink::{ConnectionConfig, PluginSinkConfig, SinkConfig};
 
@@ -47,6 +49,8 @@ pub struct PipelineConfig {
     pub connections: std::collections::BTreeMap<String, ConnectionConfig>,
     #[serde(default)]
     pub dead_letter: DeadLetterConfig,
+    /// Checkpoints for exactly-once; none unless the table is there.
+    pub checkpoint: Option<CheckpointConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -255,6 +259,19 @@ impl PipelineConfig {
         if config.name.is_none() {
             config.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         }
+        if let Some(c) = &mut config.checkpoint {
+            let location = c.location.take().unwrap_or_else(|| {
+                format!(
+                    ".weir/{}/checkpoints",
+                    config.name.as_deref().unwrap_or("pipeline")
+                )
+            });
+            c.location = Some(if location.contains("://") {
+                location
+            } else {
+                base.join(location).display().to_string()
+            });
+        }
         config.validate().map_err(fail)?;
         Ok(config)
     }
@@ -302,6 +319,9 @@ impl PipelineConfig {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if let Some(c) = &self.checkpoint {
+            c.validate()?;
+        }
         match &self.source {
             SourceConfig::Files(f) => {
                 if f.format != FileFormat::Lines && f.schema.is_none() {

@@ -25,6 +25,8 @@ pub use transform::{
 /// A failure to load, link, initialise or call a plugin.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
+    #[error("sink `{plugin}` lost its database: {reason}")]
+    Unavailable { plugin: String, reason: String },
     #[error("cannot read plugin {path}: {source}")]
     Read {
         path: String,

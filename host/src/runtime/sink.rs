@@ -179,6 +179,14 @@ impl SinkPlugin {
             .weir_plugin_sink_writer()
             .call_write(&mut self.store, &wit_batch);
         self.store.data_mut().batch = None;
+        // A database that went away is an outage, not bad rows: the epoch
+        // fails and is retried from the checkpoint; nothing is dead-lettered.
+        if let Some(reason) = self.store.data().sql.lost() {
+            return Err(PluginError::Unavailable {
+                plugin: self.name.clone(),
+                reason,
+            });
+        }
         match result {
             Err(e) => Err(self.trap("write", e)),
             Ok(Err(message)) => Ok(SinkOutcome::Failed {

@@ -201,6 +201,11 @@ pub fn plan(
     };
     let mut pairs =
         crate::config::config_pairs(&entry.config).map_err(|e| fail(format!("config.{e}")))?;
+    if let Some((key, _)) = pairs.iter().find(|(k, _)| k.starts_with("weir.")) {
+        return Err(fail(format!(
+            "config key `{key}`: keys starting with `weir.` are set by the host"
+        )));
+    }
     let builtin = builtin::find(&entry.plugin).map_err(|m| fail(format!("key `plugin`: {m}")))?;
     let (shown, component) = match builtin {
         Some(b) => {
@@ -286,20 +291,24 @@ pub fn plan(
 
 impl PlannedSink {
     /// Instantiates the sink, connects its grants and calls its `open`.
-    pub fn open(&self, runtime: &Runtime, input: SchemaRef) -> Result<OpenSink, SinkError> {
+    /// `run` is what the host tells every sink of the run, as `weir.*`
+    /// config keys (the first epoch, the sink's id for epoch markers).
+    pub fn open(
+        &self,
+        runtime: &Runtime,
+        input: SchemaRef,
+        run: &[(String, String)],
+    ) -> Result<OpenSink, SinkError> {
         match &self.kind {
             Planned::Component {
                 shown,
                 component,
                 settings,
-            } => SinkPlugin::load(
-                runtime,
-                &self.name,
-                shown,
-                component,
-                settings.clone(),
-                input,
-            )
+            } => {
+                let mut settings = settings.clone();
+                settings.config.extend(run.iter().cloned());
+                SinkPlugin::load(runtime, &self.name, shown, component, settings, input)
+            }
             .map(OpenSink::Component)
             .map_err(|e| SinkError::Plugin(Box::new(e))),
             Planned::Kafka(config) => kafka::KafkaSink::open(config, &input).map(OpenSink::Kafka),

@@ -4,7 +4,7 @@
 //! files must appear whole (written elsewhere, then moved in).
 
 use super::decode::{Decoder, Line};
-use super::{RunMode, Source, SourceBatch, SourceError};
+use super::{Mark, Position, RunMode, Source, SourceBatch, SourceError};
 use crate::config::{FileFormat, FilesConfig, ddl};
 use crate::envelope::Envelope;
 use arrow::datatypes::SchemaRef;
@@ -27,6 +27,10 @@ pub struct FilesSource {
     /// Every file ever queued, so a listing does not queue it twice.
     seen: BTreeSet<PathBuf>,
     current: Option<OpenFile>,
+    /// Files read to their end, in order (what a checkpoint records).
+    read: Vec<Arc<str>>,
+    /// Batch sizes a replayed epoch must reproduce.
+    replay: VecDeque<u64>,
     /// A bounded run lists the directory once, at its start.
     listed_once: bool,
     bounded: bool,
@@ -59,6 +63,8 @@ impl FilesSource {
             pending: VecDeque::new(),
             seen: BTreeSet::new(),
             current: None,
+            read: Vec::new(),
+            replay: VecDeque::new(),
             listed_once: false,
             bounded: config.bounded,
         })
@@ -113,11 +119,16 @@ impl FilesSource {
         Ok(true)
     }
 
-    /// Reads up to `batch_size` lines from the queued files.
+    /// Reads up to `batch_size` lines from the queued files (in a replay,
+    /// exactly as many as the replayed batch held).
     fn read_lines(&mut self) -> Result<Vec<Line>, SourceError> {
+        let limit = match self.replay.pop_front() {
+            Some(records) => records as usize,
+            None => self.batch_size,
+        };
         let mut lines = Vec::new();
         let mut buffer = Vec::new();
-        while lines.len() < self.batch_size {
+        while lines.len() < limit {
             if self.current.is_none() && !self.open_next()? {
                 break;
             }
@@ -131,7 +142,8 @@ impl FilesSource {
                     source,
                 })?;
             if read == 0 {
-                self.current = None;
+                let done = self.current.take().expect("reading it");
+                self.read.push(done.name);
                 continue;
             }
             file.line_number += 1;
@@ -166,7 +178,79 @@ impl FilesSource {
     }
 }
 
+impl FilesSource {
+    /// Opens `name` and skips its first `lines` lines (read before).
+    fn reopen(&mut self, name: &str, lines: i64) -> Result<(), SourceError> {
+        let io = |source| SourceError::Io {
+            path: name.to_string(),
+            source,
+        };
+        let file = std::fs::File::open(name).map_err(io)?;
+        let mut reader = std::io::BufReader::new(file);
+        let mut skipped = Vec::new();
+        for _ in 0..lines {
+            skipped.clear();
+            if reader.read_until(b'\n', &mut skipped).map_err(io)? == 0 {
+                return Err(SourceError::Restore(format!(
+                    "{name} has fewer than the {lines} lines read before the crash; files must not change once in the directory"
+                )));
+            }
+        }
+        self.current = Some(OpenFile {
+            name: Arc::from(name),
+            reader,
+            line_number: lines,
+        });
+        Ok(())
+    }
+}
+
 impl Source for FilesSource {
+    fn position(&self) -> Position {
+        Position::Files {
+            read: self.read.iter().map(|n| n.to_string()).collect(),
+            current: self
+                .current
+                .as_ref()
+                .map(|f| (f.name.to_string(), f.line_number)),
+            pending: self
+                .pending
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        }
+    }
+
+    fn restore(&mut self, position: &Position) -> Result<(), SourceError> {
+        let Position::Files {
+            read,
+            current,
+            pending,
+        } = position
+        else {
+            return Err(SourceError::Restore(format!(
+                "the checkpoint is of another kind of source: {position:?}"
+            )));
+        };
+        self.read = read.iter().map(|n| Arc::from(n.as_str())).collect();
+        self.pending = pending.iter().map(PathBuf::from).collect();
+        self.seen = read
+            .iter()
+            .chain(pending)
+            .chain(current.iter().map(|(n, _)| n))
+            .map(PathBuf::from)
+            .collect();
+        self.current = None;
+        if let Some((name, lines)) = current {
+            self.reopen(name, *lines)?;
+        }
+        Ok(())
+    }
+
+    fn replay(&mut self, batches: &[Mark]) {
+        self.replay = batches.iter().map(|m| m.records).collect();
+    }
+
     fn schema(&self) -> SchemaRef {
         self.decoder.schema()
     }

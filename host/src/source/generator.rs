@@ -1,7 +1,7 @@
 //! The generator source: simulated events at a given rate, the same for the
 //! same seed, for examples, tests and benchmarks without a broker.
 
-use super::{RunMode, Source, SourceBatch, SourceError};
+use super::{Mark, Position, RunMode, Source, SourceBatch, SourceError};
 use crate::config::GeneratorConfig;
 use crate::envelope::Envelope;
 use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
@@ -29,6 +29,8 @@ pub struct GeneratorSource {
     batch_size: usize,
     emitted: u64,
     started: Instant,
+    /// Batch sizes a replayed epoch must reproduce.
+    replay: std::collections::VecDeque<u64>,
     mode: RunMode,
 }
 
@@ -73,11 +75,15 @@ impl GeneratorSource {
             batch_size: config.batch_size,
             emitted: 0,
             started: Instant::now(),
+            replay: Default::default(),
             mode,
         })
     }
 
-    fn next_size(&self) -> usize {
+    fn next_size(&mut self) -> usize {
+        if let Some(records) = self.replay.pop_front() {
+            return records as usize;
+        }
         let remaining = self.count.map_or(u64::MAX, |c| c - self.emitted);
         // At a set rate, batches of a tenth of a second keep latency low.
         let paced = if self.rate > 0 {
@@ -90,6 +96,33 @@ impl GeneratorSource {
 }
 
 impl Source for GeneratorSource {
+    fn position(&self) -> Position {
+        Position::Generator {
+            emitted: self.emitted,
+            word_pos: self.rng.get_word_pos(),
+        }
+    }
+
+    fn restore(&mut self, position: &Position) -> Result<(), SourceError> {
+        let &Position::Generator { emitted, word_pos } = position else {
+            return Err(SourceError::Restore(format!(
+                "the checkpoint is of another kind of source: {position:?}"
+            )));
+        };
+        self.emitted = emitted;
+        self.rng.set_word_pos(word_pos);
+        // Pace from here as if the run had never stopped.
+        if self.rate > 0 {
+            let ahead = Duration::from_secs_f64(emitted as f64 / self.rate as f64);
+            self.started = Instant::now().checked_sub(ahead).unwrap_or(self.started);
+        }
+        Ok(())
+    }
+
+    fn replay(&mut self, batches: &[Mark]) {
+        self.replay = batches.iter().map(|m| m.records).collect();
+    }
+
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }

@@ -5,10 +5,12 @@ pub mod decode;
 mod files;
 mod generator;
 mod kafka;
+mod position;
 
 pub use files::FilesSource;
 pub use generator::GeneratorSource;
 pub use kafka::KafkaSource;
+pub use position::{KafkaPartition, Mark, Position};
 
 use crate::config::SourceConfig;
 use crate::dead_letter::DeadLetter;
@@ -42,10 +44,20 @@ impl SourceBatch {
     pub fn records(&self) -> u64 {
         (self.rows.num_rows() + self.rejected.len()) as u64
     }
+
+    /// What an epoch's log records of this batch.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            partition: self.partition,
+            records: self.records(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    #[error("cannot resume from the checkpoint: {0}")]
+    Restore(String),
     #[error("source path {path} does not exist")]
     Missing { path: String },
     #[error("cannot read {path}: {source}")]
@@ -70,8 +82,16 @@ pub trait Source: Send {
     /// Whether the source is the whole input, so that at its end every open
     /// window can be emitted (as `--flush` asks).
     fn bounded(&self) -> bool;
-    /// The last batch returned has been written to every sink (or held by
-    /// the window): a source with offsets may commit them now.
+    /// Where reading resumes after the last batch returned.
+    fn position(&self) -> Position;
+    /// Resumes at `position`; called before the first batch.
+    fn restore(&mut self, position: &Position) -> Result<(), SourceError>;
+    /// The next batches must be exactly these, in this order (an epoch
+    /// replayed after a crash): same partitions, same records.
+    fn replay(&mut self, batches: &[Mark]);
+    /// The sinks have committed every batch returned so far: a source with
+    /// a consumer group may commit its offsets there (for lag monitoring;
+    /// the checkpoint is where a run resumes).
     fn commit(&mut self) -> Result<(), SourceError> {
         Ok(())
     }

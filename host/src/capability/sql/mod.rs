@@ -38,6 +38,22 @@ enum Db {
 struct Granted {
     db: Db,
     in_transaction: bool,
+    /// The connection failed (not a statement): what the driver said.
+    lost: Option<String>,
+}
+
+/// Errors of the connection rather than of a statement: the database went
+/// away or cannot be reached. The epoch cannot finish on this connection.
+fn is_lost(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+    )
 }
 
 /// The connections of one sink.
@@ -149,6 +165,7 @@ impl Sql {
                 Granted {
                     db,
                     in_transaction: false,
+                    lost: None,
                 },
             );
         }
@@ -156,6 +173,13 @@ impl Sql {
             sink: sink.to_string(),
             connections,
         })
+    }
+
+    /// Why a connection was lost, if one was: the database is down.
+    pub fn lost(&self) -> Option<String> {
+        self.connections
+            .iter()
+            .find_map(|(name, g)| g.lost.as_ref().map(|e| format!("connection `{name}`: {e}")))
     }
 
     /// Rolls back every open transaction: the run failed.
@@ -197,13 +221,25 @@ impl Granted {
     /// Runs SQL without parameters (simple protocol).
     fn run(&mut self, statement: &str) -> Result<u64, sqlx::Error> {
         let raw = sqlx::raw_sql(statement);
-        block_on(async {
+        let result = block_on(async {
             Ok(match &mut self.db {
                 Db::Pg(c) => raw.execute(c).await?.rows_affected(),
                 Db::My(c) => raw.execute(c).await?.rows_affected(),
                 Db::Lite(c) => raw.execute(c).await?.rows_affected(),
             })
-        })
+        });
+        self.noted(result)
+    }
+
+    /// Remembers a lost connection, so the host can tell an outage (retry
+    /// the epoch later) from rows the database refused (dead-letter them).
+    fn noted<R>(&mut self, result: Result<R, sqlx::Error>) -> Result<R, sqlx::Error> {
+        if let Err(e) = &result
+            && is_lost(e)
+        {
+            self.lost = Some(e.to_string());
+        }
+        result
     }
 
     /// Runs `work` so that its failure leaves the transaction usable
@@ -213,10 +249,12 @@ impl Granted {
         work: impl FnOnce(&mut Self) -> Result<R, sqlx::Error>,
     ) -> Result<R, sqlx::Error> {
         if !self.in_transaction {
-            return work(self);
+            let result = work(self);
+            return self.noted(result);
         }
         self.run("SAVEPOINT weir_rows")?;
-        match work(self) {
+        let result = work(self);
+        match self.noted(result) {
             Ok(r) => {
                 self.run("RELEASE SAVEPOINT weir_rows")?;
                 Ok(r)

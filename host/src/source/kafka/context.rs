@@ -7,10 +7,14 @@
 use super::offsets::Offsets;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub struct GroupContext {
     pub offsets: Arc<Mutex<Offsets>>,
+    /// Offsets from a checkpoint: an assigned partition resumes there,
+    /// whatever the group has committed.
+    pub resume: Arc<Mutex<HashMap<(String, i32), i64>>>,
     /// `start = "timestamp:..."`: partitions without a committed offset start here (ms).
     pub start_timestamp: Option<i64>,
 }
@@ -45,6 +49,9 @@ impl ConsumerContext for GroupContext {
                 .map(|e| (e.topic().to_string(), e.partition()))
                 .collect();
             tracing::info!(partitions = ?assigned, "Partitions assigned.");
+            if resume_from_checkpoint(consumer, list, &self.resume.lock().expect("not poisoned")) {
+                return;
+            }
             if let Some(ms) = self.start_timestamp {
                 start_at_timestamp(consumer, list, ms);
             }
@@ -88,4 +95,27 @@ fn start_at_timestamp(consumer: &BaseConsumer<GroupContext>, list: &TopicPartiti
         }
         Err(e) => tracing::warn!(error = %e, "Cannot look up offsets for the start timestamp."),
     }
+}
+
+/// Assigned partitions the checkpoint knows resume at its offsets; the
+/// others start as configured. Whether the checkpoint knew any.
+fn resume_from_checkpoint(
+    consumer: &BaseConsumer<GroupContext>,
+    list: &TopicPartitionList,
+    resume: &HashMap<(String, i32), i64>,
+) -> bool {
+    let mut start = list.clone();
+    let mut known = false;
+    for e in list.elements() {
+        if let Some(&next) = resume.get(&(e.topic().to_string(), e.partition())) {
+            start
+                .set_partition_offset(e.topic(), e.partition(), Offset::Offset(next))
+                .expect("a valid offset");
+            known = true;
+        }
+    }
+    if known && let Err(e) = consumer.assign(&start) {
+        tracing::warn!(error = %e, "Cannot resume the assigned partitions at the checkpoint's offsets.");
+    }
+    known
 }

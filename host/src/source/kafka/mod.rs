@@ -11,7 +11,7 @@ mod offsets;
 #[cfg(test)]
 mod tests;
 
-use super::{RunMode, Source, SourceBatch, SourceError};
+use super::{KafkaPartition, Mark, Position, RunMode, Source, SourceBatch, SourceError};
 use crate::config::kafka::{KafkaSourceConfig, StartAt};
 use context::GroupContext;
 use decode::RecordDecoder;
@@ -34,8 +34,9 @@ pub struct KafkaSource {
     batch_size: usize,
     max_wait: Duration,
     mode: RunMode,
-    /// Decoded batches of other partitions, polled with the last one.
-    queued: VecDeque<(Partition, i64, SourceBatch)>,
+    /// Decoded batches of other partitions, polled with the last one:
+    /// each with its first and last offset.
+    queued: VecDeque<(Partition, (i64, i64), SourceBatch)>,
     generation: u64,
     /// Each partition's watermark id for windows (topics can share partition numbers).
     watermark_ids: HashMap<Partition, i32>,
@@ -43,8 +44,17 @@ pub struct KafkaSource {
     end: Option<AvailableNow>,
     /// Next offset to read of each partition, as far as this run has emitted.
     positions: HashMap<Partition, i64>,
+    /// The first offset this run emitted (or resumed at) of each partition.
+    first: HashMap<Partition, i64>,
+    /// A replayed epoch: the batches still to cut, and the records polled
+    /// for them, held per partition until a batch is whole.
+    replay: VecDeque<Mark>,
+    held: HashMap<Partition, VecDeque<Polled>>,
     started: Instant,
     connect_timeout: Duration,
+    /// Offsets to resume at from a checkpoint, applied when the group
+    /// assigns the partition (shared with the rebalance callback).
+    resume: Arc<Mutex<HashMap<Partition, i64>>>,
 }
 
 /// A polled record, owned, waiting to be decoded with its partition's others.
@@ -71,8 +81,10 @@ impl KafkaSource {
     pub fn new(config: &KafkaSourceConfig, mode: RunMode) -> Result<Self, SourceError> {
         let start = config.start_at().map_err(SourceError::Config)?;
         let offsets = Arc::new(Mutex::new(Offsets::default()));
+        let resume = Arc::new(Mutex::new(HashMap::new()));
         let context = GroupContext {
             offsets: offsets.clone(),
+            resume: resume.clone(),
             start_timestamp: match start {
                 StartAt::Timestamp(ms) => Some(ms),
                 _ => None,
@@ -128,6 +140,10 @@ impl KafkaSource {
             watermark_ids: HashMap::new(),
             end: None,
             positions: HashMap::new(),
+            first: HashMap::new(),
+            replay: VecDeque::new(),
+            held: HashMap::new(),
+            resume,
             started: Instant::now(),
             connect_timeout,
         })
@@ -200,7 +216,7 @@ impl KafkaSource {
         records: Vec<Polled>,
     ) -> Result<SourceBatch, SourceError> {
         let origin = format!("kafka:{}/{}", partition.0, partition.1);
-        let next_id = self.watermark_ids.len() as i32;
+        let next_id = self.watermark_ids.values().max().map_or(0, |id| id + 1);
         let watermark = *self
             .watermark_ids
             .entry(partition.clone())
@@ -241,8 +257,9 @@ impl KafkaSource {
                         e.partition()
                     ))
                 })?;
-            let start = match e.offset() {
-                Offset::Offset(o) => o,
+            let start = match (self.positions.get(&partition), e.offset()) {
+                (Some(&resumed), _) => resumed,
+                (None, Offset::Offset(o)) => o,
                 _ => low,
             };
             ends.insert(partition.clone(), high);
@@ -287,8 +304,11 @@ impl Source for KafkaSource {
             if self.mode.stop.load(Ordering::Relaxed) {
                 return Ok(None);
             }
-            if let Some((partition, last, batch)) = self.queued.pop_front() {
-                return Ok(Some(self.emit(partition, last, batch)));
+            if !self.replay.is_empty() {
+                return self.next_replayed().map(Some);
+            }
+            if let Some((partition, range, batch)) = self.queued.pop_front() {
+                return Ok(Some(self.emit(partition, range, batch)));
             }
             if self.mode.available_now {
                 self.available_now_ends()?;
@@ -308,15 +328,46 @@ impl Source for KafkaSource {
                 return Ok(Some(SourceBatch::idle(self.schema())));
             }
             for (partition, records) in polled {
-                let last = records
-                    .last()
-                    .expect("a partition polled has records")
-                    .meta
-                    .offset;
-                let batch = self.decode(&partition, records)?;
-                self.queued.push_back((partition, last, batch));
+                self.queue(partition, records)?;
             }
         }
+    }
+
+    fn position(&self) -> Position {
+        let mut partitions: Vec<KafkaPartition> = self
+            .positions
+            .iter()
+            .map(|(p, &next)| KafkaPartition {
+                topic: p.0.clone(),
+                partition: p.1,
+                next,
+                first: self.first.get(p).copied().unwrap_or(next),
+                watermark_id: self.watermark_ids[p],
+            })
+            .collect();
+        partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        Position::Kafka { partitions }
+    }
+
+    fn restore(&mut self, position: &Position) -> Result<(), SourceError> {
+        let Position::Kafka { partitions } = position else {
+            return Err(SourceError::Restore(format!(
+                "the checkpoint is of another kind of source: {position:?}"
+            )));
+        };
+        let mut resume = self.resume.lock().expect("not poisoned");
+        for p in partitions {
+            let key = (p.topic.clone(), p.partition);
+            self.positions.insert(key.clone(), p.next);
+            self.first.insert(key.clone(), p.next);
+            self.watermark_ids.insert(key.clone(), p.watermark_id);
+            resume.insert(key, p.next);
+        }
+        Ok(())
+    }
+
+    fn replay(&mut self, batches: &[Mark]) {
+        self.replay = batches.iter().copied().collect();
     }
 
     fn commit(&mut self) -> Result<(), SourceError> {
@@ -343,12 +394,78 @@ impl Source for KafkaSource {
 }
 
 impl KafkaSource {
+    /// Decodes a partition's polled records into a batch waiting to be emitted.
+    fn queue(&mut self, partition: Partition, records: Vec<Polled>) -> Result<(), SourceError> {
+        let first = records.first().expect("a partition polled has records");
+        let last = records.last().expect("a partition polled has records");
+        let range = (first.meta.offset, last.meta.offset);
+        let batch = self.decode(&partition, records)?;
+        self.queued.push_back((partition, range, batch));
+        Ok(())
+    }
+
+    /// The next batch of a replayed epoch: exactly the records the mark
+    /// says, of its partition, polling (and holding others') until they
+    /// are all here. After the last one, what is held is queued as usual.
+    fn next_replayed(&mut self) -> Result<SourceBatch, SourceError> {
+        let mark = *self.replay.front().expect("called during a replay");
+        let partition = self
+            .watermark_ids
+            .iter()
+            .find(|(_, id)| **id == mark.partition)
+            .map(|(p, _)| p.clone())
+            .ok_or_else(|| {
+                SourceError::Restore(format!(
+                    "the replayed epoch names partition id {} that its start position lacks",
+                    mark.partition
+                ))
+            })?;
+        while self.held.get(&partition).map_or(0, VecDeque::len) < mark.records as usize {
+            if self.mode.stop.load(Ordering::Relaxed) {
+                return Err(SourceError::Restore(
+                    "stopped before the replayed epoch was read again".to_string(),
+                ));
+            }
+            for (p, records) in self.poll()? {
+                self.held.entry(p).or_default().extend(records);
+            }
+        }
+        self.replay.pop_front();
+        let records: Vec<Polled> = self
+            .held
+            .get_mut(&partition)
+            .expect("checked above")
+            .drain(..mark.records as usize)
+            .collect();
+        let range = (
+            records.first().map_or(0, |r| r.meta.offset),
+            records.last().map_or(0, |r| r.meta.offset),
+        );
+        let batch = self.decode(&partition, records)?;
+        if self.replay.is_empty() {
+            let mut held: Vec<_> = std::mem::take(&mut self.held).into_iter().collect();
+            held.sort_by(|a, b| a.0.cmp(&b.0));
+            for (p, records) in held {
+                if !records.is_empty() {
+                    self.queue(p, records.into())?;
+                }
+            }
+        }
+        Ok(self.emit(partition, range, batch))
+    }
+
     /// Hands a batch to the pipeline: its offsets are now emitted.
-    fn emit(&mut self, partition: Partition, last: i64, batch: SourceBatch) -> SourceBatch {
+    fn emit(
+        &mut self,
+        partition: Partition,
+        (first, last): (i64, i64),
+        batch: SourceBatch,
+    ) -> SourceBatch {
         self.offsets
             .lock()
             .expect("not poisoned")
             .emit(partition.clone(), last);
+        self.first.entry(partition.clone()).or_insert(first);
         self.positions.insert(partition, last + 1);
         if let Some(end) = &mut self.end {
             end.last_record = Instant::now();
@@ -390,7 +507,7 @@ fn poll_error(e: rdkafka::error::KafkaError) -> PollError {
 fn drop_revoked(
     offsets: &Mutex<Offsets>,
     generation: &mut u64,
-    queued: &mut VecDeque<(Partition, i64, SourceBatch)>,
+    queued: &mut VecDeque<(Partition, (i64, i64), SourceBatch)>,
     polled: &mut BTreeMap<Partition, Vec<Polled>>,
 ) {
     let mut offsets = offsets.lock().expect("not poisoned");

@@ -84,10 +84,21 @@ impl Config {
             .unwrap_or_default()
     }
 
+    /// What the host tells the sink of the run: `weir.epoch` (the first
+    /// epoch it will commit, given when the pipeline keeps checkpoints) and
+    /// `weir.sink-id` (pipeline/sink, unique, for epoch markers).
+    pub fn run(&self, key: &str) -> Option<&str> {
+        self.values.get(&format!("weir.{key}")).map(String::as_str)
+    }
+
     /// Fails naming the first key no `get` asked about (a typo, usually).
     pub fn reject_unknown(&self) -> Result<(), String> {
         let asked = self.asked.borrow();
-        match self.values.keys().find(|k| !asked.contains(k)) {
+        match self
+            .values
+            .keys()
+            .find(|k| !asked.contains(k) && !k.starts_with("weir."))
+        {
             Some(k) => Err(format!("unknown config key `{k}`")),
             None => Ok(()),
         }

@@ -50,6 +50,9 @@ struct State {
     finished: Vec<u32>,
     /// Names files uniquely across runs into the same folder.
     run_id: u128,
+    /// With checkpoints, files are named by epoch instead, so that a
+    /// replayed epoch writes the same files again (replacing, not adding).
+    epoch: Option<u64>,
     next_file: u64,
 }
 
@@ -95,6 +98,7 @@ fn open(config: &Config, input: &Schema) -> Result<(State, SinkPlan), String> {
             open: BTreeMap::new(),
             finished: Vec::new(),
             run_id: 0,
+            epoch: None,
             next_file: 0,
         };
         return Ok((
@@ -171,7 +175,12 @@ fn open(config: &Config, input: &Schema) -> Result<(State, SinkPlan), String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or_default();
+    let epoch = config
+        .run("epoch")
+        .map(|e| e.parse::<u64>().map_err(|_| format!("weir.epoch: {e:?}")))
+        .transpose()?;
     let state = State {
+        epoch,
         layout,
         options: FileOptions {
             format,
@@ -202,7 +211,10 @@ impl State {
                 _ => {
                     let n = self.next_file;
                     self.next_file += 1;
-                    format!("{folder}part-{}-{n:05}.{}", self.run_id, self.extension)
+                    match self.epoch {
+                        Some(epoch) => format!("{folder}part-e{epoch:08}-{n:05}.{}", self.extension),
+                        None => format!("{folder}part-{}-{n:05}.{}", self.run_id, self.extension),
+                    }
                 }
             };
             let handle = files::create(&name, &self.options)?;
@@ -323,10 +335,14 @@ impl Guest for FileSink {
         })
     }
 
-    fn commit(_epoch: u64) -> Result<(), String> {
+    fn commit(epoch: u64) -> Result<(), String> {
         with_state(|s| {
             for handle in std::mem::take(&mut s.finished) {
                 files::publish(handle)?;
+            }
+            if let Some(next) = &mut s.epoch {
+                *next = epoch + 1;
+                s.next_file = 0;
             }
             Ok(())
         })
@@ -341,6 +357,10 @@ impl Guest for FileSink {
             }
             for handle in std::mem::take(&mut s.finished) {
                 files::discard(handle);
+            }
+            // The epoch is written again after a retry: the same names.
+            if s.epoch.is_some() {
+                s.next_file = 0;
             }
             Ok(())
         });

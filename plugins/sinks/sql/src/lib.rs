@@ -1,10 +1,13 @@
 //! The bundled SQL sinks (`builtin:postgres`, `builtin:mysql`,
 //! `builtin:sqlite`): the table's DDL, append or upsert by key columns, one
-//! transaction per epoch. The host's `sql` capability binds the rows.
+//! transaction per epoch (with its marker, when the pipeline checkpoints).
+//! The host's `sql` capability binds the rows.
 
 mod ddl;
+mod epochs;
 
 use ddl::Flavor;
+use epochs::Markers;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use weir_sink::sql::{self, BatchedStatement};
@@ -34,6 +37,8 @@ struct State {
     /// The `DELETE … WHERE key IN` of an upsert without ON CONFLICT.
     delete: Option<BatchedStatement>,
     in_transaction: bool,
+    /// With checkpoints: the epoch being written and the markers table.
+    epoch: Option<(u64, Markers)>,
 }
 
 thread_local! {
@@ -62,6 +67,17 @@ fn open(config: &Config, input: &Schema) -> Result<(State, SinkPlan), String> {
     };
     let key_names = config.list("key");
     let create = config.flag("create_table", false)?;
+    let first_epoch = config
+        .run("epoch")
+        .map(|e| e.parse::<u64>().map_err(|_| format!("weir.epoch: {e:?}")))
+        .transpose()?;
+    // The marker names the table too: two pipelines of one name writing
+    // to different tables do not share it.
+    let sink_id = format!(
+        "{}:{}",
+        config.run("sink-id").unwrap_or("sink"),
+        config.get("table").unwrap_or_default()
+    );
     let redshift = match config.get("flavor") {
         None => false,
         Some("redshift") => true,
@@ -121,7 +137,25 @@ fn open(config: &Config, input: &Schema) -> Result<(State, SinkPlan), String> {
         ),
         Mode::Upsert => (Some(flavor.upsert(&table, &all, &keys)), None),
     };
+    let epoch = match first_epoch {
+        Some(first) => {
+            let markers = Markers::open(&connection, &sink_id)?;
+            // A restart resumes at or before the epoch after the newest
+            // committed one; further means the checkpoints were lost.
+            if markers.committed > first {
+                return Err(format!(
+                    "{} says sink `{sink_id}` committed epoch {}, but the pipeline's checkpoints resume at epoch {first}: they were deleted or belong to another run. To start over, also delete the marker: DELETE FROM {} WHERE sink_id = '{sink_id}'",
+                    epochs::TABLE,
+                    markers.committed,
+                    epochs::TABLE
+                ));
+            }
+            Some((first, markers))
+        }
+        None => None,
+    };
     let state = State {
+        epoch,
         connection,
         flavor,
         table,
@@ -138,8 +172,15 @@ fn open(config: &Config, input: &Schema) -> Result<(State, SinkPlan), String> {
 }
 
 impl State {
+    /// A replayed epoch this sink already committed: its rows are in.
+    fn committed_before(&self) -> bool {
+        self.epoch
+            .as_ref()
+            .is_some_and(|(epoch, markers)| *epoch <= markers.committed)
+    }
+
     fn write(&mut self, batch: &Batch) -> Result<WriteReport, String> {
-        if batch.num_rows == 0 {
+        if batch.num_rows == 0 || self.committed_before() {
             return Ok(WriteReport {
                 rejections: Vec::new(),
             });
@@ -220,16 +261,25 @@ impl Guest for SqlSink {
         with_state(|s| s.write(&rows))
     }
 
-    fn pre_commit(_epoch: u64) -> Result<(), String> {
-        // The epoch's rows wait in the open transaction; nothing to prepare.
-        with_state(|_| Ok(()))
+    fn pre_commit(epoch: u64) -> Result<(), String> {
+        // The epoch's rows wait in the open transaction; its marker joins them.
+        with_state(|s| {
+            if let (true, Some((_, markers))) = (s.in_transaction, &s.epoch) {
+                markers.mark(&s.connection, &s.flavor, epoch)?;
+            }
+            Ok(())
+        })
     }
 
-    fn commit(_epoch: u64) -> Result<(), String> {
+    fn commit(epoch: u64) -> Result<(), String> {
         with_state(|s| {
             if s.in_transaction {
                 s.in_transaction = false;
                 sql::commit(&s.connection)?;
+            }
+            if let Some((next, markers)) = &mut s.epoch {
+                markers.committed = markers.committed.max(epoch);
+                *next = epoch + 1;
             }
             Ok(())
         })

@@ -3,7 +3,11 @@
 //! plugins, type-check schemas) is separate from running, so `weir check`
 //! does all of it without writing anything.
 
+mod epoch;
+mod restart;
+
 use crate::admin::status::{PluginStatus, StatusBoard};
+use crate::checkpoint::{self, Recovery, Store};
 use crate::config::{self, ErrorPolicy, Grant, LatePolicy, PipelineConfig, TransformConfig};
 use crate::dead_letter::{DeadLetter, DeadLetterWriter, rows_as_json};
 use crate::envelope::Envelope;
@@ -19,7 +23,7 @@ use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::SchemaRef;
 use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -63,6 +67,16 @@ pub enum PipelineError {
         epoch: u64,
         error: Box<PluginError>,
     },
+    #[error("{file}: key `checkpoint`: {error}")]
+    Checkpoint {
+        file: String,
+        error: checkpoint::StoreError,
+    },
+    #[error("checkpoint of epoch {epoch} failed (the epoch was aborted): {error}")]
+    CheckpointWrite {
+        epoch: u64,
+        error: checkpoint::StoreError,
+    },
     #[error("cannot write the dead-letter {target}: {error}")]
     DeadLetterWrite {
         target: String,
@@ -76,6 +90,7 @@ pub struct Plan {
     pub config: PipelineConfig,
     file: String,
     flush: bool,
+    mode: RunMode,
     source: Box<dyn Source>,
     transforms: Vec<TransformSlot>,
     window: Option<WindowOperator>,
@@ -133,7 +148,7 @@ impl Plan {
         let file = file.to_string();
         let flush = mode.flush;
         let source =
-            source::build(&config.source, mode).map_err(|error| PipelineError::Source {
+            source::build(&config.source, mode.clone()).map_err(|error| PipelineError::Source {
                 file: file.clone(),
                 error,
             })?;
@@ -180,6 +195,7 @@ impl Plan {
             config,
             file,
             flush,
+            mode,
             source,
             transforms,
             window,
@@ -211,30 +227,28 @@ impl Plan {
         names
     }
 
-    /// Opens the sinks and the dead-letter: from here on, files are written.
+    /// Finds where to resume (with checkpoints), then opens the sinks and
+    /// the dead-letter: from here on, files are written.
     pub fn open(self) -> Result<Pipeline, PipelineError> {
         let output = self
             .schemas
             .last()
             .expect("at least the source schema")
             .clone();
-        let mut sinks: Vec<OpenSink> = Vec::new();
-        for (index, s) in self.sinks.iter().enumerate() {
-            match s.open(&self.runtime, output.clone()) {
-                Ok(opened) => sinks.push(opened),
-                Err(error) => {
-                    // Sinks opened before this one hold nothing yet; close them.
-                    for opened in &mut sinks {
-                        opened.abort(1);
-                    }
-                    return Err(PipelineError::SinkSchema {
-                        file: self.file.clone(),
-                        index,
-                        error,
-                    });
-                }
+        let store_error = |error| PipelineError::Checkpoint {
+            file: self.file.clone(),
+            error,
+        };
+        let (store, recovery) = match &self.config.checkpoint {
+            None => (None, Recovery::default()),
+            Some(c) => {
+                let location = c.location.as_deref().expect("defaulted when loaded");
+                let store =
+                    Store::open(location, std::path::Path::new(".")).map_err(store_error)?;
+                let recovery = checkpoint::recover(&store).map_err(store_error)?;
+                (Some(store), recovery)
             }
-        }
+        };
         let dead_letter = DeadLetterWriter::open(&self.config.dead_letter).map_err(|error| {
             PipelineError::DeadLetter {
                 file: self.file.clone(),
@@ -266,13 +280,24 @@ impl Plan {
             ..RunSummary::default()
         };
         let flush = self.flush || self.source.bounded();
-        Ok(Pipeline {
+        let interval = match &self.config.checkpoint {
+            Some(c) => c.interval_ms().expect("validated when loaded"),
+            None => config::DEFAULT_INTERVAL_MS,
+        };
+        let keep = self.config.checkpoint.as_ref().map_or(2, |c| c.keep);
+        let epoch_start = self.source.position();
+        let file = self.file;
+        let mut pipeline = Pipeline {
             source: self.source,
+            source_config: self.config.source.clone(),
+            mode: self.mode,
             transforms: self.transforms,
             window: self.window,
             after_window: self.after_window,
             runtime: self.runtime,
-            sinks,
+            planned: self.sinks,
+            output,
+            sinks: Vec::new(),
             dead_letter,
             summary,
             flush,
@@ -280,17 +305,48 @@ impl Plan {
             board: StatusBoard::default(),
             reloads: None,
             epoch: 1,
-        })
+            epochs: epoch::Epochs {
+                store,
+                keep,
+                interval: Duration::from_millis(interval),
+                started: Instant::now(),
+                start: epoch_start,
+                batches: Vec::new(),
+                replay: None,
+                replaying: false,
+                origin: None,
+                commits: 0,
+            },
+        };
+        // What a restart goes back to when no checkpoint is written yet.
+        pipeline.epochs.origin = Some(pipeline.snapshot(0));
+        pipeline.resume(recovery).map_err(|e| match e {
+            PipelineError::Read(error) => PipelineError::Source {
+                file: file.clone(),
+                error,
+            },
+            other => other,
+        })?;
+        pipeline
+            .open_sinks()
+            .map_err(|(index, error)| PipelineError::SinkSchema { file, index, error })?;
+        Ok(pipeline)
     }
 }
 
 /// A running pipeline.
 pub struct Pipeline {
     source: Box<dyn Source>,
+    /// To build the source again when a failed epoch is retried.
+    source_config: config::SourceConfig,
+    mode: RunMode,
     transforms: Vec<TransformSlot>,
     window: Option<WindowOperator>,
     after_window: Vec<TransformSlot>,
     runtime: Runtime,
+    /// The sinks as planned (to open them again after a failure), and open.
+    planned: Vec<PlannedSink>,
+    output: SchemaRef,
     sinks: Vec<OpenSink>,
     dead_letter: DeadLetterWriter,
     summary: RunSummary,
@@ -303,30 +359,34 @@ pub struct Pipeline {
     /// Reloads asked for, applied at the next batch boundary.
     reloads: Option<mpsc::Receiver<ReloadRequest>>,
     /// The sinks' current epoch: what they write until the next commit.
-    /// One per run for now; checkpoints will commit one per interval.
     epoch: u64,
+    /// When the epoch ends, what it read, where checkpoints go.
+    epochs: epoch::Epochs,
 }
 
 impl Pipeline {
-    /// Runs until the source ends (a bounded run) or is stopped, then
-    /// commits the sinks' epoch and flushes the dead-letter. If anything
-    /// fails, the sinks abort the epoch: nothing of it is committed.
+    /// Runs until the source ends (a bounded run) or is stopped, ending an
+    /// epoch every interval and a last one at the end, then flushes the
+    /// dead-letter. If anything fails, the sinks abort the current epoch:
+    /// nothing of it is committed (a restart replays it).
     pub fn run(mut self) -> Result<RunSummary, PipelineError> {
-        let processed = self.process();
+        let processed = self.process_with_retries();
         let stopped = match processed {
             Ok(()) => None,
             // A plugin whose policy is to stop: what came before it is
             // whole, so it is committed, and the run ends with the reason.
             Err(e @ PipelineError::Stopped { .. }) => Some(e),
             Err(e) => {
-                for sink in &mut self.sinks {
-                    sink.abort(self.epoch);
-                }
+                self.abort_epoch();
                 self.publish("stopped");
                 return Err(e);
             }
         };
-        self.commit()?;
+        self.end_epoch()?;
+        for sink in &mut self.sinks {
+            sink.close()
+                .map_err(|e| PipelineError::Write(SinkError::Plugin(Box::new(e))))?;
+        }
         let target = self.dead_letter.target.clone();
         self.dead_letter
             .flush()
@@ -340,46 +400,23 @@ impl Pipeline {
         }
     }
 
-    /// Two phases: every sink prepares, then every sink commits; if one
-    /// cannot prepare, all abort.
-    fn commit(&mut self) -> Result<(), PipelineError> {
-        let epoch = self.epoch;
-        let failed = |sink: &OpenSink, error| PipelineError::Commit {
-            sink: sink.name().to_string(),
-            epoch,
-            error: Box::new(error),
-        };
-        for i in 0..self.sinks.len() {
-            if let Err(error) = self.sinks[i].pre_commit(epoch) {
-                let error = failed(&self.sinks[i], error);
-                for sink in &mut self.sinks {
-                    sink.abort(epoch);
-                }
-                return Err(error);
-            }
-        }
-        for sink in &mut self.sinks {
-            sink.commit(epoch).map_err(|e| failed(sink, e))?;
-        }
-        for sink in &mut self.sinks {
-            sink.close()
-                .map_err(|e| PipelineError::Write(SinkError::Plugin(Box::new(e))))?;
-        }
-        self.epoch += 1;
-        Ok(())
-    }
-
     /// Reads and processes until the source ends; at its end, closes every
     /// window if the input is complete.
     fn process(&mut self) -> Result<(), PipelineError> {
         self.publish("running");
         while let Some(batch) = self.source.next_batch().map_err(PipelineError::Read)? {
             // A batch boundary: the batch before is done everywhere.
-            self.apply_reloads();
             if batch.records() == 0 {
-                // An idle source's heartbeat.
+                // An idle source's heartbeat: a reload or an epoch may be due.
+                self.apply_reloads();
+                self.after_batch(None)?;
                 continue;
             }
+            // Not in a replayed epoch: its batches must meet the same builds.
+            if self.epochs.replay.is_none() {
+                self.apply_reloads();
+            }
+            let mark = batch.mark();
             self.summary.records_read += batch.records();
             self.summary.decode_dead_lettered += batch.rejected.len() as u64;
             for letter in &batch.rejected {
@@ -400,10 +437,8 @@ impl Pipeline {
             if let Some(rows) = rows {
                 self.finish(rows)?;
             }
-            // Written to every sink (or held by the window): the source may
-            // commit its offsets. Never before.
-            self.source.commit().map_err(PipelineError::Read)?;
             self.publish("running");
+            self.after_batch(Some(mark))?;
         }
         if self.flush
             && let Some(window) = &mut self.window

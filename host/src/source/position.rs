@@ -1,0 +1,69 @@
+//! Where a source stands, as a checkpoint records it, and the marks that
+//! let a replay cut an epoch's batches exactly as they were first cut.
+
+use serde::{Deserialize, Serialize};
+
+/// Enough to resume reading right after the last batch a source returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Position {
+    Files {
+        /// Files read to their end, in the order they were read.
+        read: Vec<String>,
+        /// The file being read and the last line returned from it.
+        current: Option<(String, i64)>,
+        /// Files queued, not yet opened, in order.
+        pending: Vec<String>,
+    },
+    Generator {
+        emitted: u64,
+        /// Where the seeded random stream stands.
+        word_pos: u128,
+    },
+    Kafka {
+        partitions: Vec<KafkaPartition>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KafkaPartition {
+    pub topic: String,
+    pub partition: i32,
+    /// The next offset to read.
+    pub next: i64,
+    /// The first offset this run read (or resumed at).
+    pub first: i64,
+    /// The id windows keep this partition's watermark under.
+    pub watermark_id: i32,
+}
+
+impl Position {
+    /// The start of an epoch as it should be recorded: `self` as captured at
+    /// the epoch's start, plus where the partitions first read during the
+    /// epoch began (from `now`, the position at the epoch's end).
+    pub fn completed_with(mut self, now: &Position) -> Position {
+        if let (Position::Kafka { partitions }, Position::Kafka { partitions: later }) =
+            (&mut self, now)
+        {
+            for p in later {
+                if !partitions
+                    .iter()
+                    .any(|q| q.topic == p.topic && q.partition == p.partition)
+                {
+                    partitions.push(KafkaPartition {
+                        next: p.first,
+                        ..p.clone()
+                    });
+                }
+            }
+        }
+        self
+    }
+}
+
+/// One batch of an epoch: its source partition and how many records it
+/// held (decoded or refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    pub partition: i32,
+    pub records: u64,
+}
