@@ -566,3 +566,50 @@ path = "out/dead-letter.jsonl"
         "dead-lettered during the outage:\n{letters}"
     );
 }
+
+#[test]
+fn checkpoints_in_an_object_store_resume_a_run_where_it_stopped() {
+    let scratch = Scratch::new();
+    let table = unique_table("resume");
+    let remote = scratch.path().join("bucket/checkpoints");
+    // The `file://` store goes through object_store, as s3:// or gs:// do.
+    let source = FILES_SOURCE.to_string();
+    let text = pipeline(&source, &table, false).replace(
+        "[checkpoint]\ninterval = \"150ms\"",
+        &format!(
+            "[checkpoint]\ninterval = \"150ms\"\nlocation = \"file://{}\"",
+            remote.display()
+        ),
+    );
+    assert!(text.contains("file://"), "{text}");
+    scratch.write("pipeline.toml", &text);
+    let count = || -> i64 {
+        psql(&format!("SELECT count(*) FROM {table}"))
+            .parse()
+            .unwrap()
+    };
+    drop_file(&scratch, 0);
+    scratch
+        .weir(&["run", "pipeline.toml", "--available-now", "--admin", "off"])
+        .ok();
+    assert_eq!(count(), 2000);
+    assert!(
+        std::fs::read_dir(&remote).unwrap().count() >= 2,
+        "a checkpoint and the committed record in {}",
+        remote.display()
+    );
+    // The next run reads only the file that is new since.
+    drop_file(&scratch, 1);
+    scratch
+        .weir(&["run", "pipeline.toml", "--available-now", "--admin", "off"])
+        .ok();
+    assert_eq!(count(), 4000);
+    let shown = scratch
+        .weir(&["checkpoints", "inspect", "pipeline.toml"])
+        .ok()
+        .stdout();
+    let inspected: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(inspected["committed"], true, "{shown}");
+    let read = inspected["end"]["Files"]["read"].as_array().unwrap();
+    assert_eq!(read.len(), 2, "both files read to their end: {shown}");
+}

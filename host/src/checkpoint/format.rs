@@ -24,7 +24,9 @@ pub struct Checkpoint {
     pub end: Position,
     /// The epoch's batches in order, so a replay cuts the same batches.
     pub batches: Vec<Mark>,
-    /// The window operator's state at the barrier.
+    /// The window operator's state at the barrier (as bytes, not a
+    /// sequence of numbers: postcard then copies it whole).
+    #[serde(with = "serde_bytes")]
     pub window: Option<Vec<u8>>,
     pub plugins: Vec<PluginSnapshot>,
     /// Aggregate rows the window had emitted (the next one's `_offset`).
