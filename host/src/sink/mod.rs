@@ -75,6 +75,28 @@ pub fn check(config: &SinkConfig, schema: &Schema) -> Result<(), SinkError> {
         .fields()
         .iter()
         .find(|f| matches!(f.data_type(), DataType::List(_) | DataType::Struct(_)));
+    if let SinkConfig::Kafka(k) = config {
+        // `weir check` plans sinks without opening them: the settings the
+        // host parses itself are checked here, before the sink's `open`.
+        let problem = match (&k.key, k.format) {
+            (Some(key), _) if schema.index_of(key).is_err() => {
+                Some(format!("key column `{key}` is not in the rows"))
+            }
+            (_, KafkaSinkFormat::Avro) if k.registry.is_none() => {
+                Some("the avro format needs registry = { url = ... }".to_string())
+            }
+            (_, KafkaSinkFormat::Text) if schema.index_of("value").is_err() => Some(
+                "the text format writes a `value` column of text; the rows have none".to_string(),
+            ),
+            _ => None,
+        };
+        if let Some(message) = problem {
+            return Err(SinkError::Schema {
+                sink: k.name.clone(),
+                message,
+            });
+        }
+    }
     if let (SinkConfig::Csv(c), Some(f)) = (config, nested) {
         return Err(SinkError::Schema {
             sink: c.name.clone(),

@@ -232,3 +232,64 @@ pub fn text(value: &CqlValue) -> String {
         other => other.to_string().trim_matches('\'').to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray};
+    use std::sync::Arc;
+
+    fn native(t: NativeType) -> ColumnType<'static> {
+        ColumnType::Native(t)
+    }
+
+    #[test]
+    fn a_value_out_of_its_cql_range_refuses_its_row_only() {
+        let ids: ArrayRef = Arc::new(Int64Array::from(vec![Some(7), None, Some(1 << 40)]));
+        let bound = Bound::new(&ids, "id", &native(NativeType::Int)).unwrap();
+        assert_eq!(bound.value(0).unwrap(), Some(CqlValue::Int(7)));
+        assert_eq!(bound.value(1).unwrap(), None);
+        assert_eq!(
+            bound.value(2).unwrap_err(),
+            "column `id`: the value \"1099511627776\" does not fit CQL type int"
+        );
+    }
+
+    #[test]
+    fn text_goes_to_ascii_uuid_and_date_columns_or_says_why_not() {
+        let names: ArrayRef = Arc::new(StringArray::from(vec!["ada", "björk"]));
+        let ascii = Bound::new(&names, "name", &native(NativeType::Ascii)).unwrap();
+        assert_eq!(ascii.value(0).unwrap(), Some(CqlValue::Ascii("ada".into())));
+        assert!(
+            ascii
+                .value(1)
+                .unwrap_err()
+                .contains("does not fit CQL type ascii")
+        );
+
+        let ids: ArrayRef = Arc::new(StringArray::from(vec![
+            "67e55044-10b1-426f-9247-bb680e5fe0c8",
+            "not a uuid",
+        ]));
+        let uuid = Bound::new(&ids, "id", &native(NativeType::Uuid)).unwrap();
+        assert!(matches!(uuid.value(0).unwrap(), Some(CqlValue::Uuid(_))));
+        assert!(uuid.value(1).is_err());
+
+        let days: ArrayRef = Arc::new(StringArray::from(vec!["2026-11-20"]));
+        let date = Bound::new(&days, "day", &native(NativeType::Date)).unwrap();
+        // 2026-11-20 is day 20777 after 1970-01-01; CQL counts from 2^31.
+        let expected = 20_777i64 + (1 << 31);
+        assert_eq!(
+            date.value(0).unwrap(),
+            Some(CqlValue::Date(CqlDate(expected as u32)))
+        );
+    }
+
+    #[test]
+    fn composite_columns_are_refused_before_any_row() {
+        let ids: ArrayRef = Arc::new(Int64Array::from(vec![1]));
+        let tuple = ColumnType::Tuple(vec![native(NativeType::BigInt)]);
+        let err = Bound::new(&ids, "id", &tuple).err().unwrap();
+        assert!(err.contains("only CQL's scalar types are bound"), "{err}");
+    }
+}
