@@ -87,11 +87,12 @@ fn kafka_sink_passes_the_compliance_test() {
         "{summary}"
     );
     let records = broker.consume_records("rows", 3);
-    let read: Vec<(String, serde_json::Value, Vec<(String, Vec<u8>)>)> = records
+    let read: Vec<_> = records
         .into_iter()
         .map(|r| {
             let key = String::from_utf8(r.key.unwrap_or_default()).unwrap();
-            (key, serde_json::from_slice(&r.value).unwrap(), r.headers)
+            let value: serde_json::Value = serde_json::from_slice(&r.value).unwrap();
+            (key, value, r.headers)
         })
         .collect();
     let day = |d: &str| vec![("day".to_string(), d.as_bytes().to_vec())];
