@@ -241,6 +241,9 @@ impl Cql {
 
 impl Drop for Cql {
     fn drop(&mut self) {
+        if self.connections.is_empty() {
+            return;
+        }
         // The driver's tasks stop when their session is dropped, which
         // needs the runtime they run on.
         let _inside = runtime().enter();
