@@ -35,12 +35,12 @@ impl DeadLetterWriter {
                 topic,
                 properties,
             } => {
-                let producer =
-                    crate::kafka::producer::KafkaProducer::new(brokers, topic, properties)
-                        .map_err(std::io::Error::other)?;
+                let producer = crate::kafka::producer::KafkaProducer::new(brokers, properties)
+                    .map_err(std::io::Error::other)?;
                 (
                     Box::new(KafkaLetters {
                         producer,
+                        topic: topic.clone(),
                         line: Vec::new(),
                     }),
                     format!("kafka topic {topic}"),
@@ -80,6 +80,7 @@ impl DeadLetterWriter {
 /// `flush` waits until the broker has them all.
 struct KafkaLetters {
     producer: crate::kafka::producer::KafkaProducer,
+    topic: String,
     line: Vec<u8>,
 }
 
@@ -90,7 +91,7 @@ impl Write for KafkaLetters {
                 Some(end) => {
                     self.line.extend_from_slice(end);
                     self.producer
-                        .send(None, &self.line, &[])
+                        .send(&self.topic, None, &self.line, &[])
                         .map_err(std::io::Error::other)?;
                     self.line.clear();
                 }

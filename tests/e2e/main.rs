@@ -14,6 +14,8 @@ mod sandbox;
 mod scaffold;
 mod sdk;
 mod sink_compliance;
+mod sink_compliance_cassandra;
+mod sink_compliance_kafka;
 mod sink_files;
 mod sources;
 mod students;

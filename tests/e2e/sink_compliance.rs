@@ -127,7 +127,8 @@ path = "out/dead.jsonl"
     }
 }
 
-fn failing_sink(fail_in: &str) -> String {
+/// A second sink that fails (or traps) in `fail_in`, failing the epoch.
+pub(crate) fn failing_sink(fail_in: &str) -> String {
     format!(
         "\n[[sinks]]\nname = \"failing\"\nplugin = {}\nconfig = {{ fail_in = \"{fail_in}\" }}\n",
         toml_path(&plugin("failing_sink"))

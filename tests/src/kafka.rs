@@ -6,7 +6,7 @@
 use rdkafka::ClientConfig;
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -33,6 +33,14 @@ pub fn free_port() -> u16 {
 }
 
 /// A Tansu broker, stopped when dropped.
+/// A record as a consumer reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
 pub struct Broker {
     child: Option<Child>,
     pub port: u16,
@@ -162,6 +170,15 @@ impl Broker {
 
     /// Reads `n` record values of `topic` from the start (a fresh group).
     pub fn consume(&self, topic: &str, n: usize) -> Vec<Vec<u8>> {
+        self.consume_records(topic, n)
+            .into_iter()
+            .map(|r| r.value)
+            .collect()
+    }
+
+    /// Reads `n` records of `topic` from the start (a fresh group), with
+    /// their keys and headers.
+    pub fn consume_records(&self, topic: &str, n: usize) -> Vec<Record> {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", self.address())
             .set("group.id", format!("test-reader-{}", free_port()))
@@ -170,20 +187,32 @@ impl Broker {
             .create()
             .expect("a consumer");
         consumer.subscribe(&[topic]).expect("subscribed");
-        let mut values = Vec::new();
+        let mut records = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);
-        while values.len() < n {
+        while records.len() < n {
             assert!(
                 Instant::now() < deadline,
                 "read {} of {n} records of {topic} in 30 s",
-                values.len()
+                records.len()
             );
             if let Some(message) = consumer.poll(Duration::from_millis(100)) {
                 let message = message.expect("a record");
-                values.push(message.payload().unwrap_or_default().to_vec());
+                let headers = message
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                records.push(Record {
+                    key: message.key().map(<[u8]>::to_vec),
+                    value: message.payload().unwrap_or_default().to_vec(),
+                    headers,
+                });
             }
         }
-        values
+        records
     }
 
     /// Stops the broker (its memory engine forgets everything).

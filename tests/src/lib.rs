@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests: where the built `weir` binary and the
 //! test components are, and a scratch folder to run pipelines in.
 
+pub mod cassandra;
 pub mod kafka;
 pub mod proxy;
 pub mod registry;

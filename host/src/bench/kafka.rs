@@ -100,8 +100,7 @@ fn produce(
     messages: usize,
     avro: Option<&mut AvroEncoder>,
 ) -> anyhow::Result<f64> {
-    let producer =
-        KafkaProducer::new(brokers, topic, &Default::default()).map_err(anyhow::Error::msg)?;
+    let producer = KafkaProducer::new(brokers, &Default::default()).map_err(anyhow::Error::msg)?;
     let mut bytes = 0usize;
     let mut avro = avro;
     let chunk = 10_000;
@@ -116,7 +115,9 @@ fn produce(
         };
         for v in &values {
             bytes += v.len();
-            producer.send(None, v, &[]).map_err(anyhow::Error::msg)?;
+            producer
+                .send(topic, None, v, &[])
+                .map_err(anyhow::Error::msg)?;
         }
     }
     producer.flush().map_err(anyhow::Error::msg)?;

@@ -79,6 +79,8 @@ pub fn run(
                 url,
                 connect_attempts: 1,
                 backoff_ms: 0,
+                properties: Default::default(),
+                registry: None,
             },
         );
         table.insert("connection".into(), toml::Value::String("db".into()));

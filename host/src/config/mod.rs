@@ -306,7 +306,12 @@ impl PipelineConfig {
             match s {
                 SinkConfig::Csv(c) => resolve(&mut c.path),
                 SinkConfig::Jsonl(c) => resolve(&mut c.path),
-                SinkConfig::Stdout(_) | SinkConfig::Kafka(_) => {}
+                SinkConfig::Stdout(_) => {}
+                SinkConfig::Kafka(k) => {
+                    if let Some(ca) = k.registry.as_mut().and_then(|r| r.ca_location.as_mut()) {
+                        resolve(ca);
+                    }
+                }
                 SinkConfig::Plugin(p) => p.resolve_paths(base),
             }
         }

@@ -14,7 +14,7 @@ pub enum SinkConfig {
     Jsonl(JsonlSinkConfig),
     /// JSON Lines on standard output.
     Stdout(StdoutSinkConfig),
-    /// Produce to a Kafka topic (native until the bundled Kafka sink).
+    /// Produce to a Kafka topic (runs on the bundled Kafka sink).
     Kafka(Box<super::kafka::KafkaSinkConfig>),
     /// A sink component, bundled or the user's.
     Plugin(PluginSinkConfig),
@@ -137,12 +137,14 @@ impl PluginSinkConfig {
     }
 }
 
-/// `[connections.NAME]`: a database the host connects to for the sinks
-/// that name it. Secrets come from the environment: `url = "${PG_URL}"`.
+/// `[connections.NAME]`: a database or Kafka cluster the host connects to
+/// for the sinks that name it. Secrets come from the environment:
+/// `url = "${PG_URL}"`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionConfig {
-    /// postgres://…, mysql://… (or mariadb://…), sqlite:FILE.
+    /// postgres://…, mysql://… (or mariadb://…), sqlite:FILE,
+    /// cassandra://… (or scylla://…), kafka://….
     pub url: String,
     /// Connection attempts before the pipeline gives up (a database that is
     /// starting is waited for), with doubling backoff from `backoff_ms`.
@@ -150,6 +152,11 @@ pub struct ConnectionConfig {
     pub connect_attempts: u32,
     #[serde(default = "default_backoff_ms")]
     pub backoff_ms: u64,
+    /// kafka: librdkafka producer properties, passed through as written.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+    /// kafka: the schema registry Avro records are registered with.
+    pub registry: Option<super::kafka::RegistryConfig>,
 }
 
 fn default_attempts() -> u32 {
@@ -163,6 +170,11 @@ impl ConnectionConfig {
     /// A relative SQLite file follows the pipeline file, and is created if
     /// missing (the embedded default needs no setup).
     pub(super) fn resolve_paths(&mut self, base: &Path) {
+        if let Some(ca) = self.registry.as_mut().and_then(|r| r.ca_location.as_mut())
+            && ca.is_relative()
+        {
+            *ca = base.join(&*ca);
+        }
         let Some(rest) = self.url.strip_prefix("sqlite:") else {
             return;
         };

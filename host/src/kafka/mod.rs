@@ -1,4 +1,4 @@
-//! Writing to Kafka: a producer shared by the native Kafka sink and the
-//! Kafka dead-letter (the bundled Kafka sink component will reuse it).
+//! Writing to Kafka: a producer shared by the `kafka` capability (the
+//! bundled Kafka sink) and the Kafka dead-letter.
 
 pub mod producer;

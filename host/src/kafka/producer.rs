@@ -34,15 +34,12 @@ impl ProducerContext for Deliveries {
 
 pub struct KafkaProducer {
     producer: ThreadedProducer<Deliveries>,
-    pub topic: String,
+    /// For messages: where the records go.
+    brokers: String,
 }
 
 impl KafkaProducer {
-    pub fn new(
-        brokers: &str,
-        topic: &str,
-        properties: &BTreeMap<String, String>,
-    ) -> Result<Self, String> {
+    pub fn new(brokers: &str, properties: &BTreeMap<String, String>) -> Result<Self, String> {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", brokers)
@@ -56,18 +53,20 @@ impl KafkaProducer {
             .map_err(|e| format!("kafka: {e}"))?;
         Ok(KafkaProducer {
             producer,
-            topic: topic.to_string(),
+            brokers: brokers.to_string(),
         })
     }
 
-    /// Queues one record, waiting while librdkafka's queue is full.
+    /// Queues one record, waiting while librdkafka's queue is full. An
+    /// error refuses this record only (too large, say).
     pub fn send(
         &self,
+        topic: &str,
         key: Option<&[u8]>,
         value: &[u8],
         headers: &[(&str, &[u8])],
     ) -> Result<(), String> {
-        let mut record = BaseRecord::<[u8], [u8]>::to(&self.topic).payload(value);
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(value);
         if let Some(key) = key {
             record = record.key(key);
         }
@@ -93,7 +92,7 @@ impl KafkaProducer {
                     record = r;
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                Err((e, _)) => return Err(format!("kafka: cannot send to {}: {e}", self.topic)),
+                Err((e, _)) => return Err(format!("kafka: cannot send to {topic}: {e}")),
             }
         }
     }
@@ -103,7 +102,7 @@ impl KafkaProducer {
         self.producer.flush(Duration::from_secs(60)).map_err(|e| {
             format!(
                 "kafka: records to {} not acknowledged within 60 s: {e}",
-                self.topic
+                self.brokers
             )
         })?;
         let failed =
@@ -112,9 +111,9 @@ impl KafkaProducer {
             Ok(())
         } else {
             Err(format!(
-                "kafka: the broker refused {} record(s) for {}: {}",
+                "kafka: the brokers ({}) refused {} record(s): {}",
+                self.brokers,
                 failed.len(),
-                self.topic,
                 failed
                     .iter()
                     .filter(|f| !f.is_empty())

@@ -8,7 +8,10 @@ use super::convert;
 use super::store::PluginData;
 use super::transform::{PluginLimits, arm, trap_reason};
 use super::{PluginError, Runtime};
-use crate::capability::{self, ConnectionSpec, Files, FilesView, Sql, SqlView};
+use crate::capability::{
+    self, ConnectionKind, ConnectionSpec, Cql, CqlView, Files, FilesView, Kafka, KafkaView, Sql,
+    SqlView,
+};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use std::collections::BTreeMap;
@@ -23,6 +26,8 @@ pub struct SinkData {
     plugin: PluginData,
     files: Files,
     sql: Sql,
+    cql: Cql,
+    kafka: Kafka,
     batch: Option<RecordBatch>,
 }
 
@@ -39,7 +44,8 @@ pub struct SinkSettings {
     pub limits: PluginLimits,
     /// The directory the `files` capability may write in.
     pub directory: Option<PathBuf>,
-    /// The connections the `sql` capability may use.
+    /// The connections the `sql`, `cql` and `kafka` capabilities may use
+    /// (each takes those its URL scheme says are its own).
     pub connections: Vec<ConnectionSpec>,
 }
 
@@ -91,6 +97,16 @@ impl SinkPlugin {
             batch: d.batch.as_ref(),
         })
         .map_err(link)?;
+        capability::cql::add_to_linker(&mut linker, |d| CqlView {
+            cql: &mut d.cql,
+            batch: d.batch.as_ref(),
+        })
+        .map_err(link)?;
+        capability::kafka::add_to_linker(&mut linker, |d| KafkaView {
+            kafka: &mut d.kafka,
+            batch: d.batch.as_ref(),
+        })
+        .map_err(link)?;
         let pre = linker.instantiate_pre(component).map_err(link)?;
 
         let refused = |call, message| PluginError::Refused {
@@ -98,7 +114,16 @@ impl SinkPlugin {
             call,
             message,
         };
-        let sql = Sql::connect(name, &settings.connections).map_err(|m| refused("connect", m))?;
+        let of_kind = |kind| -> Vec<ConnectionSpec> {
+            let all = settings.connections.iter();
+            all.filter(|c| c.kind() == kind).cloned().collect()
+        };
+        let sql =
+            Sql::connect(name, &of_kind(ConnectionKind::Sql)).map_err(|m| refused("connect", m))?;
+        let cql =
+            Cql::connect(name, &of_kind(ConnectionKind::Cql)).map_err(|m| refused("connect", m))?;
+        let kafka = Kafka::connect(name, &of_kind(ConnectionKind::Kafka), input.clone())
+            .map_err(|m| refused("connect", m))?;
         let data = SinkData {
             plugin: PluginData::new(
                 name,
@@ -113,6 +138,8 @@ impl SinkPlugin {
             ),
             files: Files::new(name, settings.directory.clone(), input.clone()),
             sql,
+            cql,
+            kafka,
             batch: None,
         };
         let mut store = Store::new(&runtime.engine, data);
@@ -242,8 +269,9 @@ impl SinkPlugin {
     }
 
     /// Asks the sink to drop the epoch, then makes sure of it on the host
-    /// side: staged files are deleted and open transactions rolled back,
-    /// even if the sink trapped.
+    /// side: staged files are deleted, open transactions rolled back and
+    /// staged CQL rows dropped, even if the sink trapped. (Kafka records
+    /// already produced stay: at-least-once.)
     pub fn abort(&mut self, epoch: u64) {
         arm(&mut self.store, self.limits);
         if let Err(e) = self
@@ -256,6 +284,7 @@ impl SinkPlugin {
         let data = self.store.data_mut();
         data.files.discard_all();
         data.sql.abort_all();
+        data.cql.discard_all();
     }
 
     pub fn close(&mut self) -> Result<(), PluginError> {

@@ -6,6 +6,13 @@
 static FILES: &[u8] = include_bytes!(concat!(env!("WEIR_PLUGIN_DIR"), "/weir_sink_files.wasm"));
 /// The SQL sinks' component (postgres, mysql, sqlite).
 static SQL: &[u8] = include_bytes!(concat!(env!("WEIR_PLUGIN_DIR"), "/weir_sink_sql.wasm"));
+/// The Cassandra / ScyllaDB sink's component.
+static CASSANDRA: &[u8] = include_bytes!(concat!(
+    env!("WEIR_PLUGIN_DIR"),
+    "/weir_sink_cassandra.wasm"
+));
+/// The Kafka sink's component.
+static KAFKA: &[u8] = include_bytes!(concat!(env!("WEIR_PLUGIN_DIR"), "/weir_sink_kafka.wasm"));
 
 pub struct Builtin {
     pub name: &'static str,
@@ -57,6 +64,18 @@ pub const BUILTINS: &[Builtin] = &[
         component: SQL,
         preset: ("dialect", "sqlite"),
         about: "a SQLite table (the embedded default)",
+    },
+    Builtin {
+        name: "cassandra",
+        component: CASSANDRA,
+        preset: ("dialect", "cql"),
+        about: "a Cassandra or ScyllaDB table (CQL)",
+    },
+    Builtin {
+        name: "kafka",
+        component: KAFKA,
+        preset: ("producer", "kafka"),
+        about: "a Kafka topic: JSON, Confluent Avro through a registry, or text",
     },
 ];
 

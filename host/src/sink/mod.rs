@@ -1,13 +1,13 @@
 //! Sinks: where rows end up. Every sink is a component of the `sink` world
 //! (bundled, `builtin:NAME`, or the user's own .wasm) that reaches files
 //! and databases only through the capabilities its pipeline entry grants.
-//! The older `type = "csv" | "jsonl" | "stdout"` entries run on the bundled
-//! file sinks.
+//! The older `type = "csv" | "jsonl" | "stdout" | "kafka"` entries run on
+//! the bundled file sinks and the bundled Kafka sink.
 
 pub mod builtin;
-mod kafka;
 
 use crate::capability::ConnectionSpec;
+use crate::config::kafka::{KafkaSinkConfig, KafkaSinkFormat};
 use crate::config::{ConnectionConfig, PluginSinkConfig, SinkConfig};
 use crate::runtime::{
     PluginError, PluginLimits, Runtime, SinkOutcome, SinkPlugin, SinkSettings, World,
@@ -35,77 +35,37 @@ pub struct PlannedSink {
     pub name: String,
     /// Where rows go, for the run summary.
     pub target: String,
-    kind: Planned,
+    shown: String,
+    component: Component,
+    settings: SinkSettings,
 }
 
-enum Planned {
-    Component {
-        shown: String,
-        component: Component,
-        settings: SinkSettings,
-    },
-    /// The native Kafka producer: the one sink not yet a component (the
-    /// bundled kafka sink needs the `kafka` capability, still to come).
-    Kafka(Box<crate::config::kafka::KafkaSinkConfig>),
-}
-
-/// An opened sink.
-pub enum OpenSink {
-    Component(SinkPlugin),
-    Kafka(kafka::KafkaSink),
-}
+/// An opened sink: its component, instantiated, with its grants connected.
+pub struct OpenSink(SinkPlugin);
 
 impl OpenSink {
     pub fn name(&self) -> &str {
-        match self {
-            OpenSink::Component(s) => s.name(),
-            OpenSink::Kafka(s) => s.name(),
-        }
+        self.0.name()
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<SinkOutcome, PluginError> {
-        match self {
-            OpenSink::Component(s) => s.write(batch),
-            OpenSink::Kafka(s) => Ok(match s.write(batch) {
-                Ok(()) => SinkOutcome::Written {
-                    rejections: Vec::new(),
-                },
-                Err(reason) => SinkOutcome::Failed { reason },
-            }),
-        }
+        self.0.write(batch)
     }
 
-    /// Kafka: waits until the broker has acknowledged every record (it
-    /// cannot take records back: at-least-once).
     pub fn pre_commit(&mut self, epoch: u64) -> Result<(), PluginError> {
-        match self {
-            OpenSink::Component(s) => s.pre_commit(epoch),
-            OpenSink::Kafka(s) => s.flush().map_err(|message| PluginError::Refused {
-                plugin: s.name().to_string(),
-                call: "pre-commit",
-                message,
-            }),
-        }
+        self.0.pre_commit(epoch)
     }
 
     pub fn commit(&mut self, epoch: u64) -> Result<(), PluginError> {
-        match self {
-            OpenSink::Component(s) => s.commit(epoch),
-            OpenSink::Kafka(_) => Ok(()),
-        }
+        self.0.commit(epoch)
     }
 
     pub fn abort(&mut self, epoch: u64) {
-        if let OpenSink::Component(s) = self {
-            s.abort(epoch);
-        }
+        self.0.abort(epoch)
     }
 
     pub fn close(&mut self) -> Result<(), PluginError> {
-        match self {
-            OpenSink::Component(s) => s.close(),
-            OpenSink::Kafka(_) => Ok(()),
-        }
+        self.0.close()
     }
 }
 
@@ -116,10 +76,26 @@ pub fn check(config: &SinkConfig, schema: &Schema) -> Result<(), SinkError> {
         .iter()
         .find(|f| matches!(f.data_type(), DataType::List(_) | DataType::Struct(_)));
     if let SinkConfig::Kafka(k) = config {
-        return kafka::check(k, schema).map_err(|message| SinkError::Schema {
-            sink: k.name.clone(),
-            message,
-        });
+        // `weir check` plans sinks without opening them: the settings the
+        // host parses itself are checked here, before the sink's `open`.
+        let problem = match (&k.key, k.format) {
+            (Some(key), _) if schema.index_of(key).is_err() => {
+                Some(format!("key column `{key}` is not in the rows"))
+            }
+            (_, KafkaSinkFormat::Avro) if k.registry.is_none() => {
+                Some("the avro format needs registry = { url = ... }".to_string())
+            }
+            (_, KafkaSinkFormat::Text) if schema.index_of("value").is_err() => Some(
+                "the text format writes a `value` column of text; the rows have none".to_string(),
+            ),
+            _ => None,
+        };
+        if let Some(message) = problem {
+            return Err(SinkError::Schema {
+                sink: k.name.clone(),
+                message,
+            });
+        }
     }
     if let (SinkConfig::Csv(c), Some(f)) = (config, nested) {
         return Err(SinkError::Schema {
@@ -132,6 +108,20 @@ pub fn check(config: &SinkConfig, schema: &Schema) -> Result<(), SinkError> {
         });
     }
     Ok(())
+}
+
+/// The connection a `type = "kafka"` entry makes of its own settings.
+const KAFKA_CONNECTION: &str = "kafka";
+
+/// A `type = "kafka"` entry as a `kafka://` connection of its own.
+fn kafka_connection(k: &KafkaSinkConfig) -> ConnectionConfig {
+    ConnectionConfig {
+        url: format!("kafka://{}", k.brokers),
+        connect_attempts: 1,
+        backoff_ms: 0,
+        properties: k.properties.clone(),
+        registry: k.registry.clone(),
+    }
 }
 
 /// A `type = …` entry as the bundled sink it runs on.
@@ -176,8 +166,26 @@ fn as_plugin(config: &SinkConfig) -> PluginSinkConfig {
             entry(&c.name, "builtin:jsonl", dir, vec![("path", file)])
         }
         SinkConfig::Stdout(c) => entry(&c.name, "builtin:stdout", None, vec![]),
+        SinkConfig::Kafka(k) => {
+            let format = match k.format {
+                KafkaSinkFormat::Avro => "avro",
+                KafkaSinkFormat::Json => "json",
+                KafkaSinkFormat::Text => "text",
+            };
+            let text = |v: &str| toml::Value::String(v.to_string());
+            let mut pairs = vec![
+                ("connection", text(KAFKA_CONNECTION)),
+                ("topic", text(&k.topic)),
+                ("format", text(format)),
+            ];
+            if let Some(key) = &k.key {
+                pairs.push(("key", text(key)));
+            }
+            let mut entry = entry(&k.name, "builtin:kafka", None, pairs);
+            entry.connections = vec![KAFKA_CONNECTION.to_string()];
+            entry
+        }
         SinkConfig::Plugin(p) => p.clone(),
-        SinkConfig::Kafka(_) => unreachable!("a Kafka sink is planned natively, before this"),
     }
 }
 
@@ -187,14 +195,11 @@ pub fn plan(
     connections: &BTreeMap<String, ConnectionConfig>,
     runtime: &Runtime,
 ) -> Result<PlannedSink, SinkError> {
-    if let SinkConfig::Kafka(k) = config {
-        return Ok(PlannedSink {
-            name: k.name.clone(),
-            target: format!("kafka topic {}", k.topic),
-            kind: Planned::Kafka(k.clone()),
-        });
-    }
     let entry = as_plugin(config);
+    let own = match config {
+        SinkConfig::Kafka(k) => Some(kafka_connection(k)),
+        _ => None,
+    };
     let fail = |message: String| SinkError::Config {
         sink: entry.name.clone(),
         message,
@@ -239,12 +244,14 @@ pub fn plan(
         .connections
         .iter()
         .map(|name| {
-            let c = &connections[name];
+            let c = own.as_ref().unwrap_or_else(|| &connections[name]);
             ConnectionSpec {
                 name: name.clone(),
                 url: c.url.clone(),
                 attempts: c.connect_attempts.max(1),
                 backoff: Duration::from_millis(c.backoff_ms),
+                properties: c.properties.clone(),
+                registry: c.registry.clone(),
             }
         })
         .collect();
@@ -272,19 +279,17 @@ pub fn plan(
     Ok(PlannedSink {
         name: entry.name.clone(),
         target,
-        kind: Planned::Component {
-            shown,
-            component,
-            settings: SinkSettings {
-                config: pairs,
-                limits: PluginLimits {
-                    timeout: Duration::from_millis(entry.timeout_ms),
-                    memory: (entry.memory_limit_mb as usize).saturating_mul(1 << 20),
-                    ..PluginLimits::default()
-                },
-                directory: entry.directory.clone(),
-                connections: specs,
+        shown,
+        component,
+        settings: SinkSettings {
+            config: pairs,
+            limits: PluginLimits {
+                timeout: Duration::from_millis(entry.timeout_ms),
+                memory: (entry.memory_limit_mb as usize).saturating_mul(1 << 20),
+                ..PluginLimits::default()
             },
+            directory: entry.directory.clone(),
+            connections: specs,
         },
     })
 }
@@ -299,19 +304,17 @@ impl PlannedSink {
         input: SchemaRef,
         run: &[(String, String)],
     ) -> Result<OpenSink, SinkError> {
-        match &self.kind {
-            Planned::Component {
-                shown,
-                component,
-                settings,
-            } => {
-                let mut settings = settings.clone();
-                settings.config.extend(run.iter().cloned());
-                SinkPlugin::load(runtime, &self.name, shown, component, settings, input)
-            }
-            .map(OpenSink::Component)
-            .map_err(|e| SinkError::Plugin(Box::new(e))),
-            Planned::Kafka(config) => kafka::KafkaSink::open(config, &input).map(OpenSink::Kafka),
-        }
+        let mut settings = self.settings.clone();
+        settings.config.extend(run.iter().cloned());
+        SinkPlugin::load(
+            runtime,
+            &self.name,
+            &self.shown,
+            &self.component,
+            settings,
+            input,
+        )
+        .map(OpenSink)
+        .map_err(|e| SinkError::Plugin(Box::new(e)))
     }
 }

@@ -5,6 +5,7 @@
 
 mod bind;
 
+use super::ConnectionSpec;
 use crate::runtime::bindings::sink::weir::plugin::sql::{self, BatchedStatement, Dialect};
 use crate::runtime::bindings::wit::Rejection;
 use arrow::array::RecordBatch;
@@ -18,16 +19,6 @@ use wasmtime::component::{HasData, Linker};
 /// Parameters per statement: below every database's limit (SQLite 32766,
 /// PostgreSQL and MySQL 65535), large enough to amortise round trips.
 const MAX_PARAMS: usize = 30_000;
-
-/// A connection as the pipeline declares it.
-#[derive(Debug, Clone)]
-pub struct ConnectionSpec {
-    pub name: String,
-    pub url: String,
-    /// Connection attempts before giving up, with doubling backoff.
-    pub attempts: u32,
-    pub backoff: Duration,
-}
 
 enum Db {
     Pg(PgConnection),
@@ -121,7 +112,9 @@ async fn connect_once(url: &str) -> Result<Db, sqlx::Error> {
             Db::Lite(SqliteConnection::connect(url).await?)
         } else {
             return Err(sqlx::Error::Configuration(
-                "the URL must start with postgres://, mysql://, mariadb:// or sqlite:".into(),
+                "the URL must start with postgres://, mysql://, mariadb://, sqlite:, \
+                 cassandra:// (or scylla://) or kafka://"
+                    .into(),
             ));
         },
     )
@@ -193,19 +186,8 @@ impl Sql {
     }
 
     fn granted(&mut self, name: &str) -> Result<&mut Granted, String> {
-        let granted: Vec<String> = self.connections.keys().cloned().collect();
-        self.connections.get_mut(name).ok_or_else(|| {
-            format!(
-                "connection `{name}` is not granted to sink `{}` (granted: {}); list it in the \
-                 sink's `connections`",
-                self.sink,
-                if granted.is_empty() {
-                    "none".to_string()
-                } else {
-                    granted.join(", ")
-                }
-            )
-        })
+        let granted = super::not_granted(&self.sink, name, self.connections.keys());
+        self.connections.get_mut(name).ok_or(granted)
     }
 }
 

@@ -30,7 +30,7 @@ impl ConsumerContext for GroupContext {
                 .map(|e| (e.topic().to_string(), e.partition()))
                 .collect();
             let mut offsets = self.offsets.lock().expect("not poisoned");
-            let written = offsets.written_list(&revoked);
+            let written = offsets.handed_list(&revoked);
             if written.count() > 0
                 && let Err(e) = consumer.commit(&written, rdkafka::consumer::CommitMode::Sync)
             {

@@ -48,8 +48,18 @@ impl Offsets {
         self.list(self.written.keys().cloned().collect::<Vec<_>>().as_slice())
     }
 
-    pub fn written_list(&self, partitions: &[Partition]) -> TopicPartitionList {
-        self.list(partitions)
+    /// What the pipeline holds of `partitions`, written or still in the
+    /// open epoch: on a revocation the new owner starts after it, as the
+    /// pipeline commits it with its epoch.
+    pub fn handed_list(&self, partitions: &[Partition]) -> TopicPartitionList {
+        let mut list = TopicPartitionList::new();
+        for p in partitions {
+            if let Some(&next) = self.emitted.get(p).or_else(|| self.written.get(p)) {
+                list.add_partition_offset(&p.0, p.1, Offset::Offset(next))
+                    .expect("a valid offset");
+            }
+        }
+        list
     }
 
     fn list(&self, partitions: &[Partition]) -> TopicPartitionList {

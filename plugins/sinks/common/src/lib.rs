@@ -15,7 +15,7 @@ pub mod bindings {
 
 pub use bindings::exports::weir::plugin::sink_writer::{Guest, SinkPlan, WriteReport};
 pub use bindings::weir::plugin::types::{Batch, DataType, Rejection, Schema, Values};
-pub use bindings::weir::plugin::{files, log, sql};
+pub use bindings::weir::plugin::{cql, files, kafka, log, sql};
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,541 @@
+//! The `cql` capability: the Cassandra / ScyllaDB connections a pipeline
+//! grants a sink, through the scylla driver. Prepared statements bind whole
+//! columns of the batch in flight; bound rows wait in the host until the
+//! sink flushes them (CQL has no transactions, so this is how an epoch's
+//! rows are written only when it commits), then go out in unlogged batches
+//! of one partition each, many at a time.
+
+mod bind;
+
+use super::ConnectionSpec;
+use crate::runtime::bindings::sink::weir::plugin::cql;
+use crate::runtime::bindings::wit::Rejection;
+use arrow::array::RecordBatch;
+use bind::Bound;
+use futures::StreamExt;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::errors::ExecutionError;
+use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::{PartitionKeyError, PreparedStatement};
+use scylla::value::{CqlValue, Row};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use wasmtime::component::{HasData, Linker};
+
+/// Statements (single rows or batches) in flight at once during a flush.
+const CONCURRENCY: usize = 64;
+
+/// A connection URL: `cassandra://[user:password@]host[:port][,host...][/keyspace][?options]`.
+#[derive(Debug, PartialEq)]
+struct CqlUrl {
+    hosts: Vec<String>,
+    credentials: Option<(String, String)>,
+    keyspace: Option<String>,
+    /// Wait for schema agreement after DDL (the driver's default); servers
+    /// that cannot report it need `schema_agreement=false`.
+    schema_agreement: bool,
+}
+
+fn parse_url(url: &str) -> Result<CqlUrl, String> {
+    let rest = ["cassandra://", "scylla://", "cql://"]
+        .iter()
+        .find_map(|scheme| url.strip_prefix(scheme))
+        .ok_or("the URL must start with cassandra://, scylla:// or cql://")?;
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (authority, keyspace) = rest.split_once('/').unwrap_or((rest, ""));
+    let (credentials, hosts) = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => {
+            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            (Some((user.to_string(), password.to_string())), hosts)
+        }
+        None => (None, authority),
+    };
+    let hosts: Vec<String> = hosts
+        .split(',')
+        .filter(|h| !h.is_empty())
+        .map(|h| {
+            if h.contains(':') {
+                h.to_string()
+            } else {
+                format!("{h}:9042")
+            }
+        })
+        .collect();
+    if hosts.is_empty() {
+        return Err("the URL names no host".to_string());
+    }
+    let mut schema_agreement = true;
+    for option in query.split('&').filter(|o| !o.is_empty()) {
+        match option.split_once('=') {
+            Some(("schema_agreement", "true")) => schema_agreement = true,
+            Some(("schema_agreement", "false")) => schema_agreement = false,
+            _ => {
+                return Err(format!(
+                    "unknown URL option {option:?} (known: schema_agreement=true|false)"
+                ));
+            }
+        }
+    }
+    Ok(CqlUrl {
+        hosts,
+        credentials,
+        keyspace: (!keyspace.is_empty()).then(|| keyspace.to_string()),
+        schema_agreement,
+    })
+}
+
+/// The driver is async and keeps background tasks (connection readers,
+/// metadata refresh), so it gets a runtime with a worker of its own; the
+/// synchronous pipeline blocks on it at this edge.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("weir-cql")
+            .enable_all()
+            .build()
+            .expect("a tokio runtime for the CQL driver")
+    })
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    runtime().block_on(future)
+}
+
+/// A row bound and waiting for `flush`.
+struct StagedRow {
+    statement: u32,
+    /// The serialized partition key, to batch rows of one partition.
+    partition: Option<Vec<u8>>,
+    /// The primary key's values, as text: a later row with the same one
+    /// replaces this one.
+    key: String,
+    values: Vec<Option<CqlValue>>,
+}
+
+struct Granted {
+    session: Arc<Session>,
+    keyspace: Option<String>,
+    staged: Vec<StagedRow>,
+    /// Where each (statement, primary key) is in `staged`.
+    by_key: HashMap<(u32, String), usize>,
+}
+
+impl Granted {
+    fn stage(&mut self, row: StagedRow) {
+        match self.by_key.get(&(row.statement, row.key.clone())) {
+            Some(&i) => self.staged[i] = row,
+            None => {
+                self.by_key
+                    .insert((row.statement, row.key.clone()), self.staged.len());
+                self.staged.push(row);
+            }
+        }
+    }
+}
+
+struct Prepared {
+    connection: String,
+    statement: PreparedStatement,
+}
+
+/// The CQL connections of one sink, its prepared statements and its
+/// staged rows.
+pub struct Cql {
+    sink: String,
+    connections: BTreeMap<String, Granted>,
+    statements: Vec<Prepared>,
+}
+
+/// What the capability sees during a call: the sink's connections and the
+/// batch being written (none outside `write`).
+pub struct CqlView<'a> {
+    pub cql: &'a mut Cql,
+    pub batch: Option<&'a RecordBatch>,
+}
+
+struct CqlData;
+impl HasData for CqlData {
+    type Data<'a> = CqlView<'a>;
+}
+
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> CqlView<'_>,
+) -> wasmtime::Result<()> {
+    cql::add_to_linker::<T, CqlData>(linker, get)
+}
+
+async fn connect_once(url: &CqlUrl) -> Result<Session, String> {
+    let mut builder = SessionBuilder::new()
+        .known_nodes(&url.hosts)
+        .auto_await_schema_agreement(url.schema_agreement)
+        .connection_timeout(Duration::from_secs(5));
+    if let Some((user, password)) = &url.credentials {
+        builder = builder.user(user, password);
+    }
+    builder.build().await.map_err(|e| e.to_string())
+}
+
+impl Cql {
+    /// Opens the sink's CQL connections, retrying with backoff (a node that
+    /// is still starting is waited for, within the limit).
+    pub fn connect(sink: &str, specs: &[ConnectionSpec]) -> Result<Self, String> {
+        let mut connections = BTreeMap::new();
+        for spec in specs {
+            let shown = super::sql::redact(&spec.url);
+            let url = parse_url(&spec.url)
+                .map_err(|e| format!("connection `{}` ({shown}): {e}", spec.name))?;
+            let mut delay = spec.backoff;
+            let mut attempt = 1;
+            let session = loop {
+                match block_on(connect_once(&url)) {
+                    Ok(session) => break session,
+                    Err(e) if attempt >= spec.attempts => {
+                        return Err(format!(
+                            "connection `{}` ({shown}): cannot connect after {attempt} attempts: {e}",
+                            spec.name
+                        ));
+                    }
+                    Err(e) => {
+                        tracing::warn!(sink, connection = %spec.name, attempt, error = %e, "Cannot connect yet; retrying.");
+                        std::thread::sleep(delay);
+                        delay = (delay * 2).min(Duration::from_secs(30));
+                        attempt += 1;
+                    }
+                }
+            };
+            connections.insert(
+                spec.name.clone(),
+                Granted {
+                    session: Arc::new(session),
+                    keyspace: url.keyspace,
+                    staged: Vec::new(),
+                    by_key: HashMap::new(),
+                },
+            );
+        }
+        Ok(Cql {
+            sink: sink.to_string(),
+            connections,
+            statements: Vec::new(),
+        })
+    }
+
+    /// Drops every staged row: the epoch aborts.
+    pub fn discard_all(&mut self) {
+        for granted in self.connections.values_mut() {
+            granted.staged.clear();
+            granted.by_key.clear();
+        }
+    }
+
+    fn granted(&mut self, name: &str) -> Result<&mut Granted, String> {
+        let granted = super::not_granted(&self.sink, name, self.connections.keys());
+        self.connections.get_mut(name).ok_or(granted)
+    }
+}
+
+impl Drop for Cql {
+    fn drop(&mut self) {
+        if self.connections.is_empty() {
+            return;
+        }
+        // The driver's tasks stop when their session is dropped, which
+        // needs the runtime they run on.
+        let _inside = runtime().enter();
+        self.connections.clear();
+        self.statements.clear();
+    }
+}
+
+/// Sends one chunk: one statement, or an unlogged batch (one partition).
+async fn send(
+    session: &Session,
+    statements: &[PreparedStatement],
+    chunk: &[StagedRow],
+) -> Result<(), ExecutionError> {
+    if let [row] = chunk {
+        session
+            .execute_unpaged(&statements[row.statement as usize], &row.values)
+            .await?;
+        return Ok(());
+    }
+    let mut batch = Batch::new(BatchType::Unlogged);
+    for row in chunk {
+        batch.append_statement(statements[row.statement as usize].clone());
+    }
+    let values: Vec<&Vec<Option<CqlValue>>> = chunk.iter().map(|r| &r.values).collect();
+    session.batch(&batch, values).await?;
+    Ok(())
+}
+
+fn all_rows(batch: &RecordBatch, rows: Option<Vec<u32>>) -> Result<Vec<u32>, String> {
+    let n = batch.num_rows();
+    match rows {
+        None => Ok((0..n as u32).collect()),
+        Some(rows) => match rows.iter().find(|&&r| r as usize >= n) {
+            Some(bad) => Err(format!("row {bad} does not exist: the batch has {n} rows")),
+            None => Ok(rows),
+        },
+    }
+}
+
+impl cql::Host for CqlView<'_> {
+    fn keyspace_of(&mut self, connection: String) -> Result<Option<String>, String> {
+        Ok(self.cql.granted(&connection)?.keyspace.clone())
+    }
+
+    fn execute(&mut self, connection: String, statement: String) -> Result<(), String> {
+        let session = self.cql.granted(&connection)?.session.clone();
+        block_on(session.query_unpaged(statement, ()))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn query(
+        &mut self,
+        connection: String,
+        statement: String,
+    ) -> Result<Vec<Vec<Option<String>>>, String> {
+        let session = self.cql.granted(&connection)?.session.clone();
+        let result = block_on(session.query_unpaged(statement, ())).map_err(|e| e.to_string())?;
+        let Ok(rows) = result.into_rows_result() else {
+            return Ok(Vec::new());
+        };
+        rows.rows::<Row>()
+            .map_err(|e| e.to_string())?
+            .map(|row| {
+                row.map(|r| {
+                    r.columns
+                        .iter()
+                        .map(|v| v.as_ref().map(bind::text))
+                        .collect()
+                })
+                .map_err(|e| e.to_string())
+            })
+            .collect()
+    }
+
+    fn prepare(&mut self, connection: String, statement: String) -> Result<u32, String> {
+        let session = self.cql.granted(&connection)?.session.clone();
+        let prepared = block_on(session.prepare(statement)).map_err(|e| e.to_string())?;
+        self.cql.statements.push(Prepared {
+            connection,
+            statement: prepared,
+        });
+        Ok(self.cql.statements.len() as u32 - 1)
+    }
+
+    fn stage(
+        &mut self,
+        statement: u32,
+        params: Vec<u32>,
+        key_params: u32,
+        rows: Option<Vec<u32>>,
+    ) -> Result<Vec<Rejection>, String> {
+        let batch = self.batch.ok_or("rows can only be staged during `write`")?;
+        let prepared = self
+            .cql
+            .statements
+            .get(statement as usize)
+            .ok_or_else(|| format!("there is no prepared statement {statement}"))?;
+        let specs = prepared.statement.get_variable_col_specs();
+        if specs.len() != params.len() {
+            return Err(format!(
+                "the statement has {} bind markers, but {} columns were given",
+                specs.len(),
+                params.len()
+            ));
+        }
+        if key_params as usize > params.len() {
+            return Err(format!(
+                "{key_params} key columns, but only {} columns were given",
+                params.len()
+            ));
+        }
+        let schema = batch.schema();
+        let mut bound = Vec::with_capacity(params.len());
+        for (&i, spec) in params.iter().zip(specs.iter()) {
+            let Some(column) = batch.columns().get(i as usize) else {
+                return Err(format!(
+                    "column {i} does not exist: the batch has {} columns",
+                    batch.num_columns()
+                ));
+            };
+            bound.push(Bound::new(
+                column,
+                schema.field(i as usize).name(),
+                spec.typ(),
+            )?);
+        }
+        // Markers that must not be null: the primary key the sink names,
+        // and the partition key the database reports.
+        let mut keys: Vec<usize> = (0..key_params as usize).collect();
+        let partition: Vec<usize> = prepared
+            .statement
+            .get_variable_pk_indexes()
+            .iter()
+            .map(|p| p.index as usize)
+            .collect();
+        keys.extend(&partition);
+        let mut rejections = Vec::new();
+        let mut staged = Vec::new();
+        for row in all_rows(batch, rows)? {
+            let values: Result<Vec<Option<CqlValue>>, String> =
+                bound.iter().map(|b| b.value(row as usize)).collect();
+            let values = match values {
+                Ok(v) => v,
+                Err(reason) => {
+                    rejections.push(Rejection { row, reason });
+                    continue;
+                }
+            };
+            if let Some(&null) = keys.iter().find(|&&i| values[i].is_none()) {
+                rejections.push(Rejection {
+                    row,
+                    reason: format!(
+                        "column `{}` is part of the primary key and is null; CQL refuses a null key",
+                        schema.field(params[null] as usize).name()
+                    ),
+                });
+                continue;
+            }
+            let partition_key = if partition.is_empty() {
+                None
+            } else {
+                match prepared.statement.compute_partition_key(&values) {
+                    Ok(bytes) => Some(bytes.to_vec()),
+                    Err(PartitionKeyError::Serialization(e)) => {
+                        rejections.push(Rejection {
+                            row,
+                            reason: e.to_string(),
+                        });
+                        continue;
+                    }
+                    Err(_) => None,
+                }
+            };
+            staged.push(StagedRow {
+                statement,
+                partition: partition_key,
+                key: format!("{:?}", &values[..key_params as usize]),
+                values,
+            });
+        }
+        let connection = prepared.connection.clone();
+        let granted = self.cql.granted(&connection)?;
+        for row in staged {
+            granted.stage(row);
+        }
+        Ok(rejections)
+    }
+
+    fn flush(&mut self, connection: String, batch_rows: u32) -> Result<u64, String> {
+        let statements: Arc<Vec<PreparedStatement>> = Arc::new(
+            self.cql
+                .statements
+                .iter()
+                .map(|p| p.statement.clone())
+                .collect(),
+        );
+        let granted = self.cql.granted(&connection)?;
+        granted.by_key.clear();
+        let staged = std::mem::take(&mut granted.staged);
+        // Rows of one partition (of one statement) go together.
+        let mut groups: Vec<Vec<StagedRow>> = Vec::new();
+        let mut group_of: HashMap<(u32, Vec<u8>), usize> = HashMap::new();
+        for row in staged {
+            match &row.partition {
+                Some(p) => {
+                    let i = *group_of
+                        .entry((row.statement, p.clone()))
+                        .or_insert_with(|| {
+                            groups.push(Vec::new());
+                            groups.len() - 1
+                        });
+                    groups[i].push(row);
+                }
+                None => groups.push(vec![row]),
+            }
+        }
+        let per_chunk = batch_rows.max(1) as usize;
+        let mut chunks: Vec<Vec<StagedRow>> = Vec::new();
+        for mut group in groups {
+            while group.len() > per_chunk {
+                let rest = group.split_off(per_chunk);
+                chunks.push(std::mem::replace(&mut group, rest));
+            }
+            chunks.push(group);
+        }
+        let session = granted.session.clone();
+        let results: Vec<(Vec<StagedRow>, Result<(), ExecutionError>)> = block_on(
+            futures::stream::iter(chunks.into_iter().map(|chunk| {
+                let (session, statements) = (session.clone(), statements.clone());
+                async move {
+                    let result = send(&session, &statements, &chunk).await;
+                    (chunk, result)
+                }
+            }))
+            .buffer_unordered(CONCURRENCY)
+            .collect(),
+        );
+        let mut sent = 0u64;
+        let mut first_error = None;
+        for (chunk, result) in results {
+            match result {
+                Ok(()) => sent += chunk.len() as u64,
+                Err(e) => {
+                    first_error.get_or_insert(e.to_string());
+                    // Kept for a retry: CQL writes are idempotent upserts.
+                    for row in chunk {
+                        granted.stage(row);
+                    }
+                }
+            }
+        }
+        match first_error {
+            None => Ok(sent),
+            Some(e) => Err(format!(
+                "{} of {} rows could not be written to `{connection}`: {e}",
+                granted.staged.len(),
+                granted.staged.len() as u64 + sent
+            )),
+        }
+    }
+
+    fn discard(&mut self, connection: String) {
+        if let Ok(granted) = self.cql.granted(&connection) {
+            granted.staged.clear();
+            granted.by_key.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_hosts_credentials_keyspace_and_options() {
+        assert_eq!(
+            parse_url("cassandra://weir:secret@a:9043,b/shop?schema_agreement=false").unwrap(),
+            CqlUrl {
+                hosts: vec!["a:9043".into(), "b:9042".into()],
+                credentials: Some(("weir".into(), "secret".into())),
+                keyspace: Some("shop".into()),
+                schema_agreement: false,
+            }
+        );
+        assert_eq!(parse_url("scylla://127.0.0.1").unwrap().keyspace, None);
+        assert!(
+            parse_url("cassandra://h/ks?consistency=one")
+                .unwrap_err()
+                .contains("schema_agreement")
+        );
+        assert!(parse_url("postgres://h").is_err());
+    }
+}
