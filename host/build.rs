@@ -15,10 +15,6 @@ fn main() {
     for watched in ["plugins", "sdk/rust", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
-    println!(
-        "cargo:rerun-if-changed={}",
-        root.join("target/plugins/wasm32-wasip2/release").display()
-    );
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut command = Command::new(cargo);
@@ -59,5 +55,15 @@ fn main() {
         );
     }
     let out = target_dir.join("wasm32-wasip2").join("release");
+    // The built components, so that deleting one builds it again. Not their
+    // folder: the nested cargo rewrites its `.d` files there on every run,
+    // after this script started, which cargo would take as a change and
+    // compile weir again on every build.
+    for entry in std::fs::read_dir(&out).expect("the plugins were built") {
+        let path = entry.expect("a readable folder").path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
     println!("cargo:rustc-env=WEIR_PLUGIN_DIR={}", out.display());
 }
