@@ -20,6 +20,17 @@ const CRASH_POINTS: [&str; 5] = [
     "before-pre-commit",
 ];
 
+/// A bounded run to the end of the input, every window emitted (the first
+/// three arguments: the same run leaving windows open).
+const BOUNDED: &[&str] = &[
+    "run",
+    "pipeline.toml",
+    "--available-now",
+    "--flush",
+    "--admin",
+    "off",
+];
+
 /// A small xorshift: the kill times, reproducible with WEIR_CRASH_SEED.
 struct Dice(u64);
 
@@ -273,16 +284,7 @@ fn files_through_a_window_survive_25_kills_exactly_once() {
     for n in 0..FILES {
         drop_file(&clean, n);
     }
-    clean
-        .weir(&[
-            "run",
-            "pipeline.toml",
-            "--available-now",
-            "--flush",
-            "--admin",
-            "off",
-        ])
-        .ok();
+    clean.weir(BOUNDED).ok();
 
     let crashed = Scratch::new();
     let table = unique_table("crash_files");
@@ -303,16 +305,7 @@ fn files_through_a_window_survive_25_kills_exactly_once() {
     for n in next_file..FILES {
         drop_file(&crashed, n);
     }
-    crashed
-        .weir(&[
-            "run",
-            "pipeline.toml",
-            "--available-now",
-            "--flush",
-            "--admin",
-            "off",
-        ])
-        .ok();
+    crashed.weir(BOUNDED).ok();
 
     let clean_rows = table_rows(&clean_table, WINDOWED);
     assert!(
@@ -391,16 +384,7 @@ max_wait_ms = 50
     );
     assert!(replays >= 1, "no run replayed an epoch");
     produce(produced, ROWS);
-    crashed
-        .weir(&[
-            "run",
-            "pipeline.toml",
-            "--available-now",
-            "--flush",
-            "--admin",
-            "off",
-        ])
-        .ok();
+    crashed.weir(BOUNDED).ok();
 
     // The uninterrupted run reads the same topic in a group of its own.
     let clean = Scratch::new();
@@ -409,16 +393,7 @@ max_wait_ms = 50
         "pipeline.toml",
         &pipeline(&source("clean"), &clean_table, false),
     );
-    clean
-        .weir(&[
-            "run",
-            "pipeline.toml",
-            "--available-now",
-            "--flush",
-            "--admin",
-            "off",
-        ])
-        .ok();
+    clean.weir(BOUNDED).ok();
 
     let clean_rows = table_rows(&clean_table, PASSED);
     assert_eq!(clean_rows.len(), ROWS, "the clean run's rows");
@@ -440,9 +415,7 @@ fn a_corrupt_newest_checkpoint_falls_back_to_the_one_before() {
     for n in 0..3 {
         drop_file(&scratch, n);
         if n > 0 {
-            scratch
-                .weir(&["run", "pipeline.toml", "--available-now", "--admin", "off"])
-                .ok();
+            scratch.weir(&BOUNDED[..3]).ok();
         }
     }
     let dir = scratch.path().join(".weir/crashy/checkpoints");
@@ -467,16 +440,7 @@ fn a_corrupt_newest_checkpoint_falls_back_to_the_one_before() {
     assert!(list.contains("a restart resumes after epoch"), "{list}");
 
     drop_file(&scratch, 3);
-    let run = scratch
-        .weir(&[
-            "run",
-            "pipeline.toml",
-            "--available-now",
-            "--flush",
-            "--admin",
-            "off",
-        ])
-        .ok();
+    let run = scratch.weir(BOUNDED).ok();
     assert!(
         run.stderr()
             .contains("Skipping a checkpoint that cannot be used"),
@@ -589,9 +553,7 @@ fn checkpoints_in_an_object_store_resume_a_run_where_it_stopped() {
             .unwrap()
     };
     drop_file(&scratch, 0);
-    scratch
-        .weir(&["run", "pipeline.toml", "--available-now", "--admin", "off"])
-        .ok();
+    scratch.weir(&BOUNDED[..3]).ok();
     assert_eq!(count(), 2000);
     assert!(
         std::fs::read_dir(&remote).unwrap().count() >= 2,
@@ -600,9 +562,7 @@ fn checkpoints_in_an_object_store_resume_a_run_where_it_stopped() {
     );
     // The next run reads only the file that is new since.
     drop_file(&scratch, 1);
-    scratch
-        .weir(&["run", "pipeline.toml", "--available-now", "--admin", "off"])
-        .ok();
+    scratch.weir(&BOUNDED[..3]).ok();
     assert_eq!(count(), 4000);
     let shown = scratch
         .weir(&["checkpoints", "inspect", "pipeline.toml"])
