@@ -479,6 +479,14 @@ impl KafkaSource {
     }
 }
 
+impl Drop for KafkaSource {
+    /// Leaving the group revokes every partition: from then on only what
+    /// was written is committed (a run that failed wrote nothing since).
+    fn drop(&mut self) {
+        self.offsets.lock().expect("not poisoned").leaving = true;
+    }
+}
+
 enum PollError {
     Fatal(SourceError),
     Transient(String),

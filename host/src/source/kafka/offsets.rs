@@ -19,6 +19,9 @@ pub struct Offsets {
     revoked: Vec<Partition>,
     /// Bumped at each revocation: data polled before it may be stale.
     pub generation: u64,
+    /// The source is being dropped (the run failed or stopped): what was
+    /// handed but not written must be read again by the next owner.
+    pub leaving: bool,
 }
 
 impl Offsets {
@@ -54,7 +57,8 @@ impl Offsets {
     pub fn handed_list(&self, partitions: &[Partition]) -> TopicPartitionList {
         let mut list = TopicPartitionList::new();
         for p in partitions {
-            if let Some(&next) = self.emitted.get(p).or_else(|| self.written.get(p)) {
+            let handed = self.emitted.get(p).filter(|_| !self.leaving);
+            if let Some(&next) = handed.or_else(|| self.written.get(p)) {
                 list.add_partition_offset(&p.0, p.1, Offset::Offset(next))
                     .expect("a valid offset");
             }
