@@ -5,7 +5,7 @@
 //! last two before its first record).
 
 use crate::checkpoint::{Checkpoint, Store};
-use crate::config::{LatePolicy, OutputMode, PipelineConfig, WindowConfig, WindowKind};
+use crate::config::{PipelineConfig, WindowKind};
 use crate::pipeline::Plan;
 use crate::runtime::Runtime;
 use crate::source::{Position, RunMode};
@@ -99,23 +99,7 @@ fn throughput(runtime: &Runtime, rows: usize, checkpoint: bool) -> Result<f64, S
 
 /// Window state for `keys` groups, checkpointed and restored.
 fn state_cost(keys: usize) -> Result<StateCost, String> {
-    let config = WindowConfig {
-        kind: WindowKind::Tumbling,
-        size: Some("1 day".into()),
-        slide: None,
-        gap: None,
-        time: Some("t".into()),
-        watermark: "10 seconds".into(),
-        idle_timeout: None,
-        group_by: vec!["k".into()],
-        aggregates: vec![
-            "count(*) AS n".into(),
-            "sum(v) AS total".into(),
-            "max(v) AS top".into(),
-        ],
-        output: OutputMode::Append,
-        late: LatePolicy::Drop,
-    };
+    let config = super::window::config(WindowKind::Tumbling, "1 day");
     let input = super::window::batches(keys, keys, 8192);
     let mut window = WindowOperator::new(&config, &input[0].schema())?;
     for b in &input {

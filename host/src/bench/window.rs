@@ -20,6 +20,27 @@ pub struct WindowBench {
     pub peak_memory_mib: Option<f64>,
 }
 
+/// The benchmarks' window: `size` by `t`, grouped by `k`, three aggregates.
+pub(super) fn config(kind: WindowKind, size: &str) -> WindowConfig {
+    WindowConfig {
+        kind,
+        size: Some(size.into()),
+        slide: (kind == WindowKind::Sliding).then(|| "15 seconds".into()),
+        gap: None,
+        time: Some("t".into()),
+        watermark: "10 seconds".into(),
+        idle_timeout: None,
+        group_by: vec!["k".into()],
+        aggregates: vec![
+            "count(*) AS n".into(),
+            "sum(v) AS total".into(),
+            "max(v) AS top".into(),
+        ],
+        output: OutputMode::Append,
+        late: LatePolicy::Drop,
+    }
+}
+
 /// Rows one millisecond apart, keys round-robin, `batch` rows per batch.
 pub(super) fn batches(rows: usize, keys: usize, batch: usize) -> Vec<RecordBatch> {
     (0..rows)
@@ -59,23 +80,7 @@ pub fn run(
     keys: usize,
     batch: usize,
 ) -> Result<WindowBench, String> {
-    let config = WindowConfig {
-        kind,
-        size: Some("1 minute".into()),
-        slide: (kind == WindowKind::Sliding).then(|| "15 seconds".into()),
-        gap: None,
-        time: Some("t".into()),
-        watermark: "10 seconds".into(),
-        idle_timeout: None,
-        group_by: vec!["k".into()],
-        aggregates: vec![
-            "count(*) AS n".into(),
-            "sum(v) AS total".into(),
-            "max(v) AS top".into(),
-        ],
-        output: OutputMode::Append,
-        late: LatePolicy::Drop,
-    };
+    let config = config(kind, "1 minute");
     let input = batches(rows, keys.max(1), batch.max(1));
     let mut window = WindowOperator::new(&config, &input[0].schema())?;
     let now = Instant::now();

@@ -6,20 +6,19 @@ use crate::config::PipelineConfig;
 use anyhow::{Context, anyhow};
 use std::path::Path;
 
-fn store_of(pipeline: &Path) -> anyhow::Result<(PipelineConfig, Store)> {
+fn store_of(pipeline: &Path) -> anyhow::Result<Store> {
     let config = PipelineConfig::load(pipeline)?;
     let location = config
         .checkpoint
         .as_ref()
         .and_then(|c| c.location.clone())
         .ok_or_else(|| anyhow!("{}: has no [checkpoint] table", pipeline.display()))?;
-    let store = Store::open(&location, Path::new("."))?;
-    Ok((config, store))
+    Ok(Store::open(&location, Path::new("."))?)
 }
 
 /// One line per checkpoint, newest last, and where a restart would resume.
 pub fn list(pipeline: &Path) -> anyhow::Result<()> {
-    let (_, store) = store_of(pipeline)?;
+    let store = store_of(pipeline)?;
     let committed = store.committed()?;
     println!("checkpoints in {}", store.location());
     println!(
@@ -72,7 +71,7 @@ pub fn list(pipeline: &Path) -> anyhow::Result<()> {
 /// One checkpoint (default: the newest valid) as JSON: positions, batches,
 /// state sizes and plugin versions.
 pub fn inspect(pipeline: &Path, epoch: Option<u64>) -> anyhow::Result<()> {
-    let (_, store) = store_of(pipeline)?;
+    let store = store_of(pipeline)?;
     let epoch = match epoch {
         Some(e) => e,
         None => *store
