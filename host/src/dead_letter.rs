@@ -35,8 +35,9 @@ impl DeadLetterWriter {
                 topic,
                 properties,
             } => {
-                let producer = crate::kafka::producer::KafkaProducer::new(brokers, properties)
-                    .map_err(std::io::Error::other)?;
+                let producer =
+                    crate::capability::kafka::producer::KafkaProducer::new(brokers, properties)
+                        .map_err(std::io::Error::other)?;
                 (
                     Box::new(KafkaLetters {
                         producer,
@@ -79,7 +80,7 @@ impl DeadLetterWriter {
 /// Dead letters to a Kafka topic: each line written becomes one record;
 /// `flush` waits until the broker has them all.
 struct KafkaLetters {
-    producer: crate::kafka::producer::KafkaProducer,
+    producer: crate::capability::kafka::producer::KafkaProducer,
     topic: String,
     line: Vec<u8>,
 }

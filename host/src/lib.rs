@@ -1,6 +1,10 @@
 //! weir: a stream processor whose transforms and sinks are sandboxed
-//! WebAssembly components. This crate is the host: sources, decoders, the
-//! plugin runtime, sinks, the dead-letter and the pipeline that joins them.
+//! WebAssembly components. This crate is the host.
+//!
+//! Modules, from the top of the layering down (docs/architecture.md): `cli`
+//! and `devtools`; `admin`; `pipeline`; the stages `source`, `transform`,
+//! `window`, `sink` with `dead_letter`, beside `checkpoint` and `observe`;
+//! `runtime` and `capability`; `contract`, `avro`, `envelope` and `config`.
 
 pub mod admin;
 pub mod avro;
@@ -9,16 +13,14 @@ pub mod capability;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod contract;
 pub mod dead_letter;
-pub mod dev;
+pub mod devtools;
 pub mod envelope;
-pub mod kafka;
+pub mod observe;
 pub mod pipeline;
-pub mod reload;
 pub mod runtime;
-pub mod scaffold;
 pub mod sink;
 pub mod source;
-pub mod summary;
-pub mod watch;
+pub mod transform;
 pub mod window;

@@ -2,17 +2,14 @@
 //! reloads for the pipeline this process runs. It binds to 127.0.0.1 by
 //! default; binding elsewhere requires a bearer token.
 
-mod metrics;
-pub mod status;
-
-use crate::reload::{ReloadReport, ReloadRequest};
+use crate::observe::{metrics, status::StatusBoard};
 use crate::runtime::Runtime;
+use crate::transform::{ReloadReport, ReloadRequest};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use status::StatusBoard;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::mpsc;

@@ -1,13 +1,11 @@
-//! Avro with a Confluent-compatible schema registry: the registry client,
-//! decoding Confluent-framed records (magic 0, 4-byte schema id) to Arrow,
-//! and encoding Arrow rows the same way. Shared by the Kafka source and the
-//! Kafka sink.
+//! Avro with a Confluent-compatible schema registry, as the source's
+//! decoder and the Kafka capability's encoder share it: the registry client,
+//! the Arrow shape of Avro types, and encoding Arrow rows Confluent-framed.
+//! Decoding lives with the other decoders, in `source::decode::avro`.
 
-mod decode;
 mod encode;
-mod normalize;
+pub(crate) mod normalize;
 mod registry;
 
-pub use decode::{AvroDecoder, Framed};
 pub use encode::AvroEncoder;
 pub use registry::{Registry, RegistryError};

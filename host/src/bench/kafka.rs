@@ -7,8 +7,8 @@
 //! (scripts/bench-kafka starts Tansu and the registry and runs it).
 
 use crate::avro::{AvroEncoder, Registry};
+use crate::capability::kafka::producer::KafkaProducer;
 use crate::config::kafka::{KafkaSourceConfig, RegistryConfig};
-use crate::kafka::producer::KafkaProducer;
 use crate::runtime::{BatchOutcome, ComponentCache, Runtime, TransformPlugin};
 use crate::source::{KafkaSource, RunMode, Source};
 use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};

@@ -3,7 +3,7 @@
 //! arrow, Parquet with parquet), staged under a hidden name and published
 //! by an atomic rename.
 
-use crate::runtime::bindings::sink::weir::plugin::files::{self, FileOptions, Format};
+use crate::contract::sink::weir::plugin::files::{self, FileOptions, Format};
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::SchemaRef;

@@ -6,18 +6,18 @@
 mod epoch;
 mod restart;
 
-use crate::admin::status::{PluginStatus, StatusBoard};
 use crate::checkpoint::{self, Recovery, Store};
 use crate::config::{self, ErrorPolicy, Grant, LatePolicy, PipelineConfig, TransformConfig};
 use crate::dead_letter::{DeadLetter, DeadLetterWriter, rows_as_json};
 use crate::envelope::Envelope;
-use crate::reload::{ReloadRequest, TransformSlot};
+use crate::observe::status::{PluginStatus, StatusBoard};
+use crate::observe::summary::{RunSummary, SinkCounts, TransformCounts, WindowCounts};
 use crate::runtime::{
     BatchOutcome, PluginError, PluginLimits, PluginSettings, Runtime, SinkOutcome, TransformPlugin,
 };
 use crate::sink::{self, OpenSink, PlannedSink, SinkError};
 use crate::source::{self, RunMode, Source, SourceError};
-use crate::summary::{RunSummary, SinkCounts, TransformCounts, WindowCounts};
+use crate::transform::{ReloadRequest, TransformSlot};
 use crate::window::{WindowOperator, show_time};
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;

@@ -2,7 +2,7 @@
 //! bulk copy per buffer; plugin to host validates everything (a plugin is not
 //! trusted) and then wraps the lifted vectors as Arrow buffers without a copy.
 
-use super::bindings::wit;
+use crate::contract::wit;
 use arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array,
     Float32Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray,

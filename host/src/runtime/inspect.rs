@@ -221,3 +221,21 @@ mod tests {
         assert!(wit.contains(&format!("package weir:plugin@{};", ContractVersion::host())));
     }
 }
+
+/// A schema on one line, as `weir check` and reload errors show it:
+/// `name TYPE[ NOT NULL], ...`.
+pub fn show_schema(schema: &arrow::datatypes::Schema) -> String {
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}{}",
+                f.name(),
+                f.data_type(),
+                if f.is_nullable() { "" } else { " NOT NULL" }
+            )
+        })
+        .collect();
+    columns.join(", ")
+}

@@ -1,8 +1,8 @@
 //! The `log` capability: plugin messages become tracing events tagged with
 //! the plugin's name.
 
-use super::bindings::weir::plugin::log::{self, Level};
 use super::store::PluginData;
+use crate::contract::weir::plugin::log::{self, Level};
 use wasmtime::component::{HasSelf, Linker};
 
 impl log::Host for PluginData {

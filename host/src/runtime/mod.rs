@@ -1,7 +1,6 @@
 //! The plugin runtime: a wasmtime engine, the precompiled-component cache,
 //! the host capabilities plugins import, and running transforms.
 
-pub(crate) mod bindings;
 mod cache;
 pub mod convert;
 mod engine;

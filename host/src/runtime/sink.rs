@@ -1,9 +1,6 @@
 //! One sink plugin in one pipeline: its instance and store, the
 //! capabilities granted to it, and the calls of the sink contract.
 
-use super::bindings::sink::Sink;
-use super::bindings::sink::exports::weir::plugin::sink_writer::SinkPlan;
-use super::bindings::{weir::plugin::log, wit};
 use super::convert;
 use super::store::PluginData;
 use super::transform::{PluginLimits, arm, trap_reason};
@@ -12,6 +9,9 @@ use crate::capability::{
     self, ConnectionKind, ConnectionSpec, Cql, CqlView, Files, FilesView, Kafka, KafkaView, Sql,
     SqlView,
 };
+use crate::contract::sink::Sink;
+use crate::contract::sink::exports::weir::plugin::sink_writer::SinkPlan;
+use crate::contract::{weir::plugin::log, wit};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use std::collections::BTreeMap;

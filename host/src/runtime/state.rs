@@ -1,8 +1,8 @@
 //! The `state` capability: a key-value map owned by the host, one per plugin
 //! per pipeline, kept across batches and across instances of the plugin.
 
-use super::bindings::weir::plugin::state;
 use super::store::PluginData;
+use crate::contract::weir::plugin::state;
 use wasmtime::component::{HasSelf, Linker};
 
 impl state::Host for PluginData {

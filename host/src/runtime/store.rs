@@ -74,7 +74,7 @@ impl WasiView for PluginData {
 }
 
 // The `types` interface has no functions; its host trait is empty.
-impl super::bindings::wit::Host for PluginData {}
+impl crate::contract::wit::Host for PluginData {}
 
 /// The clocks of a plugin granted none: they read the Unix epoch, always.
 /// Time-dependent output would differ when a batch is replayed after a

@@ -1,13 +1,13 @@
 //! One transform plugin in one pipeline: its instance and store, its plan,
 //! and turning a plugin's output back into an Arrow batch.
 
-use super::bindings::{Transform, wit};
 use super::convert::{self, ArrayTable, ConvertError};
 use super::engine::EPOCH_TICK;
 use super::selection::RowSelection;
 use super::store::PluginData;
 use super::{PluginError, Runtime, log, state};
 use crate::config::ErrorPolicy;
+use crate::contract::{Transform, wit};
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow::datatypes::SchemaRef;
 use std::collections::BTreeMap;

@@ -8,8 +8,8 @@
 mod bind;
 
 use super::ConnectionSpec;
-use crate::runtime::bindings::sink::weir::plugin::cql;
-use crate::runtime::bindings::wit::Rejection;
+use crate::contract::sink::weir::plugin::cql;
+use crate::contract::wit::Rejection;
 use arrow::array::RecordBatch;
 use bind::Bound;
 use futures::StreamExt;

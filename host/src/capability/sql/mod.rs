@@ -6,8 +6,8 @@
 mod bind;
 
 use super::ConnectionSpec;
-use crate::runtime::bindings::sink::weir::plugin::sql::{self, BatchedStatement, Dialect};
-use crate::runtime::bindings::wit::Rejection;
+use crate::contract::sink::weir::plugin::sql::{self, BatchedStatement, Dialect};
+use crate::contract::wit::Rejection;
 use arrow::array::RecordBatch;
 use bind::Columns;
 use sqlx::{Connection, MySqlConnection, PgConnection, SqliteConnection};

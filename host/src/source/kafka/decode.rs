@@ -5,12 +5,13 @@
 
 use super::metadata::{self, Meta};
 use super::offsets::Partition;
-use crate::avro::{AvroDecoder, Registry};
+use crate::avro::Registry;
 use crate::config::FileFormat;
 use crate::config::ddl;
 use crate::config::kafka::{KafkaFormat, KafkaSourceConfig};
 use crate::dead_letter::DeadLetter;
 use crate::envelope::Envelope;
+use crate::source::decode::avro::AvroDecoder;
 use crate::source::decode::{Decoder, Line};
 use crate::source::{SourceBatch, SourceError};
 use arrow::array::{BinaryArray, RecordBatch};

@@ -1,5 +1,5 @@
-//! Host-side bindings generated from wit/; private to the runtime and the
-//! capabilities.
+//! The plugin contract: host-side bindings generated from wit/, shared by
+//! the runtime (which runs plugins) and the capabilities (which serve them).
 
 wasmtime::component::bindgen!({
     path: "../wit",

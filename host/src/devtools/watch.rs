@@ -38,7 +38,7 @@ fn watch(context: AdminContext, plugins: Vec<(String, PathBuf)>) {
             *last = now;
             match request_reload(&context, name, Some(path.clone())) {
                 Ok(report) => {
-                    tracing::info!(plugin = %name, to = %crate::admin::status::short(&report.to_sha256), "Reloaded after its file changed.")
+                    tracing::info!(plugin = %name, to = %crate::observe::status::short(&report.to_sha256), "Reloaded after its file changed.")
                 }
                 Err((_, message)) => {
                     tracing::warn!(plugin = %name, %message, "The changed file was not swapped in; the running build stays.")

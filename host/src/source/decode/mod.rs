@@ -2,6 +2,8 @@
 //! `csv` and `jsonl` against a declared schema. A line that does not fit goes
 //! to the dead-letter with a reason naming the column; the others are kept.
 
+pub mod avro;
+
 use crate::config::FileFormat;
 use crate::dead_letter::DeadLetter;
 use arrow::array::{

@@ -4,16 +4,18 @@
 //! Confluent-framed Avro through the connection's registry, or one column
 //! as it is), with its key and headers from columns.
 
+pub mod producer;
+
 use super::ConnectionSpec;
 use crate::avro::{AvroEncoder, Registry};
 use crate::config::kafka::RegistryConfig;
-use crate::kafka::producer::KafkaProducer;
-use crate::runtime::bindings::sink::weir::plugin::kafka::{self, TopicOptions, ValueFormat};
-use crate::runtime::bindings::wit::Rejection;
+use crate::contract::sink::weir::plugin::kafka::{self, TopicOptions, ValueFormat};
+use crate::contract::wit::Rejection;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
+use producer::KafkaProducer;
 use std::collections::BTreeMap;
 use wasmtime::component::{HasData, Linker};
 

@@ -7,8 +7,8 @@
 //! registry that does not answer is an error (the caller waits), never a
 //! refusal of good records.
 
-use super::normalize;
-use super::registry::{Registry, RegistryError};
+use crate::avro::normalize;
+use crate::avro::{Registry, RegistryError};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow_avro::reader::{Decoder, ReaderBuilder};

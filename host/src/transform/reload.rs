@@ -4,8 +4,8 @@
 //! if that one succeeds, the new build is worse and is rolled back by
 //! itself. Either way each batch is processed once, by one build.
 
-use crate::admin::status::{ReloadEvent, short};
 use crate::config::ErrorPolicy;
+use crate::observe::status::{ReloadEvent, short};
 use crate::runtime::{BatchOutcome, PluginError, PluginVersion, Runtime, TransformPlugin};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -127,8 +127,8 @@ impl TransformSlot {
         if next.output_schema() != self.current.output_schema() {
             let detail = format!(
                 "the new build's output schema {:?} differs from the running one's {:?}, which the stages after it were planned for",
-                crate::cli::show_schema(&next.output_schema()),
-                crate::cli::show_schema(&self.current.output_schema()),
+                crate::runtime::inspect::show_schema(&next.output_schema()),
+                crate::runtime::inspect::show_schema(&self.current.output_schema()),
             );
             return refuse(self, detail);
         }

@@ -84,7 +84,7 @@ fn rebuild_on_change(project: Project) {
             continue;
         }
         tracing::info!(project = %project.root.display(), "Source changed; rebuilding.");
-        match crate::scaffold::build(&project.root) {
+        match crate::devtools::scaffold::build(&project.root) {
             Ok(()) => {
                 tracing::info!(project = %project.root.display(), "Rebuilt; the new component is swapped in at the next batch.")
             }
