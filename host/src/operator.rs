@@ -40,13 +40,16 @@ pub struct Processed {
     pub rows: Option<Envelope>,
     /// Rows of the input refused, each with its reason, in input order.
     pub refused: Vec<Refusal>,
+    /// The pipeline must stop once the refused rows are dead-lettered (a
+    /// transform whose `on_error` is `stop` failed the batch).
+    pub stop: Option<OperatorError>,
 }
 
 impl Processed {
     pub fn rows(rows: Option<Envelope>) -> Self {
         Processed {
             rows,
-            refused: Vec::new(),
+            ..Processed::default()
         }
     }
 }

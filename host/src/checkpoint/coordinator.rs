@@ -248,11 +248,10 @@ impl Coordinator {
         }
         crash_point("after-pre-commit", epoch);
         let replayed = std::mem::take(&mut self.replaying);
-        if self.store.is_some() && !replayed {
-            // A replayed epoch's checkpoint is already stored, and the
-            // replay ended in the same state.
+        // A replayed epoch's checkpoint is already stored, and the replay
+        // ended in the same state.
+        if let Some(store) = self.store.as_ref().filter(|_| !replayed) {
             let checkpoint = self.snapshot(epoch, barrier);
-            let store = self.store.as_ref().expect("checked above");
             if let Err(error) = store.write(&checkpoint) {
                 self.abort(barrier.operators);
                 return Err(EpochError::CheckpointWrite { epoch, error });

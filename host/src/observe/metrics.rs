@@ -22,6 +22,12 @@ struct PluginLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SinkLabels {
+    pipeline: String,
+    sink: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     pipeline: String,
     plugin: String,
@@ -38,6 +44,10 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
     let out = Counts::default();
     let dead = Counts::default();
     let batches = Counts::default();
+    let decode_dead = Counts::default();
+    let late = Counts::default();
+    let sink_rows = Family::<SinkLabels, Counter>::default();
+    let sink_refused = Family::<SinkLabels, Counter>::default();
     let calls = PluginCounts::default();
     let rows_in = PluginCounts::default();
     let rows_out = PluginCounts::default();
@@ -48,16 +58,29 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
     let memory = Family::<PluginLabels, Gauge>::default();
     let reloads = Family::<ReloadLabels, Counter>::default();
     for status in statuses {
+        let counts = &status.counts;
         let p = PipelineLabels {
-            pipeline: status.pipeline.clone(),
+            pipeline: counts.pipeline.clone(),
         };
-        read.get_or_create(&p).inc_by(status.records_read);
-        out.get_or_create(&p).inc_by(status.rows_out);
-        dead.get_or_create(&p).inc_by(status.dead_lettered);
-        batches.get_or_create(&p).inc_by(status.batches);
+        read.get_or_create(&p).inc_by(counts.records_read);
+        out.get_or_create(&p).inc_by(counts.rows_out);
+        dead.get_or_create(&p).inc_by(counts.dead_lettered);
+        batches.get_or_create(&p).inc_by(counts.batches);
+        decode_dead.get_or_create(&p).inc_by(counts.decode_dead_lettered);
+        if let Some(w) = &counts.window {
+            late.get_or_create(&p).inc_by(w.late_dropped + w.late_dead_lettered);
+        }
+        for sink in &counts.sinks {
+            let l = SinkLabels {
+                pipeline: counts.pipeline.clone(),
+                sink: sink.name.clone(),
+            };
+            sink_rows.get_or_create(&l).inc_by(sink.rows);
+            sink_refused.get_or_create(&l).inc_by(sink.dead_lettered);
+        }
         for plugin in &status.plugins {
             let l = PluginLabels {
-                pipeline: status.pipeline.clone(),
+                pipeline: status.counts.pipeline.clone(),
                 plugin: plugin.name.clone(),
             };
             let s = &plugin.stats;
@@ -73,7 +96,7 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
         for event in &status.reloads {
             reloads
                 .get_or_create(&ReloadLabels {
-                    pipeline: status.pipeline.clone(),
+                    pipeline: status.counts.pipeline.clone(),
                     plugin: event.plugin.clone(),
                     outcome: event.outcome.clone(),
                 })
@@ -88,6 +111,18 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
         dead,
     );
     registry.register("batches", "Batches read from the source", batches);
+    registry.register(
+        "decode_dead_lettered",
+        "Records the decoder refused (dead-lettered)",
+        decode_dead,
+    );
+    registry.register("window_late", "Rows behind the watermark (dropped or dead-lettered)", late);
+    registry.register("sink_rows", "Rows a sink wrote", sink_rows);
+    registry.register(
+        "sink_refused",
+        "Rows a sink refused (dead-lettered with its reason)",
+        sink_refused,
+    );
     registry.register("plugin_calls", "Calls of a plugin's process", calls);
     registry.register("plugin_rows_in", "Rows given to a plugin", rows_in);
     registry.register("plugin_rows_out", "Rows a plugin returned", rows_out);

@@ -1,8 +1,10 @@
 //! What a running pipeline shows the admin server: counts, watermark,
 //! plugin versions and statistics, and the log of reloads. The pipeline
 //! publishes a fresh copy at every batch boundary; readers never block it
-//! for longer than a clone.
+//! for longer than a clone. The counts are the run summary's own
+//! ([`RunSummary`]), so `/status`, `/metrics` and the summary cannot differ.
 
+use super::summary::RunSummary;
 use crate::runtime::{PluginStats, PluginVersion};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
@@ -10,13 +12,11 @@ use std::sync::{Arc, Mutex};
 /// The status of one pipeline.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PipelineStatus {
-    pub pipeline: String,
     /// `starting`, `running` or `stopped`.
     pub state: String,
-    pub batches: u64,
-    pub records_read: u64,
-    pub rows_out: u64,
-    pub dead_lettered: u64,
+    /// Every stage's counts, as the run summary shows them.
+    #[serde(flatten)]
+    pub counts: RunSummary,
     /// The window's event-time watermark, if there is a window.
     pub watermark: Option<String>,
     pub plugins: Vec<PluginStatus>,

@@ -57,9 +57,10 @@ impl Chain {
         dead_letter: &mut DeadLetterWriter,
     ) -> Result<(), PipelineError> {
         for index in 0..self.operators.len() {
-            let Processed { rows, refused } = self.operators[index].handle_watermark(watermark)?;
-            // What an operator refuses at a watermark is its own state, not
-            // an input row: operators emit, they do not refuse, here.
+            let Processed { rows, refused, .. } =
+                self.operators[index].handle_watermark(watermark)?;
+            // At a watermark an operator emits what it holds; there is no
+            // input row it could refuse.
             debug_assert!(refused.is_empty());
             if let Some(rows) = rows {
                 self.process_from(index + 1, rows, 0, dead_letter)?;
@@ -83,9 +84,15 @@ impl Chain {
             if index == last {
                 self.rows_out += rows.num_rows() as u64;
             }
-            let Processed { rows: out, refused } =
-                self.operators[index].process_batch(&rows, partition)?;
+            let Processed {
+                rows: out,
+                refused,
+                stop,
+            } = self.operators[index].process_batch(&rows, partition)?;
             dead_letter_rows(dead_letter, &rows, refused)?;
+            if let Some(stop) = stop {
+                return Err(stop.into());
+            }
             match out {
                 Some(out) => rows = out,
                 None => return Ok(()),

@@ -262,15 +262,11 @@ impl Pipeline {
         for event in events {
             self.board.record(event);
         }
-        let summary = self.summary();
-        let watermark = summary.window.as_ref().and_then(|w| w.watermark.clone());
+        let counts = self.summary();
+        let watermark = counts.window.as_ref().and_then(|w| w.watermark.clone());
         self.board.publish(|s| {
-            s.pipeline = summary.pipeline.clone();
             s.state = state.to_string();
-            s.batches = summary.batches;
-            s.records_read = summary.records_read;
-            s.rows_out = summary.rows_out;
-            s.dead_lettered = summary.dead_lettered;
+            s.counts = counts;
             s.watermark = watermark;
             s.plugins = plugins;
         });

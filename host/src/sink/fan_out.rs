@@ -112,6 +112,7 @@ impl Operator for SinkFanOut {
         Ok(Processed {
             rows: None,
             refused,
+            stop: None,
         })
     }
 

@@ -58,21 +58,23 @@ impl Operator for TransformStage {
                 Ok(Processed {
                     rows: (rows.num_rows() > 0).then_some(rows),
                     refused,
+                    stop: None,
                 })
             }
             BatchOutcome::Failed { reason } => {
                 tracing::warn!(transform = %self.slot.name(), rows = n, %reason, "A batch failed; its rows go to the dead-letter.");
                 self.counts.failed_batches += 1;
                 self.counts.dead_lettered += n as u64;
-                if self.slot.on_error() == ErrorPolicy::Stop {
-                    return Err(OperatorError::Stopped {
+                let stop = (self.slot.on_error() == ErrorPolicy::Stop).then(|| {
+                    OperatorError::Stopped {
                         plugin: self.slot.name().to_string(),
-                        reason,
-                    });
-                }
+                        reason: reason.clone(),
+                    }
+                });
                 Ok(Processed {
                     rows: None,
                     refused: (0..n).map(|row| refusal(row, reason.clone())).collect(),
+                    stop,
                 })
             }
         }

@@ -97,6 +97,7 @@ impl Operator for WindowStage {
         Ok(Processed {
             rows: self.emit(out.rows),
             refused,
+            stop: None,
         })
     }
 

@@ -21,13 +21,17 @@ fn literal(text: &str) -> String {
 impl Markers {
     /// Creates the table if missing and reads this sink's newest epoch.
     pub fn open(connection: &str, sink_id: &str) -> Result<Markers, String> {
-        sql::execute(
-            connection,
-            &format!(
-                "CREATE TABLE IF NOT EXISTS {TABLE} (sink_id VARCHAR(255) NOT NULL PRIMARY KEY, epoch BIGINT NOT NULL)"
-            ),
-        )
-        .map_err(|e| format!("cannot create the epoch marker table {TABLE}: {e}"))?;
+        let create = format!(
+            "CREATE TABLE IF NOT EXISTS {TABLE} (sink_id VARCHAR(255) NOT NULL PRIMARY KEY, epoch BIGINT NOT NULL)"
+        );
+        // Two sinks creating the table at once can both miss it and one then
+        // fails (PostgreSQL: a duplicate key in pg_type). Once the other has
+        // committed, the same statement finds the table and succeeds.
+        let mut created = sql::execute(connection, &create);
+        if created.is_err() {
+            created = sql::execute(connection, &create);
+        }
+        created.map_err(|e| format!("cannot create the epoch marker table {TABLE}: {e}"))?;
         let rows = sql::query(
             connection,
             &format!(
