@@ -405,10 +405,19 @@ impl Pipeline {
     fn process(&mut self) -> Result<(), PipelineError> {
         self.publish("running");
         while let Some(batch) = self.source.next_batch().map_err(PipelineError::Read)? {
+            // The source's partitions, when they changed: the window's
+            // watermark waits for each one assigned, not only those seen.
+            if let Some(assigned) = self.source.assignment_changed()
+                && let Some(window) = &mut self.window
+            {
+                window.assign(&assigned, Instant::now());
+            }
             // A batch boundary: the batch before is done everywhere.
             if batch.records() == 0 {
-                // An idle source's heartbeat: a reload or an epoch may be due.
+                // An idle source's heartbeat: a reload or an epoch may be
+                // due, and a partition gone idle may let windows close.
                 self.apply_reloads();
+                self.window_tick()?;
                 self.after_batch(None)?;
                 continue;
             }
@@ -618,6 +627,21 @@ impl Pipeline {
         refused.sort_by_key(|(row, _)| *row);
         dead_letter_rows(&mut self.dead_letter, "window", &rows, refused)?;
         Ok(self.aggregate_rows(out.rows))
+    }
+
+    /// No records came: the watermark may still advance (a silent partition
+    /// went idle), closing windows.
+    fn window_tick(&mut self) -> Result<(), PipelineError> {
+        let Some(window) = &mut self.window else {
+            return Ok(());
+        };
+        let emitted = window
+            .tick(Instant::now())
+            .map_err(PipelineError::Aggregate)?;
+        if let Some(rows) = self.aggregate_rows(emitted) {
+            self.finish(rows)?;
+        }
+        Ok(())
     }
 
     /// Aggregate rows as an envelope: their origin is the window.
