@@ -8,6 +8,7 @@ mod etl_example;
 mod kafka;
 mod kafka_watermark;
 mod languages;
+mod layering;
 mod plugin_errors;
 mod reload;
 mod rows;
