@@ -60,6 +60,9 @@ pub enum Watermark {
     /// The input is complete (a bounded run with `--flush`, or a bounded
     /// source): every window may close.
     EndOfInput,
+    /// No records came for a while (an idle source's heartbeat): a
+    /// watermark held by a partition that has since gone idle may advance.
+    Idle,
 }
 
 /// A failure of a stage, as the pipeline reports it.
@@ -107,6 +110,11 @@ pub trait Operator {
         rows: &Envelope,
         partition: i32,
     ) -> Result<Processed, OperatorError>;
+
+    /// The source now reads `partitions` (the ids its batches carry in
+    /// `partition`): announced at the start and at each rebalance, before
+    /// the next batch. The window's watermark waits for each of them.
+    fn on_assignment(&mut self, _partitions: &[i32]) {}
 
     /// Reacts to the watermark; rows it emits go to the next operator.
     fn handle_watermark(&mut self, _watermark: Watermark) -> Result<Processed, OperatorError> {

@@ -738,3 +738,85 @@ fn now_rfc3339() -> String {
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+/// Java's `Utils.murmur2`, with which the Java client's default partitioner
+/// picks a keyed record's partition: the oracle of where weir must put it.
+fn java_murmur2(data: &[u8]) -> i32 {
+    const M: u32 = 0x5bd1e995;
+    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
+    let mut chunks = data.chunks_exact(4);
+    for chunk in &mut chunks {
+        let mut k = u32::from_le_bytes(chunk.try_into().unwrap()).wrapping_mul(M);
+        k ^= k >> 24;
+        h = h.wrapping_mul(M) ^ k.wrapping_mul(M);
+    }
+    let tail = chunks.remainder();
+    for (i, &b) in tail.iter().enumerate().rev() {
+        h ^= u32::from(b) << (8 * i);
+    }
+    if !tail.is_empty() {
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
+}
+
+#[test]
+fn keyed_records_go_to_the_partition_the_java_client_would_choose() {
+    // The oracle itself, against the cases of Kafka's own UtilsTest.
+    for (key, hash) in [
+        ("21", -973932308),
+        ("foobar", -790332482),
+        ("a-little-bit-long-string", -985981536),
+        ("a-little-bit-longer-string", -1486304829),
+        (
+            "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+            -58897971,
+        ),
+        ("abc", 479470107),
+    ] {
+        assert_eq!(java_murmur2(key.as_bytes()), hash, "{key}");
+    }
+    let broker = Broker::start();
+    broker.create_topic("keyed", 3);
+    let scratch = Scratch::new();
+    let users: Vec<String> = (0..60).map(|i| format!("user-{i}")).collect();
+    scratch.write("in/users.csv", &format!("user\n{}\n", users.join("\n")));
+    scratch.write(
+        "pipeline.toml",
+        r#"
+[source]
+type = "files"
+path = "in"
+format = "csv"
+header = true
+schema = "user STRING NOT NULL"
+
+[[sinks]]
+name = "bus"
+type = "kafka"
+brokers = "${KAFKA_BROKERS}"
+topic = "keyed"
+format = "json"
+key = "user"
+"#,
+    );
+    run(&scratch, &broker).ok();
+    let records = broker.consume_records("keyed", users.len());
+    let mut used = BTreeSet::new();
+    for record in records {
+        let key = record.key.expect("a keyed record");
+        // Java's Utils.toPositive(murmur2(key)) % partitions.
+        let expected = (java_murmur2(&key) & 0x7fff_ffff) % 3;
+        assert_eq!(
+            record.partition,
+            expected,
+            "key {}",
+            String::from_utf8_lossy(&key)
+        );
+        used.insert(record.partition);
+    }
+    assert_eq!(used.len(), 3, "60 keys on partitions {used:?}");
+}

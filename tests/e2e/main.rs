@@ -6,6 +6,7 @@ mod check;
 mod checkpoints;
 mod etl_example;
 mod kafka;
+mod kafka_watermark;
 mod languages;
 mod layering;
 mod plugin_errors;

@@ -39,6 +39,7 @@ pub struct Record {
     pub key: Option<Vec<u8>>,
     pub value: Vec<u8>,
     pub headers: Vec<(String, Vec<u8>)>,
+    pub partition: i32,
 }
 
 pub struct Broker {
@@ -209,6 +210,7 @@ impl Broker {
                     key: message.key().map(<[u8]>::to_vec),
                     value: message.payload().unwrap_or_default().to_vec(),
                     headers,
+                    partition: message.partition(),
                 });
             }
         }

@@ -3,6 +3,7 @@
 
 use super::duration;
 use serde::Deserialize;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,7 +22,9 @@ pub struct WindowConfig {
     /// How far behind the latest event time the watermark trails.
     #[serde(default = "default_watermark")]
     pub watermark: String,
-    /// A source partition silent this long stops holding the watermark back.
+    /// A source partition silent this long (since its last record, or since
+    /// it was assigned) stops holding the watermark back: "1 minute" unless
+    /// set; "never" waits for every partition however long it is silent.
     pub idle_timeout: Option<String>,
     #[serde(default)]
     pub group_by: Vec<String>,
@@ -70,7 +73,24 @@ fn default_watermark() -> String {
     "0s".to_string()
 }
 
+/// How long a partition may be silent before it stops holding the
+/// watermark back, unless `idle_timeout` says otherwise: Flink's example
+/// value, long enough for a partition produced a little later than the others.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 impl WindowConfig {
+    /// `idle_timeout` as a duration; `None` for "never".
+    pub fn idle_timeout(&self) -> Result<Option<Duration>, String> {
+        match self.idle_timeout.as_deref() {
+            None => Ok(Some(DEFAULT_IDLE_TIMEOUT)),
+            Some("never") => Ok(None),
+            Some(text) => match duration::parse_micros(text)? {
+                micros if micros > 0 => Ok(Some(Duration::from_micros(micros as u64))),
+                _ => Err("must be longer than zero, or \"never\"".to_string()),
+            },
+        }
+    }
+
     /// Checks everything that does not need the input schema; errors start
     /// with the key, for the caller to prefix with `window.`.
     pub(super) fn validate(&self) -> Result<(), String> {
@@ -94,9 +114,8 @@ impl WindowConfig {
             return Err("time`: name the event-time column, or \"processing\"".to_string());
         }
         duration::parse_micros(&self.watermark).map_err(|e| format!("watermark`: {e}"))?;
-        if let Some(idle) = &self.idle_timeout {
-            duration::parse_micros(idle).map_err(|e| format!("idle_timeout`: {e}"))?;
-        }
+        self.idle_timeout()
+            .map_err(|e| format!("idle_timeout`: {e}"))?;
         if self.output == OutputMode::Complete && self.kind != Global {
             return Err(
                 "output`: complete output keeps every group forever; it is for global windows"

@@ -49,6 +49,14 @@ impl Chain {
         self.process_from(0, rows, partition, dead_letter)
     }
 
+    /// Tells every operator the source's partitions (announced at the start
+    /// and at each rebalance).
+    pub fn assign(&mut self, partitions: &[i32]) {
+        for operator in &mut self.operators {
+            operator.on_assignment(partitions);
+        }
+    }
+
     /// Tells every operator, in order, the watermark; what one emits runs
     /// through the operators after it.
     pub fn handle_watermark(

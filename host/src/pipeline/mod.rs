@@ -156,10 +156,18 @@ impl Pipeline {
     fn process(&mut self) -> Result<(), PipelineError> {
         self.publish("running");
         while let Some(batch) = self.source.next_batch().map_err(PipelineError::Read)? {
+            // The source's partitions, when they changed: the window's
+            // watermark waits for each one assigned, not only those seen.
+            if let Some(assigned) = self.source.assignment_changed() {
+                self.chain.assign(&assigned);
+            }
             // A batch boundary: the batch before is done everywhere.
             if batch.records() == 0 {
-                // An idle source's heartbeat: a reload or an epoch may be due.
+                // An idle source's heartbeat: a reload or an epoch may be
+                // due, and a partition gone idle may let windows close.
                 self.apply_reloads();
+                self.chain
+                    .handle_watermark(Watermark::Idle, &mut self.dead_letter)?;
                 self.after_batch(None)?;
                 continue;
             }

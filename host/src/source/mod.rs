@@ -89,6 +89,16 @@ pub trait Source: Send {
     /// The next batches must be exactly these, in this order (an epoch
     /// replayed after a crash): same partitions, same records.
     fn replay(&mut self, batches: &[Mark]);
+    /// The partitions this source now reads, by the ids its batches carry in
+    /// [`SourceBatch::partition`], if they changed since the last call (the
+    /// first assignment, and each rebalance). Asked after every batch, idle
+    /// ones included, before the batch is processed: windows wait for a
+    /// partition that is assigned but silent, and stop counting one that is
+    /// revoked. `None` from a source that does not announce (files and the
+    /// generator are partition 0 once it delivers).
+    fn assignment_changed(&mut self) -> Option<Vec<i32>> {
+        None
+    }
     /// The sinks have committed every batch returned so far: a source with
     /// a consumer group may commit its offsets there (for lag monitoring;
     /// the checkpoint is where a run resumes).

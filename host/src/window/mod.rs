@@ -24,7 +24,7 @@ use arrow::row::{RowConverter, SortField};
 use state::{FastMap, FastSet, Key, Session};
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Where event time comes from.
 enum EventTime {
@@ -142,10 +142,8 @@ impl WindowOperator {
         }
         let delay = duration::parse_micros(&config.watermark)?;
         let idle = config
-            .idle_timeout
-            .as_deref()
-            .map(duration::parse_micros)
-            .transpose()?;
+            .idle_timeout()
+            .map_err(|e| format!("idle_timeout: {e}"))?;
         Ok(WindowOperator {
             spec,
             time,
@@ -154,10 +152,7 @@ impl WindowOperator {
             aggregates,
             mode: config.output,
             late_policy: config.late,
-            watermark: WatermarkTracker::new(
-                delay,
-                idle.map(|us| Duration::from_micros(us as u64)),
-            ),
+            watermark: WatermarkTracker::new(delay, idle),
             state: WindowState::default(),
             dirty: FastMap::default(),
             output_schema,
@@ -191,6 +186,22 @@ impl WindowOperator {
         }
         self.state = state;
         Ok(())
+    }
+
+    /// The source's partitions are now `assigned` (their watermark ids): the
+    /// watermark waits for each of them (see [`WatermarkTracker::assign`]).
+    pub fn assign(&mut self, assigned: &[i32], now: Instant) {
+        self.watermark.assign(assigned, now);
+    }
+
+    /// No records came: partitions that went idle may let the watermark
+    /// advance, and what the output mode emits then is returned.
+    pub fn tick(&mut self, now: Instant) -> Result<Option<RecordBatch>, String> {
+        let before = self.watermark.current();
+        if self.watermark.advance(now) == before {
+            return Ok(None);
+        }
+        self.emit(false)
     }
 
     fn event_times(&self, batch: &RecordBatch) -> Result<TimestampMicrosecondArray, String> {

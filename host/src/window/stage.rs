@@ -54,7 +54,11 @@ impl Operator for WindowStage {
         "window"
     }
 
-    fn process_batch(&mut self, rows: &Envelope, partition: i32) -> Result<Processed, OperatorError> {
+    fn process_batch(
+        &mut self,
+        rows: &Envelope,
+        partition: i32,
+    ) -> Result<Processed, OperatorError> {
         // A watermark per source partition (files and the generator are one).
         let out = self
             .window
@@ -107,7 +111,18 @@ impl Operator for WindowStage {
                 let emitted = self.window.flush().map_err(OperatorError::Window)?;
                 Ok(Processed::rows(self.emit(emitted)))
             }
+            Watermark::Idle => {
+                let emitted = self
+                    .window
+                    .tick(Instant::now())
+                    .map_err(OperatorError::Window)?;
+                Ok(Processed::rows(self.emit(emitted)))
+            }
         }
+    }
+
+    fn on_assignment(&mut self, partitions: &[i32]) {
+        self.window.assign(partitions, Instant::now());
     }
 
     fn snapshot(&mut self) -> Option<(Option<String>, StateTables)> {

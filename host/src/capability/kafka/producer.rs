@@ -44,7 +44,10 @@ impl KafkaProducer {
         config
             .set("bootstrap.servers", brokers)
             .set("enable.idempotence", "true")
-            .set("linger.ms", "5");
+            .set("linger.ms", "5")
+            // The Java client's partitioner (murmur2 of the key), so topics
+            // weir writes are co-partitioned with Kafka Streams, Flink, Spark.
+            .set("partitioner", "murmur2_random");
         for (k, v) in properties {
             config.set(k, v);
         }

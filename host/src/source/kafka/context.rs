@@ -2,12 +2,14 @@
 //! the offsets of what was written are committed before they go, and the
 //! source is told to drop whatever it holds of them that is not yet written
 //! (the new owner reads it again from the committed offset). A new
-//! assignment can start at a timestamp.
+//! assignment can start at a timestamp. Every change of the assignment is
+//! noted for the source to announce to the windows, whose watermark waits
+//! for each assigned partition.
 
 use super::offsets::Offsets;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 pub struct GroupContext {
@@ -17,6 +19,15 @@ pub struct GroupContext {
     pub resume: Arc<Mutex<HashMap<(String, i32), i64>>>,
     /// `start = "timestamp:..."`: partitions without a committed offset start here (ms).
     pub start_timestamp: Option<i64>,
+    pub assignment: Arc<Mutex<Assignment>>,
+}
+
+/// The partitions the group has assigned to this member.
+#[derive(Default)]
+pub struct Assignment {
+    pub partitions: BTreeSet<(String, i32)>,
+    /// Changed since the source last announced it.
+    pub changed: bool,
 }
 
 impl ClientContext for GroupContext {}
@@ -37,6 +48,11 @@ impl ConsumerContext for GroupContext {
                 tracing::warn!(error = %e, "Cannot commit the offsets of revoked partitions; their new owner may read some records again.");
             }
             tracing::info!(partitions = ?revoked, "Partitions revoked; what was not written is left to their new owner.");
+            let mut assignment = self.assignment.lock().expect("not poisoned");
+            for p in &revoked {
+                assignment.partitions.remove(p);
+            }
+            assignment.changed = true;
             offsets.revoke(revoked);
         }
     }
@@ -49,6 +65,11 @@ impl ConsumerContext for GroupContext {
                 .map(|e| (e.topic().to_string(), e.partition()))
                 .collect();
             tracing::info!(partitions = ?assigned, "Partitions assigned.");
+            {
+                let mut assignment = self.assignment.lock().expect("not poisoned");
+                assignment.partitions.extend(assigned.iter().cloned());
+                assignment.changed = true;
+            }
             if resume_from_checkpoint(consumer, list, &self.resume.lock().expect("not poisoned")) {
                 return;
             }

@@ -13,7 +13,7 @@ mod tests;
 
 use super::{KafkaPartition, Mark, Position, RunMode, Source, SourceBatch, SourceError};
 use crate::config::kafka::{KafkaSourceConfig, StartAt};
-use context::GroupContext;
+use context::{Assignment, GroupContext};
 use decode::RecordDecoder;
 use metadata::Meta;
 use offsets::{Offsets, Partition};
@@ -55,6 +55,8 @@ pub struct KafkaSource {
     /// Offsets to resume at from a checkpoint, applied when the group
     /// assigns the partition (shared with the rebalance callback).
     resume: Arc<Mutex<HashMap<Partition, i64>>>,
+    /// The group's assignment, as the rebalance callback keeps it.
+    assignment: Arc<Mutex<Assignment>>,
 }
 
 /// A polled record, owned, waiting to be decoded with its partition's others.
@@ -82,9 +84,11 @@ impl KafkaSource {
         let start = config.start_at().map_err(SourceError::Config)?;
         let offsets = Arc::new(Mutex::new(Offsets::default()));
         let resume = Arc::new(Mutex::new(HashMap::new()));
+        let assignment = Arc::new(Mutex::new(Assignment::default()));
         let context = GroupContext {
             offsets: offsets.clone(),
             resume: resume.clone(),
+            assignment: assignment.clone(),
             start_timestamp: match start {
                 StartAt::Timestamp(ms) => Some(ms),
                 _ => None,
@@ -149,6 +153,7 @@ impl KafkaSource {
             replay: VecDeque::new(),
             held: HashMap::new(),
             resume,
+            assignment,
             started: Instant::now(),
             connect_timeout,
         })
@@ -221,15 +226,20 @@ impl KafkaSource {
         records: Vec<Polled>,
     ) -> Result<SourceBatch, SourceError> {
         let origin = format!("kafka:{}/{}", partition.0, partition.1);
-        let next_id = self.watermark_ids.values().max().map_or(0, |id| id + 1);
-        let watermark = *self
-            .watermark_ids
-            .entry(partition.clone())
-            .or_insert(next_id);
+        let watermark = self.watermark_id(partition);
         let (values, meta): (Vec<_>, Vec<_>) =
             records.into_iter().map(|r| (r.value, r.meta)).unzip();
         self.decoder
             .decode(&origin, partition, values, &meta, watermark)
+    }
+
+    /// The id windows keep `partition`'s watermark under, given on first sight.
+    fn watermark_id(&mut self, partition: &Partition) -> i32 {
+        let next_id = self.watermark_ids.values().max().map_or(0, |id| id + 1);
+        *self
+            .watermark_ids
+            .entry(partition.clone())
+            .or_insert(next_id)
     }
 
     /// --available-now: once assigned, where each partition ends now.
@@ -369,6 +379,19 @@ impl Source for KafkaSource {
             resume.insert(key, p.next);
         }
         Ok(())
+    }
+
+    fn assignment_changed(&mut self) -> Option<Vec<i32>> {
+        let assigned = {
+            let mut assignment = self.assignment.lock().expect("not poisoned");
+            if !std::mem::take(&mut assignment.changed) {
+                return None;
+            }
+            assignment.partitions.clone()
+        };
+        let mut ids: Vec<i32> = assigned.iter().map(|p| self.watermark_id(p)).collect();
+        ids.sort_unstable();
+        Some(ids)
     }
 
     fn replay(&mut self, batches: &[Mark]) {
