@@ -6,16 +6,15 @@
 
 pub mod builtin;
 
-use crate::capability::ConnectionSpec;
+use crate::capability::{Capabilities, ConnectError, ConnectionSpec};
 use crate::config::kafka::{KafkaSinkConfig, KafkaSinkFormat};
 use crate::config::{ConnectionConfig, PluginSinkConfig, SinkConfig};
-use crate::runtime::{
-    PluginError, PluginLimits, Runtime, SinkOutcome, SinkPlugin, SinkSettings, World,
-};
+use crate::error::{Classified, ErrorDomain, Retry};
+use crate::runtime::{PluginError, Runtime, SinkOutcome, SinkPlugin, SinkSettings, World};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wasmtime::component::Component;
 
@@ -25,8 +24,30 @@ pub enum SinkError {
     Schema { sink: String, message: String },
     #[error("sink `{sink}`: {message}")]
     Config { sink: String, message: String },
+    /// A granted connection could not be opened; retryable when its
+    /// service could not be reached (rather than refusing it).
+    #[error("sink `{sink}`: {error}")]
+    Connect { sink: String, error: ConnectError },
     #[error(transparent)]
     Plugin(#[from] Box<PluginError>),
+}
+
+impl Classified for SinkError {
+    fn domain(&self) -> ErrorDomain {
+        match self {
+            SinkError::Schema { .. } | SinkError::Config { .. } => ErrorDomain::User,
+            SinkError::Connect { error, .. } => error.domain(),
+            SinkError::Plugin(e) => e.domain(),
+        }
+    }
+
+    fn retry(&self) -> Retry {
+        match self {
+            SinkError::Schema { .. } | SinkError::Config { .. } => Retry::Useless,
+            SinkError::Connect { error, .. } => error.retry(),
+            SinkError::Plugin(e) => e.retry(),
+        }
+    }
 }
 
 /// A sink whose component is compiled and whose config is complete;
@@ -38,6 +59,11 @@ pub struct PlannedSink {
     shown: String,
     component: Component,
     settings: SinkSettings,
+    /// The directory the `files` capability may write in.
+    directory: Option<PathBuf>,
+    /// The connections the `sql`, `cql` and `kafka` capabilities may use
+    /// (each takes those its URL scheme says are its own).
+    connections: Vec<ConnectionSpec>,
 }
 
 /// An opened sink: its component, instantiated, with its grants connected.
@@ -133,8 +159,8 @@ fn as_plugin(config: &SinkConfig) -> PluginSinkConfig {
             config: pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
             connections: Vec::new(),
             directory,
-            timeout_ms: 60_000,
-            memory_limit_mb: 512,
+            timeout_ms: crate::config::DEFAULT_SINK_TIMEOUT_MS,
+            memory_limit_mb: crate::config::DEFAULT_MEMORY_LIMIT_MB,
         };
     let split = |path: &Path| {
         let dir = path
@@ -283,19 +309,15 @@ pub fn plan(
         component,
         settings: SinkSettings {
             config: pairs,
-            limits: PluginLimits {
-                timeout: Duration::from_millis(entry.timeout_ms),
-                memory: (entry.memory_limit_mb as usize).saturating_mul(1 << 20),
-                ..PluginLimits::default()
-            },
-            directory: entry.directory.clone(),
-            connections: specs,
+            limits: entry.limits(),
         },
+        directory: entry.directory.clone(),
+        connections: specs,
     })
 }
 
 impl PlannedSink {
-    /// Instantiates the sink, connects its grants and calls its `open`.
+    /// Connects the sink's grants, instantiates it and calls its `open`.
     /// `run` is what the host tells every sink of the run, as `weir.*`
     /// config keys (the first epoch, the sink's id for epoch markers).
     pub fn open(
@@ -306,12 +328,23 @@ impl PlannedSink {
     ) -> Result<OpenSink, SinkError> {
         let mut settings = self.settings.clone();
         settings.config.extend(run.iter().cloned());
+        let grants = Capabilities::connect(
+            &self.name,
+            self.directory.clone(),
+            &self.connections,
+            input.clone(),
+        )
+        .map_err(|error| SinkError::Connect {
+            sink: self.name.clone(),
+            error,
+        })?;
         SinkPlugin::load(
             runtime,
             &self.name,
             &self.shown,
             &self.component,
             settings,
+            grants,
             input,
         )
         .map(OpenSink)
