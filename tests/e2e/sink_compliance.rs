@@ -337,14 +337,15 @@ impl SinkUnderTest for Files {
     }
 
     fn target(&self) -> String {
-        format!("{} (builtin:{})", self.folder().display(), self.format)
+        // The directory as the pipeline file gives it, beside that file.
+        format!("./out/files (builtin:{})", self.format)
     }
 
     /// Every row of every published file (staging files are hidden).
     fn written(&self, _: usize) -> Vec<String> {
-        let mut rows = Vec::new();
+        let mut rows: Vec<(i64, String)> = Vec::new();
         let Ok(entries) = std::fs::read_dir(self.folder()) else {
-            return rows;
+            return Vec::new();
         };
         for entry in entries {
             let path = entry.unwrap().path();
