@@ -27,7 +27,10 @@ pub enum SinkError {
     /// A granted connection could not be opened; retryable when its
     /// service could not be reached (rather than refusing it).
     #[error("sink `{sink}`: {error}")]
-    Connect { sink: String, error: ConnectError },
+    Connect {
+        sink: String,
+        error: Box<ConnectError>,
+    },
     #[error(transparent)]
     Plugin(#[from] Box<PluginError>),
 }
@@ -336,7 +339,7 @@ impl PlannedSink {
         )
         .map_err(|error| SinkError::Connect {
             sink: self.name.clone(),
-            error,
+            error: Box::new(error),
         })?;
         SinkPlugin::load(
             runtime,
