@@ -19,6 +19,7 @@ pub mod devtools;
 pub mod envelope;
 pub mod error;
 pub mod observe;
+pub mod operator;
 pub mod pipeline;
 pub mod runtime;
 pub mod sink;

@@ -7,6 +7,7 @@ mod checkpoints;
 mod etl_example;
 mod kafka;
 mod languages;
+mod layering;
 mod plugin_errors;
 mod reload;
 mod rows;

@@ -5,7 +5,8 @@
 //! carried across every swap.
 
 use crate::runtime::{BatchOutcome, ComponentCache, Runtime, TransformPlugin};
-use crate::transform::{ReloadRequest, TransformSlot};
+use crate::runtime::ReloadRequest;
+use crate::transform::TransformSlot;
 use arrow::array::{AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use serde::Serialize;

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod cql;
 pub mod files;
 mod grants;
+pub mod json;
 pub mod kafka;
 mod rows;
 pub mod sql;

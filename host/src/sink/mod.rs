@@ -5,6 +5,9 @@
 //! the bundled file sinks and the bundled Kafka sink.
 
 pub mod builtin;
+mod fan_out;
+
+pub use fan_out::SinkFanOut;
 
 use crate::capability::{Capabilities, ConnectError, ConnectionSpec};
 use crate::config::kafka::{KafkaSinkConfig, KafkaSinkFormat};
@@ -328,7 +331,7 @@ impl PlannedSink {
         runtime: &Runtime,
         input: SchemaRef,
         run: &[(String, String)],
-    ) -> Result<OpenSink, SinkError> {
+    ) -> Result<OpenSink, PluginError> {
         let mut settings = self.settings.clone();
         settings.config.extend(run.iter().cloned());
         let grants = Capabilities::connect(
@@ -351,6 +354,5 @@ impl PlannedSink {
             input,
         )
         .map(OpenSink)
-        .map_err(|e| SinkError::Plugin(Box::new(e)))
     }
 }
