@@ -27,13 +27,6 @@ pub enum SinkError {
     Schema { sink: String, message: String },
     #[error("sink `{sink}`: {message}")]
     Config { sink: String, message: String },
-    /// A granted connection could not be opened; retryable when its
-    /// service could not be reached (rather than refusing it).
-    #[error("sink `{sink}`: {error}")]
-    Connect {
-        sink: String,
-        error: Box<ConnectError>,
-    },
     #[error(transparent)]
     Plugin(#[from] Box<PluginError>),
 }
@@ -42,7 +35,6 @@ impl Classified for SinkError {
     fn domain(&self) -> ErrorDomain {
         match self {
             SinkError::Schema { .. } | SinkError::Config { .. } => ErrorDomain::User,
-            SinkError::Connect { error, .. } => error.domain(),
             SinkError::Plugin(e) => e.domain(),
         }
     }
@@ -50,7 +42,6 @@ impl Classified for SinkError {
     fn retry(&self) -> Retry {
         match self {
             SinkError::Schema { .. } | SinkError::Config { .. } => Retry::Useless,
-            SinkError::Connect { error, .. } => error.retry(),
             SinkError::Plugin(e) => e.retry(),
         }
     }
@@ -322,6 +313,24 @@ pub fn plan(
     })
 }
 
+/// A connection that could not be opened, as the plugin error the epoch
+/// fails with: an outage (retryable) when its service could not be reached,
+/// a refusal (the user's to fix) when it can never work as written.
+fn connect_failed(sink: &str, error: ConnectError) -> PluginError {
+    if error.retryable() {
+        PluginError::Unavailable {
+            plugin: sink.to_string(),
+            reason: error.to_string(),
+        }
+    } else {
+        PluginError::Refused {
+            plugin: sink.to_string(),
+            call: "connect",
+            message: error.to_string(),
+        }
+    }
+}
+
 impl PlannedSink {
     /// Connects the sink's grants, instantiates it and calls its `open`.
     /// `run` is what the host tells every sink of the run, as `weir.*`
@@ -340,10 +349,7 @@ impl PlannedSink {
             &self.connections,
             input.clone(),
         )
-        .map_err(|error| SinkError::Connect {
-            sink: self.name.clone(),
-            error: Box::new(error),
-        })?;
+        .map_err(|error| connect_failed(&self.name, error))?;
         SinkPlugin::load(
             runtime,
             &self.name,

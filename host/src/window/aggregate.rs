@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 pub use crate::config::aggregate::{AggregateExpr, Function, parse};
 
-
 /// The running value of one aggregate for one group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Acc {

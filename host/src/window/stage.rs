@@ -54,7 +54,11 @@ impl Operator for WindowStage {
         "window"
     }
 
-    fn process_batch(&mut self, rows: &Envelope, partition: i32) -> Result<Processed, OperatorError> {
+    fn process_batch(
+        &mut self,
+        rows: &Envelope,
+        partition: i32,
+    ) -> Result<Processed, OperatorError> {
         // A watermark per source partition (files and the generator are one).
         let out = self
             .window
