@@ -34,6 +34,7 @@ impl DeadLetterWriter {
                 brokers,
                 topic,
                 properties,
+                ..
             } => {
                 let producer =
                     crate::capability::kafka::producer::KafkaProducer::new(brokers, properties)

@@ -17,6 +17,7 @@ pub mod contract;
 pub mod dead_letter;
 pub mod devtools;
 pub mod envelope;
+pub mod error;
 pub mod observe;
 pub mod operator;
 pub mod pipeline;

@@ -143,7 +143,11 @@ pub trait Operator {
     }
 
     /// Takes back the state `snapshot` returned (from a checkpoint).
-    fn restore(&mut self, _build: Option<&str>, _tables: &StateTables) -> Result<(), OperatorError> {
+    fn restore(
+        &mut self,
+        _build: Option<&str>,
+        _tables: &StateTables,
+    ) -> Result<(), OperatorError> {
         Ok(())
     }
 

@@ -664,7 +664,7 @@ fn the_dead_letter_can_be_a_kafka_topic() {
     let scratch = Scratch::new();
     scratch.write(
         "pipeline.toml",
-        "[source]\ntype = \"kafka\"\nbrokers = \"${KAFKA_BROKERS}\"\ntopics = [\"in\"]\ngroup = \"g\"\nformat = \"json\"\nschema = \"n INT\"\n\n[dead_letter]\ntype = \"kafka\"\nbrokers = \"${KAFKA_BROKERS}\"\ntopic = \"dead\"\n",
+        "[source]\ntype = \"kafka\"\nbrokers = \"${KAFKA_BROKERS}\"\ntopics = [\"in\"]\ngroup = \"g\"\nformat = \"json\"\nschema = \"n INT\"\n\n[connections.bus]\nurl = \"kafka://${KAFKA_BROKERS}\"\n\n[dead_letter]\ntype = \"kafka\"\nconnection = \"bus\"\ntopic = \"dead\"\n",
     );
     let out = run(&scratch, &broker).ok();
     assert!(out.stderr().contains("1 dead-lettered"), "{}", out.stderr());

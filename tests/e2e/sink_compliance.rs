@@ -1,14 +1,14 @@
-//! The compliance test every bundled SQL sink passes, against the real
-//! database: rows written equal rows sent (read back with the database's
-//! own client), refused rows reach the dead-letter with the row and the
-//! database's reason, the run summary counts them, upserts replace by key,
-//! a failed epoch leaves nothing behind, and grants are enforced.
+//! The bundled SQL sinks (postgres, its redshift flavor, mysql, sqlite)
+//! and file sinks (csv, jsonl) pass the one sink compliance harness
+//! (weir_tests::compliance) against the real database or folder; then what
+//! SQL sinks do beyond it: upserts replace by key, tables are created from
+//! the rows' schema, and values too long for a column are refused.
 
 use std::path::PathBuf;
+use weir_tests::Scratch;
+use weir_tests::compliance::{self, SinkUnderTest};
 use weir_tests::services::{self, MYSQL_URL, POSTGRES_URL};
-use weir_tests::{Scratch, plugin, toml_path};
 
-const SCHEMA: &str = "id BIGINT NOT NULL, name STRING, score DOUBLE, day DATE";
 /// Row 2 breaks the table's check constraint; row 4 has a null score.
 const FIRST: &str = "id,name,score,day\n1,ada,90.5,2026-11-01\n2,bob,-1,2026-11-01\n3,cy,77,2026-11-02\n4,dee,,2026-11-02\n";
 /// Row 1 again with a new name (twice: the last one wins), and a new row 5.
@@ -24,6 +24,8 @@ enum Db {
 
 struct Target {
     db: Db,
+    /// Config items every run adds (`, flavor = "redshift"`).
+    flavor: &'static str,
     scratch: Scratch,
     table: String,
     sqlite_file: PathBuf,
@@ -36,6 +38,7 @@ impl Target {
         let sqlite_file = scratch.path().join("out/warehouse.db");
         Target {
             db,
+            flavor: "",
             scratch,
             table: services::unique_table("compliance"),
             sqlite_file,
@@ -83,43 +86,28 @@ impl Target {
     /// Runs a pipeline reading `input`, with the sink's `config` entries
     /// (TOML inline-table items) and `extra` pipeline text.
     fn run(&self, input: &str, config: &str, extra: &str) -> weir_tests::Run {
-        let _ = std::fs::remove_dir_all(self.scratch.path().join("in"));
-        self.scratch.write("in/rows.csv", input);
-        let _ = std::fs::remove_file(self.scratch.path().join("out/dead.jsonl"));
-        self.scratch.write(
-            "pipeline.toml",
-            &format!(
-                r#"
-[source]
-type = "files"
-path = "in"
-format = "csv"
-header = true
-schema = "{SCHEMA}"
-
-[connections.db]
-url = "{url}"
-
-[[sinks]]
-name = "db"
-plugin = "{builtin}"
-connections = ["db"]
-config = {{ connection = "db", table = "{table}", {config} }}
-{extra}
-[dead_letter]
-type = "jsonl"
-path = "out/dead.jsonl"
-"#,
-                url = self.url(),
-                builtin = self.builtin(),
-                table = self.table,
-            ),
-        );
-        self.scratch
-            .weir(&["run", "pipeline.toml", "--available-now"])
+        let config = if config.is_empty() {
+            String::new()
+        } else {
+            format!(", {config}")
+        };
+        let entry = self.plugin_entry(&config);
+        compliance::run(self, input, &entry, extra)
     }
 
-    fn rows(&self) -> String {
+    /// The `[connections]` and `[[sinks]]` text with `config` items.
+    fn plugin_entry(&self, config: &str) -> String {
+        format!(
+            "[connections.db]\nurl = \"{url}\"\n\n[[sinks]]\nname = \"db\"\nplugin = \"{builtin}\"\n\
+             connections = [\"db\"]\nconfig = {{ connection = \"db\", table = \"{table}\"{config}{flavor} }}\n",
+            url = self.url(),
+            builtin = self.builtin(),
+            table = self.table,
+            flavor = self.flavor,
+        )
+    }
+
+    fn table_rows(&self) -> String {
         self.sql(&format!(
             "SELECT id, name, CASE WHEN score IS NULL THEN 'null' ELSE 'set' END FROM {} ORDER BY id",
             self.table
@@ -127,76 +115,64 @@ path = "out/dead.jsonl"
     }
 }
 
-/// A second sink that fails (or traps) in `fail_in`, failing the epoch.
-pub(crate) fn failing_sink(fail_in: &str) -> String {
-    format!(
-        "\n[[sinks]]\nname = \"failing\"\nplugin = {}\nconfig = {{ fail_in = \"{fail_in}\" }}\n",
-        toml_path(&plugin("failing_sink"))
-    )
+impl SinkUnderTest for Target {
+    fn name(&self) -> &str {
+        "db"
+    }
+
+    fn scratch(&self) -> &Scratch {
+        &self.scratch
+    }
+
+    fn entry(&self, config: &str) -> String {
+        self.plugin_entry(&format!(", mode = \"append\"{config}"))
+    }
+
+    fn rows(&self) -> String {
+        FIRST.to_string()
+    }
+
+    fn refused(&self) -> Option<(i64, &str)> {
+        Some((2, "score_positive"))
+    }
+
+    fn target(&self) -> String {
+        "connection db".to_string()
+    }
+
+    fn written(&self, _: usize) -> Vec<String> {
+        let rows = self.sql(&format!("SELECT id, name FROM {} ORDER BY id", self.table));
+        rows.lines().map(str::to_string).collect()
+    }
+
+    fn ungranted(&self) -> (String, String) {
+        (
+            self.entry("")
+                .replace("connection = \"db\"", "connection = \"elsewhere\""),
+            "connection `elsewhere` is not granted to sink `db` (granted: db)".to_string(),
+        )
+    }
 }
 
-fn compliance(db: Db, flavor: &str) {
-    let target = Target::new(db);
+fn sql_compliance(db: Db, flavor: &'static str) {
+    let target = Target {
+        flavor,
+        ..Target::new(db)
+    };
     target.create_table();
-
-    // Append: every row written but the one the database refuses.
-    let run = target
-        .run(FIRST, &format!("mode = \"append\"{flavor}"), "")
-        .ok();
-    let summary = run.stderr();
-    assert_eq!(
-        target.rows(),
-        "1|ada|set\n3|cy|set\n4|dee|null",
-        "{summary}"
-    );
-    assert!(
-        summary.contains("sink db: 3 rows written to connection db")
-            && summary.contains("1 refused (dead-lettered)")
-            && summary.contains("all accounted for"),
-        "{summary}"
-    );
-    let letters = target.scratch.dead_letters("out/dead.jsonl");
-    assert_eq!(letters.len(), 1, "{letters:?}");
-    assert_eq!(letters[0]["stage"], "sink:db");
-    assert_eq!(letters[0]["input"]["id"], 2);
-    assert!(letters[0]["offset"].is_i64(), "{letters:?}");
-    let reason = letters[0]["reason"].as_str().unwrap();
-    assert!(reason.contains("score_positive"), "{reason}");
+    compliance::passes_compliance(&target);
 
     // Upsert by key: row 1 replaced (by its last version), row 5 added.
     target
-        .run(
-            SECOND,
-            &format!("mode = \"upsert\", key = \"id\"{flavor}"),
-            "",
-        )
+        .run(SECOND, "mode = \"upsert\", key = \"id\"", "")
         .ok();
-    assert_eq!(target.rows(), "1|ADA|set\n3|cy|set\n4|dee|null\n5|eve|set");
-
-    // A failed epoch: another sink cannot prepare, so nothing is committed.
-    let err = target
-        .run(
-            "id,name,score,day\n6,fay,1,2026-11-04\n",
-            &format!("mode = \"append\"{flavor}"),
-            &failing_sink("pre-commit"),
-        )
-        .fails();
-    assert!(err.contains("epoch 1 was aborted"), "{err}");
-    assert!(!target.rows().contains("fay"), "{}", target.rows());
-
-    // A sink that traps mid-epoch: likewise.
-    let err = target
-        .run(
-            "id,name,score,day\n7,gus,1,2026-11-04\n",
-            &format!("mode = \"append\"{flavor}"),
-            &failing_sink("write"),
-        )
-        .fails();
-    assert!(err.contains("trapped in write"), "{err}");
-    assert!(!target.rows().contains("gus"), "{}", target.rows());
+    assert_eq!(
+        target.table_rows(),
+        "1|ADA|set\n3|cy|set\n4|dee|null\n5|eve|set"
+    );
 }
 
-fn create_and_grants(db: Db) {
+fn creates_its_table(db: Db) {
     let target = Target::new(db);
     // No table, and create_table off: a load-time error naming the table.
     let err = target.run(FIRST, "mode = \"append\"", "").fails();
@@ -213,63 +189,52 @@ fn create_and_grants(db: Db) {
             "",
         )
         .ok();
-    assert_eq!(target.rows(), "1|ada|set\n2|bob|set\n3|cy|set\n4|dee|null");
+    assert_eq!(
+        target.table_rows(),
+        "1|ada|set\n2|bob|set\n3|cy|set\n4|dee|null"
+    );
     target
         .run(SECOND, "mode = \"upsert\", key = \"id\"", "")
         .ok();
     assert_eq!(
-        target.rows(),
+        target.table_rows(),
         "1|ADA|set\n2|bob|set\n3|cy|set\n4|dee|null\n5|eve|set"
-    );
-
-    // A connection the sink was not granted: named, with what it may use.
-    let text = std::fs::read_to_string(target.scratch.path().join("pipeline.toml"))
-        .unwrap()
-        .replace("connection = \"db\"", "connection = \"elsewhere\"");
-    target.scratch.write("pipeline.toml", &text);
-    let err = target
-        .scratch
-        .weir(&["run", "pipeline.toml", "--available-now"])
-        .fails();
-    assert!(
-        err.contains("connection `elsewhere` is not granted to sink `db` (granted: db)"),
-        "{err}"
     );
 }
 
 #[test]
 fn postgres_sink_passes_the_compliance_test() {
-    compliance(Db::Postgres, "");
+    sql_compliance(Db::Postgres, "");
 }
 
 #[test]
 fn postgres_sink_in_redshift_flavor_passes_the_compliance_test() {
-    compliance(Db::Postgres, ", flavor = \"redshift\"");
+    sql_compliance(Db::Postgres, ", flavor = \"redshift\"");
 }
 
 #[test]
 fn mysql_sink_passes_the_compliance_test() {
-    compliance(Db::Mysql, "");
+    sql_compliance(Db::Mysql, "");
 }
 
 #[test]
 fn sqlite_sink_passes_the_compliance_test() {
-    compliance(Db::Sqlite, "");
+    sql_compliance(Db::Sqlite, "");
 }
 
 #[test]
-fn postgres_sink_creates_its_table_and_keeps_to_its_grants() {
-    create_and_grants(Db::Postgres);
+fn postgres_sink_creates_its_table() {
+    creates_its_table(Db::Postgres);
 }
 
 #[test]
-fn mysql_sink_creates_its_table_and_keeps_to_its_grants() {
-    create_and_grants(Db::Mysql);
+fn mysql_sink_creates_its_table() {
+    creates_its_table(Db::Mysql);
 }
 
 #[test]
-fn sqlite_sink_creates_its_table_and_keeps_to_its_grants() {
-    create_and_grants(Db::Sqlite);
+fn sqlite_sink_creates_its_table() {
+    creates_its_table(Db::Sqlite);
 }
 
 #[test]
@@ -299,7 +264,7 @@ fn too_long(db: Db) {
     ).replace("DOUBLE PRECISION", if db == Db::Mysql { "DOUBLE" } else { "DOUBLE PRECISION" }));
     let run = target.run(FIRST, "mode = \"append\"", "").ok();
     assert_eq!(
-        target.rows(),
+        target.table_rows(),
         "1|ada|set\n2|bob|set\n3|cy|set\n4|dee|null",
         "{}",
         run.stderr()
@@ -312,9 +277,9 @@ fn too_long(db: Db) {
         run.stderr()
     );
     assert!(
-        target.rows().ends_with("4|dee|null\n9|ivy|set"),
+        target.table_rows().ends_with("4|dee|null\n9|ivy|set"),
         "{}",
-        target.rows()
+        target.table_rows()
     );
     let letters = target.scratch.dead_letters("out/dead.jsonl");
     assert_eq!(letters.len(), 1, "{letters:?}");
@@ -331,4 +296,106 @@ fn postgres_sink_refuses_a_value_too_long_for_its_column() {
 #[test]
 fn mysql_sink_refuses_a_value_too_long_for_its_column() {
     too_long(Db::Mysql);
+}
+
+/// A bundled file sink writing part files into `out/files`.
+struct Files {
+    scratch: Scratch,
+    /// `csv` or `jsonl`.
+    format: &'static str,
+}
+
+impl Files {
+    fn folder(&self) -> PathBuf {
+        self.scratch.path().join("out/files")
+    }
+}
+
+impl SinkUnderTest for Files {
+    fn name(&self) -> &str {
+        "files"
+    }
+
+    fn scratch(&self) -> &Scratch {
+        &self.scratch
+    }
+
+    fn entry(&self, config: &str) -> String {
+        format!(
+            "[[sinks]]\nname = \"files\"\nplugin = \"builtin:{}\"\ndirectory = \"out/files\"\n\
+             config = {{ staged = true{config} }}\n",
+            self.format
+        )
+    }
+
+    fn rows(&self) -> String {
+        FIRST.to_string()
+    }
+
+    fn refused(&self) -> Option<(i64, &str)> {
+        None
+    }
+
+    fn target(&self) -> String {
+        // The directory as the pipeline file gives it, beside that file.
+        format!("./out/files (builtin:{})", self.format)
+    }
+
+    /// Every row of every published file (staging files are hidden).
+    fn written(&self, _: usize) -> Vec<String> {
+        let mut rows: Vec<(i64, String)> = Vec::new();
+        let Ok(entries) = std::fs::read_dir(self.folder()) else {
+            return Vec::new();
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            if self.format == "csv" {
+                for line in text.lines().skip(1) {
+                    let mut cells = line.split(',');
+                    let id: i64 = cells.next().unwrap().parse().unwrap();
+                    rows.push((id, cells.next().unwrap().to_string()));
+                }
+            } else {
+                for line in text.lines() {
+                    let row: serde_json::Value = serde_json::from_str(line).unwrap();
+                    rows.push((
+                        row["id"].as_i64().unwrap(),
+                        row["name"].as_str().unwrap().into(),
+                    ));
+                }
+            }
+        }
+        rows.sort();
+        rows.into_iter()
+            .map(|(id, name)| format!("{id}|{name}"))
+            .collect()
+    }
+
+    fn ungranted(&self) -> (String, String) {
+        (
+            self.entry(", path = \"../escape.csv\""),
+            "must stay inside the granted directory".to_string(),
+        )
+    }
+}
+
+#[test]
+fn csv_sink_passes_the_compliance_test() {
+    compliance::passes_compliance(&Files {
+        scratch: Scratch::new(),
+        format: "csv",
+    });
+}
+
+#[test]
+fn jsonl_sink_passes_the_compliance_test() {
+    compliance::passes_compliance(&Files {
+        scratch: Scratch::new(),
+        format: "jsonl",
+    });
 }

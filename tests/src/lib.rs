@@ -2,6 +2,7 @@
 //! test components are, and a scratch folder to run pipelines in.
 
 pub mod cassandra;
+pub mod compliance;
 pub mod kafka;
 pub mod proxy;
 pub mod registry;

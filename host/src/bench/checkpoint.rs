@@ -6,10 +6,10 @@
 
 use crate::checkpoint::{Checkpoint, OperatorSnapshot, StateTable, Store};
 use crate::config::{PipelineConfig, WindowKind};
+use crate::operator::{Operator, StateTables};
 use crate::pipeline::Plan;
 use crate::runtime::Runtime;
 use crate::source::{Position, RunMode};
-use crate::operator::{Operator, StateTables};
 use crate::window::{WindowOperator, WindowStage};
 use serde::Serialize;
 use std::sync::Arc;
@@ -142,18 +142,13 @@ fn state_cost(keys: usize) -> Result<StateCost, String> {
     let back = store.read(1)?;
     let read_ms = started.elapsed().as_secs_f64() * 1e3;
     let started = Instant::now();
-    let mut restored = WindowStage::new(
-        WindowOperator::new(&config, &input[0].schema())?,
-        &config,
-    );
+    let mut restored = WindowStage::new(WindowOperator::new(&config, &input[0].schema())?, &config);
     let tables: StateTables = back.operators[0]
         .tables
         .iter()
         .map(|(name, table)| (name.clone(), table.0.clone()))
         .collect();
-    restored
-        .restore(None, &tables)
-        .map_err(|e| e.to_string())?;
+    restored.restore(None, &tables).map_err(|e| e.to_string())?;
     let restore_ms = started.elapsed().as_secs_f64() * 1e3;
     Ok(StateCost {
         keys,

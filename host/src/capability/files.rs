@@ -4,8 +4,7 @@
 //! by an atomic rename.
 
 use crate::contract::sink::weir::plugin::files::{self, FileOptions, Format};
-use arrow::array::{RecordBatch, UInt32Array};
-use arrow::compute::take_record_batch;
+use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use std::collections::HashMap;
@@ -119,23 +118,11 @@ fn select(
     rows: Option<Vec<u32>>,
     columns: Option<&[usize]>,
 ) -> Result<RecordBatch, String> {
-    let batch = batch.ok_or("rows can only be written during `write`")?;
-    let batch = match columns {
-        Some(c) => batch.project(c).map_err(|e| e.to_string())?,
-        None => batch.clone(),
-    };
-    match rows {
-        None => Ok(batch),
-        Some(rows) => {
-            if let Some(bad) = rows.iter().find(|&&r| r as usize >= batch.num_rows()) {
-                return Err(format!(
-                    "row {bad} does not exist: the batch has {} rows",
-                    batch.num_rows()
-                ));
-            }
-            take_record_batch(&batch, &UInt32Array::from(rows)).map_err(|e| e.to_string())
-        }
-    }
+    let batch = super::rows::in_flight(batch, "rows can only be written")?;
+    let rows = rows
+        .map(|r| super::rows::named(batch, Some(r)))
+        .transpose()?;
+    super::rows::select(batch, rows.as_deref(), columns)
 }
 
 impl OpenFile {

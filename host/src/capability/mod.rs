@@ -2,20 +2,29 @@
 //! what to write. One module per capability, each with its state type and
 //! its own `add_to_linker`; a sink is granted only what its pipeline names.
 
+mod blocking;
+pub mod connect;
 pub mod cql;
 pub mod files;
+mod grants;
 pub mod json;
 pub mod kafka;
+mod rows;
 pub mod sql;
 
+pub use connect::{ConnectError, redact};
 pub use cql::{Cql, CqlView};
 pub use files::{Files, FilesView};
 pub use kafka::{Kafka, KafkaView};
 pub use sql::{Sql, SqlView};
 
 use crate::config::kafka::RegistryConfig;
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
+use wasmtime::component::Linker;
 
 /// A connection as the pipeline declares it.
 #[derive(Debug, Clone)]
@@ -51,16 +60,104 @@ impl ConnectionSpec {
     }
 }
 
-/// The error for a connection a sink was not granted, naming the ones it was.
-fn not_granted<'a>(sink: &str, name: &str, granted: impl Iterator<Item = &'a String>) -> String {
-    let granted: Vec<&str> = granted.map(String::as_str).collect();
-    format!(
-        "connection `{name}` is not granted to sink `{sink}` (granted: {}); list it in the \
-         sink's `connections`",
-        if granted.is_empty() {
-            "none".to_string()
-        } else {
-            granted.join(", ")
-        }
-    )
+/// Everything one sink is granted: its directory and its connections,
+/// opened, and the batch it is writing (none outside `write`).
+pub struct Capabilities {
+    pub files: Files,
+    pub sql: Sql,
+    pub cql: Cql,
+    pub kafka: Kafka,
+    batch: Option<RecordBatch>,
+}
+
+impl Capabilities {
+    /// Opens the sink's grants: `directory` for `files`, and each of
+    /// `connections` by the capability its URL names. `input`: the schema
+    /// of the rows the sink receives.
+    pub fn connect(
+        sink: &str,
+        directory: Option<PathBuf>,
+        connections: &[ConnectionSpec],
+        input: SchemaRef,
+    ) -> Result<Self, ConnectError> {
+        let of_kind = |kind| -> Vec<ConnectionSpec> {
+            let all = connections.iter();
+            all.filter(|c| c.kind() == kind).cloned().collect()
+        };
+        Ok(Capabilities {
+            sql: Sql::connect(sink, &of_kind(ConnectionKind::Sql))?,
+            cql: Cql::connect(sink, &of_kind(ConnectionKind::Cql))?,
+            kafka: Kafka::connect(sink, &of_kind(ConnectionKind::Kafka), input.clone())?,
+            files: Files::new(sink, directory, input),
+            batch: None,
+        })
+    }
+
+    /// The batch the sink's `write` is writing, for the calls it makes.
+    pub fn set_batch(&mut self, batch: Option<RecordBatch>) {
+        self.batch = batch;
+    }
+
+    /// The first connection that was lost, of any capability: the service
+    /// is down, so the epoch is retried later rather than its rows refused.
+    pub fn outage(&self) -> Option<String> {
+        self.sql
+            .outage()
+            .or_else(|| self.cql.outage())
+            .or_else(|| self.kafka.outage())
+    }
+
+    /// Drops what the epoch left behind: staged files deleted, open
+    /// transactions rolled back, staged CQL rows dropped. (Kafka records
+    /// already produced stay: at-least-once.)
+    pub fn abort(&mut self) {
+        self.files.discard_all();
+        self.sql.abort_all();
+        self.cql.discard_all();
+    }
+}
+
+/// A store's data that holds a sink's [`Capabilities`].
+pub trait HasCapabilities: Send + 'static {
+    fn capabilities(&mut self) -> &mut Capabilities;
+}
+
+fn files_view<T: HasCapabilities>(data: &mut T) -> FilesView<'_> {
+    let c = data.capabilities();
+    FilesView {
+        files: &mut c.files,
+        batch: c.batch.as_ref(),
+    }
+}
+
+fn sql_view<T: HasCapabilities>(data: &mut T) -> SqlView<'_> {
+    let c = data.capabilities();
+    SqlView {
+        sql: &mut c.sql,
+        batch: c.batch.as_ref(),
+    }
+}
+
+fn cql_view<T: HasCapabilities>(data: &mut T) -> CqlView<'_> {
+    let c = data.capabilities();
+    CqlView {
+        cql: &mut c.cql,
+        batch: c.batch.as_ref(),
+    }
+}
+
+fn kafka_view<T: HasCapabilities>(data: &mut T) -> KafkaView<'_> {
+    let c = data.capabilities();
+    KafkaView {
+        kafka: &mut c.kafka,
+        batch: c.batch.as_ref(),
+    }
+}
+
+/// Links every capability a sink may import.
+pub fn add_to_linker<T: HasCapabilities>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    files::add_to_linker(linker, files_view::<T>)?;
+    sql::add_to_linker(linker, sql_view::<T>)?;
+    cql::add_to_linker(linker, cql_view::<T>)?;
+    kafka::add_to_linker(linker, kafka_view::<T>)
 }

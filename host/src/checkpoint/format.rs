@@ -92,7 +92,10 @@ impl Checkpoint {
 
     /// Bytes of state held: window plus plugin key-value state.
     pub fn state_bytes(&self) -> usize {
-        self.operators.iter().map(OperatorSnapshot::state_bytes).sum()
+        self.operators
+            .iter()
+            .map(OperatorSnapshot::state_bytes)
+            .sum()
     }
 }
 

@@ -233,3 +233,15 @@ impl Store {
             .map_err(|e| self.error(e))
     }
 }
+
+impl crate::error::Classified for StoreError {
+    /// The store is a directory or a bucket: failing to read or write it is
+    /// its service's failure, which may pass.
+    fn domain(&self) -> crate::error::ErrorDomain {
+        crate::error::ErrorDomain::External
+    }
+
+    fn retry(&self) -> crate::error::Retry {
+        crate::error::Retry::Helps
+    }
+}

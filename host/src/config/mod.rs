@@ -8,11 +8,16 @@ pub mod ddl;
 pub mod duration;
 mod env;
 pub mod kafka;
+mod limits;
 mod sandbox;
 mod sink;
 mod window;
 
 pub use checkpoint::{CheckpointConfig, DEFAULT_INTERVAL_MS};
+pub use limits::{
+    DEFAULT_MAX_OUTPUT_ROWS, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_SINK_TIMEOUT_MS,
+    DEFAULT_TRANSFORM_TIMEOUT_MS, PluginLimits,
+};
 pub use sandbox::{ErrorPolicy, Grant};
 pub use sink::{ConnectionConfig, PluginSinkConfig, SinkConfig};
 
@@ -135,13 +140,13 @@ pub struct TransformConfig {
     #[serde(default)]
     pub config: toml::Table,
     /// A call running longer traps; its batch goes to the dead-letter.
-    #[serde(default = "default_timeout_ms")]
+    #[serde(default = "limits::default_transform_timeout_ms")]
     pub timeout_ms: u64,
     /// An instance growing its memory past this traps, likewise.
-    #[serde(default = "default_memory_limit_mb")]
+    #[serde(default = "limits::default_memory_limit_mb")]
     pub memory_limit_mb: u64,
     /// A batch whose output has more rows than this fails, likewise.
-    #[serde(default = "default_max_output_rows")]
+    #[serde(default = "limits::default_max_output_rows")]
     pub max_output_rows: usize,
     /// A batch with more rejected rows than this fails: a plugin rejecting
     /// wholesale is more likely broken than its input. Unlimited if unset.
@@ -187,13 +192,83 @@ pub enum DeadLetterConfig {
     Jsonl {
         path: PathBuf,
     },
-    /// One JSON record per dead letter on a Kafka topic.
+    /// One JSON record per dead letter on a Kafka topic, through a
+    /// `kafka://` connection from `[connections]`, as the sinks use them.
     Kafka {
-        brokers: String,
+        connection: Option<String>,
         topic: String,
+        /// The brokers and producer properties: set from `connection` when
+        /// the file is loaded. Written here, they are the older inline form
+        /// (still read, with a warning).
+        #[serde(default)]
+        brokers: String,
         #[serde(default)]
         properties: std::collections::BTreeMap<String, String>,
     },
+}
+
+impl DeadLetterConfig {
+    /// Fills a Kafka dead-letter's brokers and properties from its
+    /// connection (errors start with the key, after `dead_letter.`).
+    fn resolve_connection(
+        &mut self,
+        declared: &std::collections::BTreeMap<String, ConnectionConfig>,
+    ) -> Result<(), String> {
+        let DeadLetterConfig::Kafka {
+            connection,
+            brokers,
+            properties,
+            ..
+        } = self
+        else {
+            return Ok(());
+        };
+        let Some(name) = connection else {
+            if brokers.is_empty() {
+                return Err(
+                    "connection`: a Kafka dead-letter names a `kafka://` connection \
+                     from [connections]: connection = \"NAME\""
+                        .to_string(),
+                );
+            }
+            tracing::warn!(
+                "`dead_letter.brokers` is deprecated: declare [connections.NAME] with \
+                 url = \"kafka://BROKERS\" and set dead_letter.connection = \"NAME\"."
+            );
+            return Ok(());
+        };
+        if !brokers.is_empty() || !properties.is_empty() {
+            return Err(
+                "connection`: give either `connection` or the older `brokers` \
+                 (and `properties`), not both; properties go in the connection"
+                    .to_string(),
+            );
+        }
+        let known = || declared.keys().cloned().collect::<Vec<_>>().join(", ");
+        let c = declared.get(name.as_str()).ok_or_else(|| {
+            format!(
+                "connection`: no connection {name:?} is declared in [connections] (declared: {})",
+                if declared.is_empty() {
+                    "none".to_string()
+                } else {
+                    known()
+                }
+            )
+        })?;
+        let Some(list) = c
+            .url
+            .strip_prefix("kafka://")
+            .map(|b| b.trim_end_matches('/'))
+        else {
+            return Err(format!(
+                "connection`: connection {name:?} is not a Kafka connection (its url must start \
+                 with kafka://)"
+            ));
+        };
+        *brokers = list.to_string();
+        *properties = c.properties.clone();
+        Ok(())
+    }
 }
 
 fn default_delimiter() -> char {
@@ -222,15 +297,6 @@ fn default_users() -> u64 {
 }
 fn default_true() -> bool {
     true
-}
-fn default_timeout_ms() -> u64 {
-    10_000
-}
-fn default_memory_limit_mb() -> u64 {
-    512
-}
-fn default_max_output_rows() -> usize {
-    4 << 20
 }
 
 impl PipelineConfig {
@@ -274,6 +340,10 @@ impl PipelineConfig {
             });
         }
         config.validate().map_err(fail)?;
+        config
+            .dead_letter
+            .resolve_connection(&config.connections)
+            .map_err(|e| fail(format!("key `dead_letter.{e}")))?;
         Ok(config)
     }
 
@@ -475,6 +545,52 @@ mod tests {
             let err = load(&text).unwrap_err().to_string();
             assert!(err.contains("unknown field"), "{text}\n=> {err}");
         }
+    }
+
+    #[test]
+    fn a_kafka_dead_letter_goes_through_a_connection() {
+        let source = "[source]\ntype = \"generator\"\ncount = 1\n";
+        let bus = "[connections.bus]\nurl = \"kafka://b1:9092,b2:9092\"\nproperties = { \"acks\" = \"all\" }\n";
+        let config = load(&format!(
+            "{source}\n{bus}\n[dead_letter]\ntype = \"kafka\"\nconnection = \"bus\"\ntopic = \"dead\"\n"
+        ))
+        .unwrap();
+        let DeadLetterConfig::Kafka {
+            brokers,
+            properties,
+            ..
+        } = &config.dead_letter
+        else {
+            panic!("a kafka dead-letter")
+        };
+        assert_eq!(brokers, "b1:9092,b2:9092");
+        assert_eq!(properties["acks"], "all");
+
+        // The older inline form still works.
+        let config = load(&format!(
+            "{source}\n[dead_letter]\ntype = \"kafka\"\nbrokers = \"b:9092\"\ntopic = \"dead\"\n"
+        ))
+        .unwrap();
+        assert!(
+            matches!(config.dead_letter, DeadLetterConfig::Kafka { ref brokers, .. } if brokers == "b:9092")
+        );
+
+        // A connection that is not there, or not Kafka, is named.
+        let err = load(&format!(
+            "{source}\n[dead_letter]\ntype = \"kafka\"\nconnection = \"bux\"\ntopic = \"dead\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("dead_letter.connection") && err.contains("\"bux\""),
+            "{err}"
+        );
+        let err = load(&format!(
+            "{source}\n[connections.db]\nurl = \"sqlite:x.db\"\n\n[dead_letter]\ntype = \"kafka\"\nconnection = \"db\"\ntopic = \"dead\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not a Kafka connection"), "{err}");
     }
 
     #[test]

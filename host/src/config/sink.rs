@@ -92,14 +92,10 @@ pub struct PluginSinkConfig {
     /// The one directory the sink may write files in.
     pub directory: Option<PathBuf>,
     /// A call running longer traps (time spent in the database does not count).
-    #[serde(default = "default_sink_timeout_ms")]
+    #[serde(default = "super::limits::default_sink_timeout_ms")]
     pub timeout_ms: u64,
-    #[serde(default = "super::default_memory_limit_mb")]
+    #[serde(default = "super::limits::default_memory_limit_mb")]
     pub memory_limit_mb: u64,
-}
-
-fn default_sink_timeout_ms() -> u64 {
-    60_000
 }
 
 impl PluginSinkConfig {

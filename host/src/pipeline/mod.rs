@@ -16,10 +16,10 @@ use crate::dead_letter::DeadLetterWriter;
 use crate::observe::status::StatusBoard;
 use crate::observe::summary::RunSummary;
 use crate::operator::{OperatorError, Watermark};
+use crate::runtime::ReloadRequest;
 use crate::runtime::{PluginError, Runtime};
 use crate::sink::SinkError;
 use crate::source::{Mark, RunMode, Source, SourceError};
-use crate::runtime::ReloadRequest;
 use chain::Chain;
 use std::sync::mpsc;
 

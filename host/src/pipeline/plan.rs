@@ -66,7 +66,10 @@ fn load_transforms(
             },
         )?;
         schemas.push(plugin.output_schema());
-        operators.push(Box::new(TransformStage::new(TransformSlot::new(plugin), list)));
+        operators.push(Box::new(TransformStage::new(
+            TransformSlot::new(plugin),
+            list,
+        )));
     }
     Ok(())
 }
@@ -95,7 +98,12 @@ impl Plan {
             &mut schemas,
             &mut operators,
         )?;
-        stages.extend(config.transforms.iter().map(|t| format!("transform {}", t.name)));
+        stages.extend(
+            config
+                .transforms
+                .iter()
+                .map(|t| format!("transform {}", t.name)),
+        );
         if let Some(w) = &config.window {
             let input = schemas.last().expect("the source schema is first");
             let window =
@@ -173,13 +181,14 @@ impl Plan {
                 (Some(store), recovery)
             }
         };
-        let mut dead_letter = DeadLetterWriter::open(&self.config.dead_letter).map_err(|error| {
-            PipelineError::DeadLetter {
-                file: file.clone(),
-                target: format!("{:?}", self.config.dead_letter),
-                error,
-            }
-        })?;
+        let mut dead_letter =
+            DeadLetterWriter::open(&self.config.dead_letter).map_err(|error| {
+                PipelineError::DeadLetter {
+                    file: file.clone(),
+                    target: format!("{:?}", self.config.dead_letter),
+                    error,
+                }
+            })?;
         let summary = RunSummary {
             pipeline: self.config.name().to_string(),
             source: self.source.describe(),

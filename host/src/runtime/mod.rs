@@ -77,3 +77,38 @@ pub enum PluginError {
     #[error("plugin `{plugin}`: {message}")]
     Contract { plugin: String, message: String },
 }
+
+impl crate::error::Classified for PluginError {
+    fn domain(&self) -> crate::error::ErrorDomain {
+        use crate::error::ErrorDomain;
+        match self {
+            PluginError::Unavailable { .. } => ErrorDomain::External,
+            // A sink refuses to end its epoch when its service does (COMMIT
+            // failed, the brokers refused records).
+            PluginError::Refused { call, .. } if ends_epoch(call) => ErrorDomain::External,
+            // The plugin file, its build, or its code.
+            PluginError::Read { .. }
+            | PluginError::NotWasm { .. }
+            | PluginError::CoreModule { .. }
+            | PluginError::Invalid { .. }
+            | PluginError::WrongWorld { .. }
+            | PluginError::IncompatibleVersion { .. }
+            | PluginError::Link { .. }
+            | PluginError::Refused { .. }
+            | PluginError::Trap { .. }
+            | PluginError::Contract { .. } => ErrorDomain::User,
+        }
+    }
+
+    fn retry(&self) -> crate::error::Retry {
+        match self.domain() {
+            crate::error::ErrorDomain::External => crate::error::Retry::Helps,
+            _ => crate::error::Retry::Useless,
+        }
+    }
+}
+
+/// The sink calls that end an epoch, whose refusal is its service's.
+fn ends_epoch(call: &str) -> bool {
+    matches!(call, "pre-commit" | "commit")
+}

@@ -5,30 +5,28 @@ use super::convert;
 use super::store::PluginData;
 use super::transform::{PluginLimits, arm, trap_reason};
 use super::{PluginError, Runtime};
-use crate::capability::{
-    self, ConnectionKind, ConnectionSpec, Cql, CqlView, Files, FilesView, Kafka, KafkaView, Sql,
-    SqlView,
-};
+use crate::capability::{self, Capabilities, HasCapabilities};
 use crate::contract::sink::Sink;
 use crate::contract::sink::exports::weir::plugin::sink_writer::SinkPlan;
 use crate::contract::{weir::plugin::log, wit};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
-/// What a sink's store holds: the plugin basics, its granted capabilities
-/// and the batch being written.
+/// What a sink's store holds: the plugin basics, and its granted
+/// capabilities with the batch being written.
 pub struct SinkData {
     plugin: PluginData,
-    files: Files,
-    sql: Sql,
-    cql: Cql,
-    kafka: Kafka,
-    batch: Option<RecordBatch>,
+    grants: Capabilities,
+}
+
+impl HasCapabilities for SinkData {
+    fn capabilities(&mut self) -> &mut Capabilities {
+        &mut self.grants
+    }
 }
 
 impl WasiView for SinkData {
@@ -37,16 +35,11 @@ impl WasiView for SinkData {
     }
 }
 
-/// What a pipeline entry gives a sink: its config, limits and grants.
+/// What a pipeline entry gives a sink besides its grants: config and limits.
 #[derive(Debug, Clone, Default)]
 pub struct SinkSettings {
     pub config: Vec<(String, String)>,
     pub limits: PluginLimits,
-    /// The directory the `files` capability may write in.
-    pub directory: Option<PathBuf>,
-    /// The connections the `sql`, `cql` and `kafka` capabilities may use
-    /// (each takes those its URL scheme says are its own).
-    pub connections: Vec<ConnectionSpec>,
 }
 
 /// What became of one batch.
@@ -69,12 +62,15 @@ pub struct SinkPlugin {
 }
 
 impl SinkPlugin {
+    /// Instantiates the sink with its `grants` (already connected) and
+    /// calls its `open`.
     pub fn load(
         runtime: &Runtime,
         name: &str,
         shown_path: &str,
         component: &Component,
         settings: SinkSettings,
+        grants: Capabilities,
         input: SchemaRef,
     ) -> Result<Self, PluginError> {
         let link = |e: wasmtime::Error| PluginError::Link {
@@ -87,26 +83,7 @@ impl SinkPlugin {
             .map_err(link)?;
         wit::add_to_linker::<_, HasSelf<PluginData>>(&mut linker, |d| &mut d.plugin)
             .map_err(link)?;
-        capability::files::add_to_linker(&mut linker, |d| FilesView {
-            files: &mut d.files,
-            batch: d.batch.as_ref(),
-        })
-        .map_err(link)?;
-        capability::sql::add_to_linker(&mut linker, |d| SqlView {
-            sql: &mut d.sql,
-            batch: d.batch.as_ref(),
-        })
-        .map_err(link)?;
-        capability::cql::add_to_linker(&mut linker, |d| CqlView {
-            cql: &mut d.cql,
-            batch: d.batch.as_ref(),
-        })
-        .map_err(link)?;
-        capability::kafka::add_to_linker(&mut linker, |d| KafkaView {
-            kafka: &mut d.kafka,
-            batch: d.batch.as_ref(),
-        })
-        .map_err(link)?;
+        capability::add_to_linker(&mut linker).map_err(link)?;
         let pre = linker.instantiate_pre(component).map_err(link)?;
 
         let refused = |call, message| PluginError::Refused {
@@ -114,16 +91,6 @@ impl SinkPlugin {
             call,
             message,
         };
-        let of_kind = |kind| -> Vec<ConnectionSpec> {
-            let all = settings.connections.iter();
-            all.filter(|c| c.kind() == kind).cloned().collect()
-        };
-        let sql =
-            Sql::connect(name, &of_kind(ConnectionKind::Sql)).map_err(|m| refused("connect", m))?;
-        let cql =
-            Cql::connect(name, &of_kind(ConnectionKind::Cql)).map_err(|m| refused("connect", m))?;
-        let kafka = Kafka::connect(name, &of_kind(ConnectionKind::Kafka), input.clone())
-            .map_err(|m| refused("connect", m))?;
         let data = SinkData {
             plugin: PluginData::new(
                 name,
@@ -136,11 +103,7 @@ impl SinkPlugin {
                     ..Default::default()
                 },
             ),
-            files: Files::new(name, settings.directory.clone(), input.clone()),
-            sql,
-            cql,
-            kafka,
-            batch: None,
+            grants,
         };
         let mut store = Store::new(&runtime.engine, data);
         store.limiter(|d| &mut d.plugin.limits);
@@ -159,21 +122,27 @@ impl SinkPlugin {
             message,
         };
         let input_wit = convert::schema_to_wit(&input).map_err(|e| contract(e.0))?;
-        let SinkPlan { reads } = bindings
-            .weir_plugin_sink_writer()
-            .call_open(&mut store, &settings.config, &input_wit)
-            .map_err(|e| trap("open", e))?
-            .map_err(|m| refused("open", m))?;
-        let (reads, reads_wit) =
-            convert::projection(reads, &input, &input_wit).map_err(contract)?;
-        Ok(SinkPlugin {
+        let opened =
+            bindings
+                .weir_plugin_sink_writer()
+                .call_open(&mut store, &settings.config, &input_wit);
+        let mut sink = SinkPlugin {
             name: name.to_string(),
             limits: settings.limits,
             store,
             bindings,
-            reads,
-            reads_wit,
-        })
+            reads: None,
+            reads_wit: input_wit.clone(),
+        };
+        // The sink's open reads and creates tables: a database lost there
+        // is an outage too.
+        sink.outage()?;
+        let SinkPlan { reads } = opened
+            .map_err(|e| trap("open", e))?
+            .map_err(|m| refused("open", m))?;
+        (sink.reads, sink.reads_wit) =
+            convert::projection(reads, &input, &input_wit).map_err(contract)?;
+        Ok(sink)
     }
 
     pub fn name(&self) -> &str {
@@ -199,21 +168,14 @@ impl SinkPlugin {
             Ok(b) => b,
             Err(e) => return Ok(SinkOutcome::Failed { reason: e.0 }),
         };
-        self.store.data_mut().batch = Some(batch.clone());
+        self.store.data_mut().grants.set_batch(Some(batch.clone()));
         arm(&mut self.store, self.limits);
         let result = self
             .bindings
             .weir_plugin_sink_writer()
             .call_write(&mut self.store, &wit_batch);
-        self.store.data_mut().batch = None;
-        // A database that went away is an outage, not bad rows: the epoch
-        // fails and is retried from the checkpoint; nothing is dead-lettered.
-        if let Some(reason) = self.store.data().sql.lost() {
-            return Err(PluginError::Unavailable {
-                plugin: self.name.clone(),
-                reason,
-            });
-        }
+        self.store.data_mut().grants.set_batch(None);
+        self.outage()?;
         match result {
             Err(e) => Err(self.trap("write", e)),
             Ok(Err(message)) => Ok(SinkOutcome::Failed {
@@ -239,13 +201,28 @@ impl SinkPlugin {
         }
     }
 
+    /// A service that went away (a database, the brokers) is an outage,
+    /// not bad rows: the epoch fails and is retried from the checkpoint,
+    /// and nothing is dead-lettered. Every capability reports it the same way.
+    fn outage(&self) -> Result<(), PluginError> {
+        match self.store.data().grants.outage() {
+            Some(reason) => Err(PluginError::Unavailable {
+                plugin: self.name.clone(),
+                reason,
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn call(
         &mut self,
         call: &'static str,
         f: impl FnOnce(&Sink, &mut Store<SinkData>) -> wasmtime::Result<Result<(), String>>,
     ) -> Result<(), PluginError> {
         arm(&mut self.store, self.limits);
-        match f(&self.bindings, &mut self.store) {
+        let result = f(&self.bindings, &mut self.store);
+        self.outage()?;
+        match result {
             Err(e) => Err(self.trap(call, e)),
             Ok(Err(message)) => Err(PluginError::Refused {
                 plugin: self.name.clone(),
@@ -269,9 +246,7 @@ impl SinkPlugin {
     }
 
     /// Asks the sink to drop the epoch, then makes sure of it on the host
-    /// side: staged files are deleted, open transactions rolled back and
-    /// staged CQL rows dropped, even if the sink trapped. (Kafka records
-    /// already produced stay: at-least-once.)
+    /// side ([`Capabilities::abort`]), even if the sink trapped.
     pub fn abort(&mut self, epoch: u64) {
         arm(&mut self.store, self.limits);
         if let Err(e) = self
@@ -281,10 +256,7 @@ impl SinkPlugin {
         {
             tracing::warn!(sink = %self.name, reason = %trap_reason(&e, self.limits), "The sink trapped while aborting; the host drops the epoch itself.");
         }
-        let data = self.store.data_mut();
-        data.files.discard_all();
-        data.sql.abort_all();
-        data.cql.discard_all();
+        self.store.data_mut().grants.abort();
     }
 
     pub fn close(&mut self) -> Result<(), PluginError> {

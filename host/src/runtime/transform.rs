@@ -12,7 +12,6 @@ use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow::datatypes::SchemaRef;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 
@@ -56,28 +55,7 @@ impl From<Vec<(String, String)>> for PluginSettings {
     }
 }
 
-/// A plugin call that runs longer than `timeout`, or an instance that grows
-/// its memory past `memory` bytes, traps; an output of more than
-/// `max_output_rows` rows, or with more than `max_rejected` rejections,
-/// fails. Either way the batch goes to the dead-letter.
-#[derive(Debug, Clone, Copy)]
-pub struct PluginLimits {
-    pub timeout: Duration,
-    pub memory: usize,
-    pub max_output_rows: usize,
-    pub max_rejected: Option<usize>,
-}
-
-impl Default for PluginLimits {
-    fn default() -> Self {
-        PluginLimits {
-            timeout: Duration::from_secs(10),
-            memory: 512 << 20,
-            max_output_rows: 4 << 20,
-            max_rejected: None,
-        }
-    }
-}
+pub use crate::config::PluginLimits;
 
 /// Which build of a plugin runs: where it was loaded from and the SHA-256
 /// of its bytes, as status and reload reports show it.

@@ -81,7 +81,11 @@ impl Operator for SinkFanOut {
         Ok(())
     }
 
-    fn process_batch(&mut self, rows: &Envelope, _partition: i32) -> Result<Processed, OperatorError> {
+    fn process_batch(
+        &mut self,
+        rows: &Envelope,
+        _partition: i32,
+    ) -> Result<Processed, OperatorError> {
         let n = rows.num_rows();
         let mut refused = Vec::new();
         for (sink, counts) in self.open.iter_mut().zip(&mut self.counts) {

@@ -9,16 +9,15 @@ mod fan_out;
 
 pub use fan_out::SinkFanOut;
 
-use crate::capability::ConnectionSpec;
+use crate::capability::{Capabilities, ConnectError, ConnectionSpec};
 use crate::config::kafka::{KafkaSinkConfig, KafkaSinkFormat};
 use crate::config::{ConnectionConfig, PluginSinkConfig, SinkConfig};
-use crate::runtime::{
-    PluginError, PluginLimits, Runtime, SinkOutcome, SinkPlugin, SinkSettings, World,
-};
+use crate::error::{Classified, ErrorDomain, Retry};
+use crate::runtime::{PluginError, Runtime, SinkOutcome, SinkPlugin, SinkSettings, World};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wasmtime::component::Component;
 
@@ -32,6 +31,22 @@ pub enum SinkError {
     Plugin(#[from] Box<PluginError>),
 }
 
+impl Classified for SinkError {
+    fn domain(&self) -> ErrorDomain {
+        match self {
+            SinkError::Schema { .. } | SinkError::Config { .. } => ErrorDomain::User,
+            SinkError::Plugin(e) => e.domain(),
+        }
+    }
+
+    fn retry(&self) -> Retry {
+        match self {
+            SinkError::Schema { .. } | SinkError::Config { .. } => Retry::Useless,
+            SinkError::Plugin(e) => e.retry(),
+        }
+    }
+}
+
 /// A sink whose component is compiled and whose config is complete;
 /// nothing is connected or written until [`PlannedSink::open`].
 pub struct PlannedSink {
@@ -41,6 +56,11 @@ pub struct PlannedSink {
     shown: String,
     component: Component,
     settings: SinkSettings,
+    /// The directory the `files` capability may write in.
+    directory: Option<PathBuf>,
+    /// The connections the `sql`, `cql` and `kafka` capabilities may use
+    /// (each takes those its URL scheme says are its own).
+    connections: Vec<ConnectionSpec>,
 }
 
 /// An opened sink: its component, instantiated, with its grants connected.
@@ -136,8 +156,8 @@ fn as_plugin(config: &SinkConfig) -> PluginSinkConfig {
             config: pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
             connections: Vec::new(),
             directory,
-            timeout_ms: 60_000,
-            memory_limit_mb: 512,
+            timeout_ms: crate::config::DEFAULT_SINK_TIMEOUT_MS,
+            memory_limit_mb: crate::config::DEFAULT_MEMORY_LIMIT_MB,
         };
     let split = |path: &Path| {
         let dir = path
@@ -286,19 +306,33 @@ pub fn plan(
         component,
         settings: SinkSettings {
             config: pairs,
-            limits: PluginLimits {
-                timeout: Duration::from_millis(entry.timeout_ms),
-                memory: (entry.memory_limit_mb as usize).saturating_mul(1 << 20),
-                ..PluginLimits::default()
-            },
-            directory: entry.directory.clone(),
-            connections: specs,
+            limits: entry.limits(),
         },
+        directory: entry.directory.clone(),
+        connections: specs,
     })
 }
 
+/// A connection that could not be opened, as the plugin error the epoch
+/// fails with: an outage (retryable) when its service could not be reached,
+/// a refusal (the user's to fix) when it can never work as written.
+fn connect_failed(sink: &str, error: ConnectError) -> PluginError {
+    if error.retryable() {
+        PluginError::Unavailable {
+            plugin: sink.to_string(),
+            reason: error.to_string(),
+        }
+    } else {
+        PluginError::Refused {
+            plugin: sink.to_string(),
+            call: "connect",
+            message: error.to_string(),
+        }
+    }
+}
+
 impl PlannedSink {
-    /// Instantiates the sink, connects its grants and calls its `open`.
+    /// Connects the sink's grants, instantiates it and calls its `open`.
     /// `run` is what the host tells every sink of the run, as `weir.*`
     /// config keys (the first epoch, the sink's id for epoch markers).
     pub fn open(
@@ -309,12 +343,20 @@ impl PlannedSink {
     ) -> Result<OpenSink, PluginError> {
         let mut settings = self.settings.clone();
         settings.config.extend(run.iter().cloned());
+        let grants = Capabilities::connect(
+            &self.name,
+            self.directory.clone(),
+            &self.connections,
+            input.clone(),
+        )
+        .map_err(|error| connect_failed(&self.name, error))?;
         SinkPlugin::load(
             runtime,
             &self.name,
             &self.shown,
             &self.component,
             settings,
+            grants,
             input,
         )
         .map(OpenSink)

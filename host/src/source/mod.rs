@@ -127,3 +127,24 @@ pub fn build(config: &SourceConfig, mode: RunMode) -> Result<Box<dyn Source>, So
         SourceConfig::Kafka(c) => Box::new(KafkaSource::new(c, mode)?),
     })
 }
+
+impl crate::error::Classified for SourceError {
+    fn domain(&self) -> crate::error::ErrorDomain {
+        use crate::error::ErrorDomain;
+        match self {
+            // The disk or the file system failed under a file that exists.
+            SourceError::Io { .. } => ErrorDomain::External,
+            // The path, the settings, or a checkpoint from another source.
+            SourceError::Missing { .. } | SourceError::Config(_) | SourceError::Restore(_) => {
+                ErrorDomain::User
+            }
+        }
+    }
+
+    fn retry(&self) -> crate::error::Retry {
+        match self {
+            SourceError::Io { .. } => crate::error::Retry::Helps,
+            _ => crate::error::Retry::Useless,
+        }
+    }
+}

@@ -35,7 +35,11 @@ impl Operator for TransformStage {
         &self.stage
     }
 
-    fn process_batch(&mut self, rows: &Envelope, _partition: i32) -> Result<Processed, OperatorError> {
+    fn process_batch(
+        &mut self,
+        rows: &Envelope,
+        _partition: i32,
+    ) -> Result<Processed, OperatorError> {
         let n = rows.num_rows();
         self.counts.rows_in += n as u64;
         let refusal = |row, reason| Refusal {
@@ -120,7 +124,9 @@ impl Operator for TransformStage {
         runtime: &Runtime,
         request: &ReloadRequest,
     ) -> Option<Result<ReloadReport, String>> {
-        (request.plugin == self.slot.name())
-            .then(|| self.slot.reload(runtime, &request.component, request.version.clone()))
+        (request.plugin == self.slot.name()).then(|| {
+            self.slot
+                .reload(runtime, &request.component, request.version.clone())
+        })
     }
 }

@@ -7,7 +7,10 @@
 
 mod bind;
 
-use super::ConnectionSpec;
+use super::blocking::Driver;
+use super::connect::{self, Attempt, ConnectError};
+use super::grants::{Grants, Outage};
+use super::{ConnectionSpec, rows};
 use crate::contract::sink::weir::plugin::cql;
 use crate::contract::wit::Rejection;
 use arrow::array::RecordBatch;
@@ -15,12 +18,12 @@ use bind::Bound;
 use futures::StreamExt;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
-use scylla::errors::ExecutionError;
+use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::{PartitionKeyError, PreparedStatement};
 use scylla::value::{CqlValue, Row};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{HasData, Linker};
 
@@ -86,23 +89,36 @@ fn parse_url(url: &str) -> Result<CqlUrl, String> {
     })
 }
 
-/// The driver is async and keeps background tasks (connection readers,
-/// metadata refresh), so it gets a runtime with a worker of its own; the
-/// synchronous pipeline blocks on it at this edge.
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("weir-cql")
-            .enable_all()
-            .build()
-            .expect("a tokio runtime for the CQL driver")
-    })
-}
+/// The driver keeps background tasks (connection readers, metadata
+/// refresh): they need a worker thread of their own.
+const DRIVER: Driver = Driver::Background;
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    runtime().block_on(future)
+    DRIVER.block_on(future)
+}
+
+/// Errors of the cluster rather than of a statement: the nodes went away,
+/// are overloaded or do not answer in time. The epoch cannot finish now.
+fn is_lost(e: &ExecutionError) -> bool {
+    match e {
+        ExecutionError::ConnectionPoolError(_)
+        | ExecutionError::RequestTimeout(_)
+        | ExecutionError::EmptyPlan => true,
+        ExecutionError::LastAttemptError(attempt) => match attempt {
+            RequestAttemptError::BrokenConnectionError(_)
+            | RequestAttemptError::UnableToAllocStreamId => true,
+            RequestAttemptError::DbError(db, _) => matches!(
+                db,
+                DbError::Unavailable { .. }
+                    | DbError::Overloaded
+                    | DbError::IsBootstrapping
+                    | DbError::ReadTimeout { .. }
+                    | DbError::WriteTimeout { .. }
+            ),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// A row bound and waiting for `flush`.
@@ -122,6 +138,13 @@ struct Granted {
     staged: Vec<StagedRow>,
     /// Where each (statement, primary key) is in `staged`.
     by_key: HashMap<(u32, String), usize>,
+    outage: Outage,
+}
+
+impl super::grants::Connection for Granted {
+    fn lost(&self) -> Option<&str> {
+        self.outage.reason()
+    }
 }
 
 impl Granted {
@@ -145,8 +168,7 @@ struct Prepared {
 /// The CQL connections of one sink, its prepared statements and its
 /// staged rows.
 pub struct Cql {
-    sink: String,
-    connections: BTreeMap<String, Granted>,
+    connections: Grants<Granted>,
     statements: Vec<Prepared>,
 }
 
@@ -183,46 +205,29 @@ async fn connect_once(url: &CqlUrl) -> Result<Session, String> {
 impl Cql {
     /// Opens the sink's CQL connections, retrying with backoff (a node that
     /// is still starting is waited for, within the limit).
-    pub fn connect(sink: &str, specs: &[ConnectionSpec]) -> Result<Self, String> {
-        let mut connections = BTreeMap::new();
-        for spec in specs {
-            let shown = super::sql::redact(&spec.url);
-            let url = parse_url(&spec.url)
-                .map_err(|e| format!("connection `{}` ({shown}): {e}", spec.name))?;
-            let mut delay = spec.backoff;
-            let mut attempt = 1;
-            let session = loop {
-                match block_on(connect_once(&url)) {
-                    Ok(session) => break session,
-                    Err(e) if attempt >= spec.attempts => {
-                        return Err(format!(
-                            "connection `{}` ({shown}): cannot connect after {attempt} attempts: {e}",
-                            spec.name
-                        ));
-                    }
-                    Err(e) => {
-                        tracing::warn!(sink, connection = %spec.name, attempt, error = %e, "Cannot connect yet; retrying.");
-                        std::thread::sleep(delay);
-                        delay = (delay * 2).min(Duration::from_secs(30));
-                        attempt += 1;
-                    }
-                }
-            };
-            connections.insert(
-                spec.name.clone(),
-                Granted {
-                    session: Arc::new(session),
-                    keyspace: url.keyspace,
-                    staged: Vec::new(),
-                    by_key: HashMap::new(),
-                },
-            );
-        }
+    pub fn connect(sink: &str, specs: &[ConnectionSpec]) -> Result<Self, ConnectError> {
+        let connections = Grants::connect(sink, specs, |spec| {
+            let url = parse_url(&spec.url).map_err(|e| ConnectError::refused(spec, e))?;
+            let session = connect::with_backoff(sink, spec, || {
+                block_on(connect_once(&url)).map_err(Attempt::Unreachable)
+            })?;
+            Ok(Granted {
+                session: Arc::new(session),
+                keyspace: url.keyspace,
+                staged: Vec::new(),
+                by_key: HashMap::new(),
+                outage: Outage::default(),
+            })
+        })?;
         Ok(Cql {
-            sink: sink.to_string(),
             connections,
             statements: Vec::new(),
         })
+    }
+
+    /// Why a connection was lost, if one was: the cluster is down.
+    pub fn outage(&self) -> Option<String> {
+        self.connections.outage()
     }
 
     /// Drops every staged row: the epoch aborts.
@@ -234,8 +239,7 @@ impl Cql {
     }
 
     fn granted(&mut self, name: &str) -> Result<&mut Granted, String> {
-        let granted = super::not_granted(&self.sink, name, self.connections.keys());
-        self.connections.get_mut(name).ok_or(granted)
+        self.connections.get(name)
     }
 }
 
@@ -246,7 +250,7 @@ impl Drop for Cql {
         }
         // The driver's tasks stop when their session is dropped, which
         // needs the runtime they run on.
-        let _inside = runtime().enter();
+        let _inside = DRIVER.runtime().enter();
         self.connections.clear();
         self.statements.clear();
     }
@@ -273,25 +277,17 @@ async fn send(
     Ok(())
 }
 
-fn all_rows(batch: &RecordBatch, rows: Option<Vec<u32>>) -> Result<Vec<u32>, String> {
-    let n = batch.num_rows();
-    match rows {
-        None => Ok((0..n as u32).collect()),
-        Some(rows) => match rows.iter().find(|&&r| r as usize >= n) {
-            Some(bad) => Err(format!("row {bad} does not exist: the batch has {n} rows")),
-            None => Ok(rows),
-        },
-    }
-}
-
 impl cql::Host for CqlView<'_> {
     fn keyspace_of(&mut self, connection: String) -> Result<Option<String>, String> {
         Ok(self.cql.granted(&connection)?.keyspace.clone())
     }
 
     fn execute(&mut self, connection: String, statement: String) -> Result<(), String> {
-        let session = self.cql.granted(&connection)?.session.clone();
-        block_on(session.query_unpaged(statement, ()))
+        let granted = self.cql.granted(&connection)?;
+        let result = block_on(granted.session.query_unpaged(statement, ()));
+        granted
+            .outage
+            .note(result, is_lost)
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
@@ -301,8 +297,12 @@ impl cql::Host for CqlView<'_> {
         connection: String,
         statement: String,
     ) -> Result<Vec<Vec<Option<String>>>, String> {
-        let session = self.cql.granted(&connection)?.session.clone();
-        let result = block_on(session.query_unpaged(statement, ())).map_err(|e| e.to_string())?;
+        let granted = self.cql.granted(&connection)?;
+        let result = block_on(granted.session.query_unpaged(statement, ()));
+        let result = granted
+            .outage
+            .note(result, is_lost)
+            .map_err(|e| e.to_string())?;
         let Ok(rows) = result.into_rows_result() else {
             return Ok(Vec::new());
         };
@@ -337,7 +337,7 @@ impl cql::Host for CqlView<'_> {
         key_params: u32,
         rows: Option<Vec<u32>>,
     ) -> Result<Vec<Rejection>, String> {
-        let batch = self.batch.ok_or("rows can only be staged during `write`")?;
+        let batch = rows::in_flight(self.batch, "rows can only be staged")?;
         let prepared = self
             .cql
             .statements
@@ -384,7 +384,7 @@ impl cql::Host for CqlView<'_> {
         keys.extend(&partition);
         let mut rejections = Vec::new();
         let mut staged = Vec::new();
-        for row in all_rows(batch, rows)? {
+        for row in rows::named(batch, rows)? {
             let values: Result<Vec<Option<CqlValue>>, String> =
                 bound.iter().map(|b| b.value(row as usize)).collect();
             let values = match values {
@@ -486,7 +486,7 @@ impl cql::Host for CqlView<'_> {
         let mut sent = 0u64;
         let mut first_error = None;
         for (chunk, result) in results {
-            match result {
+            match granted.outage.note(result, is_lost) {
                 Ok(()) => sent += chunk.len() as u64,
                 Err(e) => {
                     first_error.get_or_insert(e.to_string());

@@ -6,22 +6,29 @@
 
 pub mod producer;
 
-use super::ConnectionSpec;
+use super::connect::ConnectError;
+use super::grants::{Grants, Outage};
+use super::{ConnectionSpec, rows};
 use crate::avro::{AvroEncoder, Registry};
 use crate::config::kafka::RegistryConfig;
 use crate::contract::sink::weir::plugin::kafka::{self, TopicOptions, ValueFormat};
 use crate::contract::wit::Rejection;
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
-use arrow::compute::take_record_batch;
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use producer::KafkaProducer;
-use std::collections::BTreeMap;
 use wasmtime::component::{HasData, Linker};
 
 struct Granted {
     producer: KafkaProducer,
     registry: Option<RegistryConfig>,
+    outage: Outage,
+}
+
+impl super::grants::Connection for Granted {
+    fn lost(&self) -> Option<&str> {
+        self.outage.reason()
+    }
 }
 
 /// A topic a sink produces to, and how its records are made.
@@ -38,10 +45,9 @@ struct Topic {
 
 /// The Kafka connections of one sink and the topics it opened.
 pub struct Kafka {
-    sink: String,
     /// The rows the sink receives: Avro schemas and JSON are made from it.
     input: SchemaRef,
-    connections: BTreeMap<String, Granted>,
+    connections: Grants<Granted>,
     topics: Vec<Topic>,
 }
 
@@ -67,42 +73,42 @@ pub fn add_to_linker<T: Send + 'static>(
 impl Kafka {
     /// Makes a producer per connection (librdkafka connects in the
     /// background; a broker that cannot be reached fails the flush).
-    pub fn connect(sink: &str, specs: &[ConnectionSpec], input: SchemaRef) -> Result<Self, String> {
-        let mut connections = BTreeMap::new();
-        for spec in specs {
+    pub fn connect(
+        sink: &str,
+        specs: &[ConnectionSpec],
+        input: SchemaRef,
+    ) -> Result<Self, ConnectError> {
+        let connections = Grants::connect(sink, specs, |spec| {
             let brokers = spec
                 .url
                 .strip_prefix("kafka://")
                 .map(|b| b.trim_end_matches('/'))
                 .filter(|b| !b.is_empty())
                 .ok_or_else(|| {
-                    format!(
-                        "connection `{}`: a Kafka URL is kafka://host:port[,host:port...], not {:?}",
-                        spec.name, spec.url
-                    )
+                    ConnectError::refused(spec, "a Kafka URL is kafka://host:port[,host:port...]")
                 })?;
             let producer = KafkaProducer::new(brokers, &spec.properties)
-                .map_err(|e| format!("connection `{}`: {e}", spec.name))?;
-            connections.insert(
-                spec.name.clone(),
-                Granted {
-                    producer,
-                    registry: spec.registry.clone(),
-                },
-            );
-        }
+                .map_err(|e| ConnectError::refused(spec, e))?;
+            Ok(Granted {
+                producer,
+                registry: spec.registry.clone(),
+                outage: Outage::default(),
+            })
+        })?;
         Ok(Kafka {
-            sink: sink.to_string(),
             input,
             connections,
             topics: Vec::new(),
         })
     }
 
+    /// Why a connection was lost, if one was: the brokers are unreachable.
+    pub fn outage(&self) -> Option<String> {
+        self.connections.outage()
+    }
+
     fn granted(&self, name: &str) -> Result<&Granted, String> {
-        self.connections
-            .get(name)
-            .ok_or_else(|| super::not_granted(&self.sink, name, self.connections.keys()))
+        self.connections.get_ref(name)
     }
 
     fn column(&self, index: u32) -> Result<usize, String> {
@@ -216,31 +222,17 @@ impl kafka::Host for KafkaView<'_> {
     }
 
     fn produce(&mut self, topic: u32, rows: Option<Vec<u32>>) -> Result<Vec<Rejection>, String> {
-        let batch = self
-            .batch
-            .ok_or("records can only be produced during `write`")?;
+        let batch = rows::in_flight(self.batch, "records can only be produced")?;
         let kafka = &mut *self.kafka;
         let topic = kafka
             .topics
             .get_mut(topic as usize)
             .ok_or_else(|| format!("there is no open topic {topic}"))?;
-        let n = batch.num_rows() as u32;
-        let rows: Vec<u32> = match rows {
-            None => (0..n).collect(),
-            Some(rows) => {
-                if let Some(bad) = rows.iter().find(|&&r| r >= n) {
-                    return Err(format!("row {bad} does not exist: the batch has {n} rows"));
-                }
-                rows
-            }
-        };
-        let selected = if rows.len() == n as usize {
-            batch.clone()
-        } else {
-            take_record_batch(batch, &UInt32Array::from(rows.clone())).map_err(|e| e.to_string())?
-        };
+        let every = rows.is_none();
+        let rows = rows::named(batch, rows)?;
+        let selected = rows::select(batch, (!every).then_some(rows.as_slice()), None)?;
         let values = topic.values(&selected)?;
-        let producer = &kafka.connections[&topic.connection].producer;
+        let producer = &kafka.connections.get_ref(&topic.connection)?.producer;
         let mut rejections = Vec::new();
         for (i, value) in values.iter().enumerate() {
             let key = topic
@@ -267,6 +259,11 @@ impl kafka::Host for KafkaView<'_> {
     }
 
     fn flush(&mut self, connection: String) -> Result<(), String> {
-        self.kafka.granted(&connection)?.producer.flush()
+        let granted = self.kafka.connections.get(&connection)?;
+        let result = granted.producer.flush();
+        granted
+            .outage
+            .note(result, |e| e.unreachable)
+            .map_err(|e| e.message)
     }
 }

@@ -3,17 +3,46 @@
 //! failing if any was refused: a write is done only when the broker has it.
 
 use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Message};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Counts deliveries refused by the broker (after librdkafka's retries).
 #[derive(Default)]
 pub struct Deliveries {
     failed: Mutex<Vec<String>>,
+    /// Some delivery failed because no broker could be reached.
+    unreachable: AtomicBool,
+}
+
+/// Delivery errors that say the brokers are gone, not that the record is bad.
+fn is_unreachable(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageTimedOut
+                | RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::RequestTimedOut
+                | RDKafkaErrorCode::OperationTimedOut
+        )
+    )
+}
+
+/// Records that were sent but are not known to be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct FlushError {
+    pub message: String,
+    /// The brokers could not be reached (an outage), rather than refusing
+    /// the records.
+    pub unreachable: bool,
 }
 
 impl ClientContext for Deliveries {}
@@ -22,6 +51,9 @@ impl ProducerContext for Deliveries {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         if let Err((e, message)) = result {
+            if is_unreachable(e) {
+                self.unreachable.store(true, Ordering::Relaxed);
+            }
             let mut failed = self.failed.lock().expect("not poisoned");
             if failed.len() < 5 {
                 failed.push(format!("{}/{}: {e}", message.topic(), message.partition()));
@@ -31,6 +63,9 @@ impl ProducerContext for Deliveries {
         }
     }
 }
+
+/// How long `flush` waits for the brokers to acknowledge what was sent.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct KafkaProducer {
     producer: ThreadedProducer<Deliveries>,
@@ -101,29 +136,35 @@ impl KafkaProducer {
     }
 
     /// Waits until every record sent is acknowledged; fails if any was refused.
-    pub fn flush(&self) -> Result<(), String> {
-        self.producer.flush(Duration::from_secs(60)).map_err(|e| {
-            format!(
-                "kafka: records to {} not acknowledged within 60 s: {e}",
-                self.brokers
-            )
+    pub fn flush(&self) -> Result<(), FlushError> {
+        self.producer.flush(FLUSH_TIMEOUT).map_err(|e| FlushError {
+            message: format!(
+                "kafka: records to {} not acknowledged within {} s: {e}",
+                self.brokers,
+                FLUSH_TIMEOUT.as_secs()
+            ),
+            unreachable: true,
         })?;
-        let failed =
-            std::mem::take(&mut *self.producer.context().failed.lock().expect("not poisoned"));
+        let context = self.producer.context();
+        let failed = std::mem::take(&mut *context.failed.lock().expect("not poisoned"));
+        let unreachable = context.unreachable.swap(false, Ordering::Relaxed);
         if failed.is_empty() {
             Ok(())
         } else {
-            Err(format!(
-                "kafka: the brokers ({}) refused {} record(s): {}",
-                self.brokers,
-                failed.len(),
-                failed
-                    .iter()
-                    .filter(|f| !f.is_empty())
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ))
+            Err(FlushError {
+                unreachable,
+                message: format!(
+                    "kafka: the brokers ({}) refused {} record(s): {}",
+                    self.brokers,
+                    failed.len(),
+                    failed
+                        .iter()
+                        .filter(|f| !f.is_empty())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            })
         }
     }
 }

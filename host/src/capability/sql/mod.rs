@@ -5,15 +5,15 @@
 
 mod bind;
 
-use super::ConnectionSpec;
+use super::blocking::Driver;
+use super::connect::{self, Attempt, ConnectError};
+use super::grants::{Grants, Outage};
+use super::{ConnectionSpec, rows};
 use crate::contract::sink::weir::plugin::sql::{self, BatchedStatement, Dialect};
 use crate::contract::wit::Rejection;
 use arrow::array::RecordBatch;
 use bind::Columns;
 use sqlx::{Connection, MySqlConnection, PgConnection, SqliteConnection};
-use std::collections::BTreeMap;
-use std::sync::OnceLock;
-use std::time::Duration;
 use wasmtime::component::{HasData, Linker};
 
 /// Parameters per statement: below every database's limit (SQLite 32766,
@@ -29,8 +29,13 @@ enum Db {
 struct Granted {
     db: Db,
     in_transaction: bool,
-    /// The connection failed (not a statement): what the driver said.
-    lost: Option<String>,
+    outage: Outage,
+}
+
+impl super::grants::Connection for Granted {
+    fn lost(&self) -> Option<&str> {
+        self.outage.reason()
+    }
 }
 
 /// Errors of the connection rather than of a statement: the database went
@@ -49,8 +54,7 @@ fn is_lost(e: &sqlx::Error) -> bool {
 
 /// The connections of one sink.
 pub struct Sql {
-    sink: String,
-    connections: BTreeMap<String, Granted>,
+    connections: Grants<Granted>,
 }
 
 /// What the capability sees during a call: the sink's connections and the
@@ -72,34 +76,9 @@ pub fn add_to_linker<T: Send + 'static>(
     sql::add_to_linker::<T, SqlData>(linker, get)
 }
 
-/// The drivers are async; one small runtime serves every sink, and the
-/// synchronous pipeline blocks on it at this edge.
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a tokio runtime for the SQL drivers")
-    })
-}
-
+/// sqlx spawns no tasks of its own: its futures run on the calling thread.
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    runtime().block_on(future)
-}
-
-/// The URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
+    Driver::CallingThread.block_on(future)
 }
 
 async fn connect_once(url: &str) -> Result<Db, sqlx::Error> {
@@ -123,56 +102,29 @@ async fn connect_once(url: &str) -> Result<Db, sqlx::Error> {
 impl Sql {
     /// Opens the sink's connections, retrying with backoff (a database that
     /// is still starting is waited for, within the limit).
-    pub fn connect(sink: &str, specs: &[ConnectionSpec]) -> Result<Self, String> {
-        let mut connections = BTreeMap::new();
-        for spec in specs {
-            let mut delay = spec.backoff;
-            let mut attempt = 1;
-            let db = loop {
-                match block_on(connect_once(&spec.url)) {
-                    Ok(db) => break db,
-                    Err(e @ sqlx::Error::Configuration(_)) | Err(e @ sqlx::Error::Database(_)) => {
-                        return Err(format!(
-                            "connection `{}` ({}): {e}",
-                            spec.name,
-                            redact(&spec.url)
-                        ));
+    pub fn connect(sink: &str, specs: &[ConnectionSpec]) -> Result<Self, ConnectError> {
+        let connections = Grants::connect(sink, specs, |spec| {
+            let db = connect::with_backoff(sink, spec, || {
+                block_on(connect_once(&spec.url)).map_err(|e| match e {
+                    // The URL or the credentials are wrong: no wait helps.
+                    sqlx::Error::Configuration(_) | sqlx::Error::Database(_) => {
+                        Attempt::Refused(e.to_string())
                     }
-                    Err(e) if attempt >= spec.attempts => {
-                        return Err(format!(
-                            "connection `{}` ({}): cannot connect after {attempt} attempts: {e}",
-                            spec.name,
-                            redact(&spec.url)
-                        ));
-                    }
-                    Err(e) => {
-                        tracing::warn!(sink, connection = %spec.name, attempt, error = %e, "Cannot connect yet; retrying.");
-                        std::thread::sleep(delay);
-                        delay = (delay * 2).min(Duration::from_secs(30));
-                        attempt += 1;
-                    }
-                }
-            };
-            connections.insert(
-                spec.name.clone(),
-                Granted {
-                    db,
-                    in_transaction: false,
-                    lost: None,
-                },
-            );
-        }
-        Ok(Sql {
-            sink: sink.to_string(),
-            connections,
-        })
+                    e => Attempt::Unreachable(e.to_string()),
+                })
+            })?;
+            Ok(Granted {
+                db,
+                in_transaction: false,
+                outage: Outage::default(),
+            })
+        })?;
+        Ok(Sql { connections })
     }
 
     /// Why a connection was lost, if one was: the database is down.
-    pub fn lost(&self) -> Option<String> {
-        self.connections
-            .iter()
-            .find_map(|(name, g)| g.lost.as_ref().map(|e| format!("connection `{name}`: {e}")))
+    pub fn outage(&self) -> Option<String> {
+        self.connections.outage()
     }
 
     /// Rolls back every open transaction: the run failed.
@@ -186,8 +138,7 @@ impl Sql {
     }
 
     fn granted(&mut self, name: &str) -> Result<&mut Granted, String> {
-        let granted = super::not_granted(&self.sink, name, self.connections.keys());
-        self.connections.get_mut(name).ok_or(granted)
+        self.connections.get(name)
     }
 }
 
@@ -216,12 +167,7 @@ impl Granted {
     /// Remembers a lost connection, so the host can tell an outage (retry
     /// the epoch later) from rows the database refused (dead-letter them).
     fn noted<R>(&mut self, result: Result<R, sqlx::Error>) -> Result<R, sqlx::Error> {
-        if let Err(e) = &result
-            && is_lost(e)
-        {
-            self.lost = Some(e.to_string());
-        }
-        result
+        self.outage.note(result, is_lost)
     }
 
     /// Runs `work` so that its failure leaves the transaction usable
@@ -368,19 +314,8 @@ fn expand(statement: &BatchedStatement, rows: usize, dialect: Dialect) -> String
     text
 }
 
-fn all_rows(batch: &RecordBatch, rows: Option<Vec<u32>>) -> Result<Vec<u32>, String> {
-    let n = batch.num_rows();
-    match rows {
-        None => Ok((0..n as u32).collect()),
-        Some(rows) => match rows.iter().find(|&&r| r as usize >= n) {
-            Some(bad) => Err(format!("row {bad} does not exist: the batch has {n} rows")),
-            None => Ok(rows),
-        },
-    }
-}
-
 fn in_flight(batch: Option<&RecordBatch>) -> Result<&RecordBatch, String> {
-    batch.ok_or_else(|| "rows can only be written during `write`".to_string())
+    rows::in_flight(batch, "rows can only be written")
 }
 
 impl sql::Host for SqlView<'_> {
@@ -415,7 +350,7 @@ impl sql::Host for SqlView<'_> {
     ) -> Result<Vec<Rejection>, String> {
         let batch = in_flight(self.batch)?;
         let columns = Columns::new(batch, &params)?;
-        let rows = all_rows(batch, rows)?;
+        let rows = rows::named(batch, rows)?;
         let granted = self.sql.granted(&connection)?;
         granted.run_rows(&statement, &columns, &rows)
     }
@@ -430,7 +365,7 @@ impl sql::Host for SqlView<'_> {
         let batch = in_flight(self.batch)?;
         let (names, indices): (Vec<String>, Vec<u32>) = columns.into_iter().unzip();
         let bound = Columns::new(batch, &indices)?;
-        let rows = all_rows(batch, rows)?;
+        let rows = rows::named(batch, rows)?;
         let granted = self.sql.granted(&connection)?;
         if granted.dialect() == Dialect::Postgres && bound.copyable() {
             let selected = bound.select(&rows)?;
@@ -496,14 +431,5 @@ mod tests {
             expand(&s, 2, Dialect::Mysql),
             "INSERT INTO t (a, b) VALUES (?, ?), (?, ?) ON CONFLICT (a) DO NOTHING"
         );
-    }
-
-    #[test]
-    fn passwords_are_not_shown() {
-        assert_eq!(
-            redact("postgres://weir:secret@db:5432/x"),
-            "postgres://weir:***@db:5432/x"
-        );
-        assert_eq!(redact("sqlite://out/x.db"), "sqlite://out/x.db");
     }
 }

@@ -5,17 +5,14 @@
 
 mod ddl;
 
-use std::cell::RefCell;
 use weir_sink::cql;
-use weir_sink::{Batch, Config, Guest, Schema, SinkPlan, WriteReport, export_sink};
-
-struct CassandraSink;
+use weir_sink::{Batch, Config, Schema, Sink, SinkPlan, WriteReport, export_sink};
 
 /// Rows per unlogged batch (all of one partition): small enough to stay
 /// under Cassandra's batch size warning (5 KiB) for typical rows.
 const DEFAULT_BATCH_ROWS: u64 = 20;
 
-struct State {
+struct CassandraSink {
     connection: String,
     statement: u32,
     /// Input columns in the INSERT's order: the primary key first.
@@ -24,18 +21,7 @@ struct State {
     batch_rows: u32,
 }
 
-thread_local! {
-    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
-}
-
-fn with_state<R>(f: impl FnOnce(&mut State) -> Result<R, String>) -> Result<R, String> {
-    STATE.with_borrow_mut(|s| match s.as_mut() {
-        Some(state) => f(state),
-        None => Err("the host called the sink before `open`".to_string()),
-    })
-}
-
-fn open(config: &Config, input: &Schema) -> Result<State, String> {
+fn open(config: &Config, input: &Schema) -> Result<CassandraSink, String> {
     let connection = config.require("connection")?.to_string();
     let table = config.require("table")?.to_string();
     // The preset of builtin:cassandra; nothing to choose.
@@ -117,7 +103,7 @@ fn open(config: &Config, input: &Schema) -> Result<State, String> {
                 "table {qualified} cannot be written ({e}); create it, or set create_table = true"
             )
         })?;
-    Ok(State {
+    Ok(CassandraSink {
         connection,
         statement,
         params,
@@ -126,45 +112,33 @@ fn open(config: &Config, input: &Schema) -> Result<State, String> {
     })
 }
 
-impl Guest for CassandraSink {
-    fn open(config: Vec<(String, String)>, input: Schema) -> Result<SinkPlan, String> {
-        let state = open(&Config::new(config), &input)?;
-        STATE.with_borrow_mut(|s| *s = Some(state));
+impl Sink for CassandraSink {
+    fn open(config: &Config, input: &Schema) -> Result<(Self, SinkPlan), String> {
         // The host binds every value; the sink reads none of them.
-        Ok(SinkPlan {
+        let plan = SinkPlan {
             reads: Some(Vec::new()),
-        })
+        };
+        Ok((open(config, input)?, plan))
     }
 
-    fn write(rows: Batch) -> Result<WriteReport, String> {
-        with_state(|s| {
-            let rejections = if rows.num_rows == 0 {
-                Vec::new()
-            } else {
-                cql::stage(s.statement, &s.params, s.keys, None)?
-            };
-            Ok(WriteReport { rejections })
-        })
+    fn write(&mut self, rows: Batch) -> Result<WriteReport, String> {
+        let rejections = if rows.num_rows == 0 {
+            Vec::new()
+        } else {
+            cql::stage(self.statement, &self.params, self.keys, None)?
+        };
+        Ok(WriteReport { rejections })
     }
 
-    fn pre_commit(_epoch: u64) -> Result<(), String> {
-        // The epoch's rows are bound and wait in the host; nothing to prepare.
-        with_state(|_| Ok(()))
+    // The epoch's rows are bound and wait in the host: `pre_commit` has
+    // nothing to prepare, and `commit` writes them.
+
+    fn commit(&mut self, _epoch: u64) -> Result<(), String> {
+        cql::flush(&self.connection, self.batch_rows).map(|_| ())
     }
 
-    fn commit(_epoch: u64) -> Result<(), String> {
-        with_state(|s| cql::flush(&s.connection, s.batch_rows).map(|_| ()))
-    }
-
-    fn abort(_epoch: u64) {
-        let _ = with_state(|s| {
-            cql::discard(&s.connection);
-            Ok(())
-        });
-    }
-
-    fn close() -> Result<(), String> {
-        with_state(|_| Ok(()))
+    fn abort(&mut self, _epoch: u64) {
+        cql::discard(&self.connection);
     }
 }
 

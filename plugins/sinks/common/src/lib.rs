@@ -1,6 +1,9 @@
-//! What the bundled sinks share: bindings for the `sink` world (kept apart
-//! from weir-sdk's transform bindings, so a component carries one world),
-//! the sink's config, and reading a batch's schema.
+//! The Rust SDK for sinks, which the bundled sinks use: the [`Sink`] trait
+//! and `export_sink!`, bindings for the `sink` world (kept apart from
+//! weir-sdk's transform bindings, so a component carries one world), the
+//! sink's config, and reading a batch's schema.
+
+mod sink;
 
 #[doc(hidden)]
 pub mod bindings {
@@ -16,14 +19,24 @@ pub mod bindings {
 pub use bindings::exports::weir::plugin::sink_writer::{Guest, SinkPlan, WriteReport};
 pub use bindings::weir::plugin::types::{Batch, DataType, Rejection, Schema, Values};
 pub use bindings::weir::plugin::{cql, files, kafka, log, sql};
+#[doc(hidden)]
+pub use sink::Exported;
+pub use sink::Sink;
 
 use std::collections::BTreeMap;
 
-/// Exports a type implementing [`Guest`] as the component's sink.
+/// Exports a type implementing [`Sink`] as the component's sink. Use it
+/// once per crate.
 #[macro_export]
 macro_rules! export_sink {
-    ($sink:ident) => {
-        $crate::bindings::export_sink_world!($sink with_types_in $crate::bindings);
+    ($sink:ty) => {
+        const _: () = {
+            // Checked here so a missing `impl Sink` points at this line.
+            fn assert_sink<S: $crate::Sink>() {}
+            let _ = assert_sink::<$sink>;
+        };
+        type __WeirExportedSink = $crate::Exported<$sink>;
+        $crate::bindings::export_sink_world!(__WeirExportedSink with_types_in $crate::bindings);
     };
 }
 

@@ -5,13 +5,10 @@
 mod partition;
 
 use partition::Partitioner;
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use weir_sink::files::{self, FileOptions, Format};
-use weir_sink::{Batch, Config, Guest, Schema, SinkPlan, WriteReport, export_sink};
-
-struct FileSink;
+use weir_sink::{Batch, Config, Schema, Sink, SinkPlan, WriteReport, export_sink};
 
 /// Where rows go.
 enum Layout {
@@ -40,7 +37,7 @@ struct OpenFile {
     opened: Instant,
 }
 
-struct State {
+struct FileSink {
     layout: Layout,
     options: FileOptions,
     extension: &'static str,
@@ -56,17 +53,6 @@ struct State {
     next_file: u64,
 }
 
-thread_local! {
-    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
-}
-
-fn with_state<R>(f: impl FnOnce(&mut State) -> Result<R, String>) -> Result<R, String> {
-    STATE.with_borrow_mut(|s| match s.as_mut() {
-        Some(state) => f(state),
-        None => Err("the host called the sink before `open`".to_string()),
-    })
-}
-
 fn parse_format(text: &str) -> Result<(Format, &'static str), String> {
     Ok(match text {
         "csv" => (Format::Csv, "csv"),
@@ -80,12 +66,12 @@ fn parse_format(text: &str) -> Result<(Format, &'static str), String> {
     })
 }
 
-fn open(config: &Config, input: &Schema) -> Result<(State, SinkPlan), String> {
+fn open(config: &Config, input: &Schema) -> Result<(FileSink, SinkPlan), String> {
     let format = config.require("format")?;
     let columns = weir_sink::columns(input);
     if format == "stdout" {
         config.reject_unknown()?;
-        let state = State {
+        let state = FileSink {
             layout: Layout::Stdout,
             options: FileOptions {
                 format: Format::Jsonl,
@@ -179,7 +165,7 @@ fn open(config: &Config, input: &Schema) -> Result<(State, SinkPlan), String> {
         .run("epoch")
         .map(|e| e.parse::<u64>().map_err(|_| format!("weir.epoch: {e:?}")))
         .transpose()?;
-    let state = State {
+    let state = FileSink {
         epoch,
         layout,
         options: FileOptions {
@@ -203,7 +189,7 @@ fn open(config: &Config, input: &Schema) -> Result<(State, SinkPlan), String> {
     Ok((state, SinkPlan { reads }))
 }
 
-impl State {
+impl FileSink {
     fn file_for(&mut self, folder: &str) -> Result<&mut OpenFile, String> {
         if !self.open.contains_key(folder) {
             let name = match &self.layout {
@@ -212,7 +198,9 @@ impl State {
                     let n = self.next_file;
                     self.next_file += 1;
                     match self.epoch {
-                        Some(epoch) => format!("{folder}part-e{epoch:08}-{n:05}.{}", self.extension),
+                        Some(epoch) => {
+                            format!("{folder}part-e{epoch:08}-{n:05}.{}", self.extension)
+                        }
                         None => format!("{folder}part-{}-{n:05}.{}", self.run_id, self.extension),
                     }
                 }
@@ -279,7 +267,7 @@ impl State {
         Ok(())
     }
 
-    fn write(&mut self, batch: &Batch) -> Result<(), String> {
+    fn write_rows(&mut self, batch: &Batch) -> Result<(), String> {
         let n = batch.num_rows as u64;
         if n == 0 {
             return Ok(());
@@ -310,70 +298,59 @@ impl State {
     }
 }
 
-impl Guest for FileSink {
-    fn open(config: Vec<(String, String)>, input: Schema) -> Result<SinkPlan, String> {
-        let (state, plan) = open(&Config::new(config), &input)?;
-        STATE.with_borrow_mut(|s| *s = Some(state));
-        Ok(plan)
+impl Sink for FileSink {
+    fn open(config: &Config, input: &Schema) -> Result<(Self, SinkPlan), String> {
+        open(config, input)
     }
 
-    fn write(rows: Batch) -> Result<WriteReport, String> {
-        with_state(|s| s.write(&rows))?;
+    fn write(&mut self, rows: Batch) -> Result<WriteReport, String> {
+        self.write_rows(&rows)?;
         Ok(WriteReport {
             rejections: Vec::new(),
         })
     }
 
-    fn pre_commit(_epoch: u64) -> Result<(), String> {
-        with_state(|s| {
-            // A single file stays open across epochs (it is one growing file);
-            // rolled files are finished and wait for the commit.
-            if matches!(s.layout, Layout::Folders { .. }) {
-                s.finish_all()?;
-            }
-            Ok(())
-        })
+    fn pre_commit(&mut self, _epoch: u64) -> Result<(), String> {
+        // A single file stays open across epochs (it is one growing file);
+        // rolled files are finished and wait for the commit.
+        if matches!(self.layout, Layout::Folders { .. }) {
+            self.finish_all()?;
+        }
+        Ok(())
     }
 
-    fn commit(epoch: u64) -> Result<(), String> {
-        with_state(|s| {
-            for handle in std::mem::take(&mut s.finished) {
-                files::publish(handle)?;
-            }
-            if let Some(next) = &mut s.epoch {
-                *next = epoch + 1;
-                s.next_file = 0;
-            }
-            Ok(())
-        })
+    fn commit(&mut self, epoch: u64) -> Result<(), String> {
+        for handle in std::mem::take(&mut self.finished) {
+            files::publish(handle)?;
+        }
+        if let Some(next) = &mut self.epoch {
+            *next = epoch + 1;
+            self.next_file = 0;
+        }
+        Ok(())
     }
 
-    fn abort(_epoch: u64) {
-        let _ = with_state(|s| {
-            if matches!(s.layout, Layout::Folders { .. }) {
-                for (_, file) in std::mem::take(&mut s.open) {
-                    files::discard(file.handle);
-                }
+    fn abort(&mut self, _epoch: u64) {
+        if matches!(self.layout, Layout::Folders { .. }) {
+            for (_, file) in std::mem::take(&mut self.open) {
+                files::discard(file.handle);
             }
-            for handle in std::mem::take(&mut s.finished) {
-                files::discard(handle);
-            }
-            // The epoch is written again after a retry: the same names.
-            if s.epoch.is_some() {
-                s.next_file = 0;
-            }
-            Ok(())
-        });
+        }
+        for handle in std::mem::take(&mut self.finished) {
+            files::discard(handle);
+        }
+        // The epoch is written again after a retry: the same names.
+        if self.epoch.is_some() {
+            self.next_file = 0;
+        }
     }
 
-    fn close() -> Result<(), String> {
-        with_state(|s| {
-            s.finish_all()?;
-            for handle in std::mem::take(&mut s.finished) {
-                files::publish(handle)?;
-            }
-            Ok(())
-        })
+    fn close(&mut self) -> Result<(), String> {
+        self.finish_all()?;
+        for handle in std::mem::take(&mut self.finished) {
+            files::publish(handle)?;
+        }
+        Ok(())
     }
 }
 

@@ -4,33 +4,19 @@
 //! encodes and produces; an epoch is prepared when the brokers have
 //! acknowledged every record (at-least-once).
 
-use std::cell::RefCell;
 use weir_sink::kafka::{self, TopicOptions, ValueFormat};
-use weir_sink::{Batch, Config, DataType, Guest, Schema, SinkPlan, WriteReport, export_sink};
+use weir_sink::{Batch, Config, DataType, Schema, Sink, SinkPlan, WriteReport, export_sink};
 
-struct KafkaSink;
-
-struct State {
+struct KafkaSink {
     connection: String,
     topic: u32,
-}
-
-thread_local! {
-    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
-}
-
-fn with_state<R>(f: impl FnOnce(&mut State) -> Result<R, String>) -> Result<R, String> {
-    STATE.with_borrow_mut(|s| match s.as_mut() {
-        Some(state) => f(state),
-        None => Err("the host called the sink before `open`".to_string()),
-    })
 }
 
 fn index(input: &Schema, key: &str, name: &str) -> Result<u32, String> {
     weir_sink::column_index(input, name).map_err(|e| format!("config key `{key}`: {e}"))
 }
 
-fn open(config: &Config, input: &Schema) -> Result<State, String> {
+fn open(config: &Config, input: &Schema) -> Result<KafkaSink, String> {
     let connection = config.require("connection")?.to_string();
     let topic = config.require("topic")?.to_string();
     // The preset of builtin:kafka; nothing to choose.
@@ -87,46 +73,37 @@ fn open(config: &Config, input: &Schema) -> Result<State, String> {
     };
     let topic = kafka::open_topic(&connection, &options)
         .map_err(|e| format!("cannot produce to topic {topic}: {e}"))?;
-    Ok(State { connection, topic })
+    Ok(KafkaSink { connection, topic })
 }
 
-impl Guest for KafkaSink {
-    fn open(config: Vec<(String, String)>, input: Schema) -> Result<SinkPlan, String> {
-        let state = open(&Config::new(config), &input)?;
-        STATE.with_borrow_mut(|s| *s = Some(state));
+impl Sink for KafkaSink {
+    fn open(config: &Config, input: &Schema) -> Result<(Self, SinkPlan), String> {
         // The host encodes every value; the sink reads none of them.
-        Ok(SinkPlan {
+        let plan = SinkPlan {
             reads: Some(Vec::new()),
-        })
+        };
+        Ok((open(config, input)?, plan))
     }
 
-    fn write(rows: Batch) -> Result<WriteReport, String> {
-        with_state(|s| {
-            let rejections = if rows.num_rows == 0 {
-                Vec::new()
-            } else {
-                kafka::produce(s.topic, None)?
-            };
-            Ok(WriteReport { rejections })
-        })
+    fn write(&mut self, rows: Batch) -> Result<WriteReport, String> {
+        let rejections = if rows.num_rows == 0 {
+            Vec::new()
+        } else {
+            kafka::produce(self.topic, None)?
+        };
+        Ok(WriteReport { rejections })
     }
 
-    fn pre_commit(_epoch: u64) -> Result<(), String> {
+    fn pre_commit(&mut self, _epoch: u64) -> Result<(), String> {
         // Prepared means acknowledged by the brokers.
-        with_state(|s| kafka::flush(&s.connection))
+        kafka::flush(&self.connection)
     }
 
-    fn commit(_epoch: u64) -> Result<(), String> {
-        with_state(|_| Ok(()))
-    }
+    // Records already produced cannot be taken back without Kafka
+    // transactions (not used: at-least-once), so `abort` keeps the default.
 
-    fn abort(_epoch: u64) {
-        // Records already produced cannot be taken back without Kafka
-        // transactions (not used: at-least-once).
-    }
-
-    fn close() -> Result<(), String> {
-        with_state(|s| kafka::flush(&s.connection))
+    fn close(&mut self) -> Result<(), String> {
+        kafka::flush(&self.connection)
     }
 }
 

@@ -8,12 +8,9 @@ mod epochs;
 
 use ddl::Flavor;
 use epochs::Markers;
-use std::cell::RefCell;
 use std::collections::HashMap;
 use weir_sink::sql::{self, BatchedStatement};
-use weir_sink::{Batch, Config, Guest, Schema, SinkPlan, WriteReport, export_sink};
-
-struct SqlSink;
+use weir_sink::{Batch, Config, Schema, Sink, SinkPlan, WriteReport, export_sink};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -21,7 +18,7 @@ enum Mode {
     Upsert,
 }
 
-struct State {
+struct SqlSink {
     connection: String,
     flavor: Flavor,
     table: String,
@@ -41,18 +38,7 @@ struct State {
     epoch: Option<(u64, Markers)>,
 }
 
-thread_local! {
-    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
-}
-
-fn with_state<R>(f: impl FnOnce(&mut State) -> Result<R, String>) -> Result<R, String> {
-    STATE.with_borrow_mut(|s| match s.as_mut() {
-        Some(state) => f(state),
-        None => Err("the host called the sink before `open`".to_string()),
-    })
-}
-
-fn open(config: &Config, input: &Schema) -> Result<(State, SinkPlan), String> {
+fn open(config: &Config, input: &Schema) -> Result<(SqlSink, SinkPlan), String> {
     let connection = config.require("connection")?.to_string();
     let table = config.require("table")?.to_string();
     let expected = config.get("dialect").map(str::to_string);
@@ -154,7 +140,7 @@ fn open(config: &Config, input: &Schema) -> Result<(State, SinkPlan), String> {
         }
         None => None,
     };
-    let state = State {
+    let state = SqlSink {
         epoch,
         connection,
         flavor,
@@ -171,7 +157,7 @@ fn open(config: &Config, input: &Schema) -> Result<(State, SinkPlan), String> {
     Ok((state, SinkPlan { reads: Some(keys) }))
 }
 
-impl State {
+impl SqlSink {
     /// A replayed epoch this sink already committed: its rows are in.
     fn committed_before(&self) -> bool {
         self.epoch
@@ -179,7 +165,7 @@ impl State {
             .is_some_and(|(epoch, markers)| *epoch <= markers.committed)
     }
 
-    fn write(&mut self, batch: &Batch) -> Result<WriteReport, String> {
+    fn write_rows(&mut self, batch: &Batch) -> Result<WriteReport, String> {
         if batch.num_rows == 0 || self.committed_before() {
             return Ok(WriteReport {
                 rejections: Vec::new(),
@@ -250,53 +236,40 @@ fn last_row_per_key(batch: &Batch) -> Option<Vec<u32>> {
     Some(rows)
 }
 
-impl Guest for SqlSink {
-    fn open(config: Vec<(String, String)>, input: Schema) -> Result<SinkPlan, String> {
-        let (state, plan) = open(&Config::new(config), &input)?;
-        STATE.with_borrow_mut(|s| *s = Some(state));
-        Ok(plan)
+impl Sink for SqlSink {
+    fn open(config: &Config, input: &Schema) -> Result<(Self, SinkPlan), String> {
+        open(config, input)
     }
 
-    fn write(rows: Batch) -> Result<WriteReport, String> {
-        with_state(|s| s.write(&rows))
+    fn write(&mut self, rows: Batch) -> Result<WriteReport, String> {
+        self.write_rows(&rows)
     }
 
-    fn pre_commit(epoch: u64) -> Result<(), String> {
+    fn pre_commit(&mut self, epoch: u64) -> Result<(), String> {
         // The epoch's rows wait in the open transaction; its marker joins them.
-        with_state(|s| {
-            if let (true, Some((_, markers))) = (s.in_transaction, &s.epoch) {
-                markers.mark(&s.connection, &s.flavor, epoch)?;
-            }
-            Ok(())
-        })
+        if let (true, Some((_, markers))) = (self.in_transaction, &self.epoch) {
+            markers.mark(&self.connection, &self.flavor, epoch)?;
+        }
+        Ok(())
     }
 
-    fn commit(epoch: u64) -> Result<(), String> {
-        with_state(|s| {
-            if s.in_transaction {
-                s.in_transaction = false;
-                sql::commit(&s.connection)?;
-            }
-            if let Some((next, markers)) = &mut s.epoch {
-                markers.committed = markers.committed.max(epoch);
-                *next = epoch + 1;
-            }
-            Ok(())
-        })
+    fn commit(&mut self, epoch: u64) -> Result<(), String> {
+        if self.in_transaction {
+            self.in_transaction = false;
+            sql::commit(&self.connection)?;
+        }
+        if let Some((next, markers)) = &mut self.epoch {
+            markers.committed = markers.committed.max(epoch);
+            *next = epoch + 1;
+        }
+        Ok(())
     }
 
-    fn abort(_epoch: u64) {
-        let _ = with_state(|s| {
-            if s.in_transaction {
-                s.in_transaction = false;
-                sql::rollback(&s.connection)?;
-            }
-            Ok(())
-        });
-    }
-
-    fn close() -> Result<(), String> {
-        with_state(|_| Ok(()))
+    fn abort(&mut self, _epoch: u64) {
+        if self.in_transaction {
+            self.in_transaction = false;
+            let _ = sql::rollback(&self.connection);
+        }
     }
 }
 

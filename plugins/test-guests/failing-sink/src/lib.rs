@@ -1,31 +1,23 @@
 //! A sink that writes nothing and fails where its config says: `fail_in =
 //! "pre-commit"` returns an error there, `"write"` traps in `write`.
-use std::cell::RefCell;
-use weir_sink::{Batch, Config, Guest, Schema, SinkPlan, WriteReport, export_sink};
+use weir_sink::{Batch, Config, Schema, Sink, SinkPlan, WriteReport, export_sink};
 
-struct FailingSink;
-
-thread_local! {
-    static FAIL_IN: RefCell<String> = const { RefCell::new(String::new()) };
+struct FailingSink {
+    fail_in: String,
 }
 
-fn fails_in(call: &str) -> bool {
-    FAIL_IN.with_borrow(|f| f == call)
-}
-
-impl Guest for FailingSink {
-    fn open(config: Vec<(String, String)>, _input: Schema) -> Result<SinkPlan, String> {
-        let config = Config::new(config);
+impl Sink for FailingSink {
+    fn open(config: &Config, _input: &Schema) -> Result<(Self, SinkPlan), String> {
         let fail_in = config.require("fail_in")?.to_string();
         config.reject_unknown()?;
-        FAIL_IN.with_borrow_mut(|f| *f = fail_in);
-        Ok(SinkPlan {
+        let plan = SinkPlan {
             reads: Some(vec![]),
-        })
+        };
+        Ok((FailingSink { fail_in }, plan))
     }
 
-    fn write(_rows: Batch) -> Result<WriteReport, String> {
-        if fails_in("write") {
+    fn write(&mut self, _rows: Batch) -> Result<WriteReport, String> {
+        if self.fail_in == "write" {
             panic!("failing-sink traps in write, as configured");
         }
         Ok(WriteReport {
@@ -33,20 +25,10 @@ impl Guest for FailingSink {
         })
     }
 
-    fn pre_commit(_epoch: u64) -> Result<(), String> {
-        if fails_in("pre-commit") {
+    fn pre_commit(&mut self, _epoch: u64) -> Result<(), String> {
+        if self.fail_in == "pre-commit" {
             return Err("failing-sink refuses to prepare, as configured".to_string());
         }
-        Ok(())
-    }
-
-    fn commit(_epoch: u64) -> Result<(), String> {
-        Ok(())
-    }
-
-    fn abort(_epoch: u64) {}
-
-    fn close() -> Result<(), String> {
         Ok(())
     }
 }
