@@ -13,6 +13,7 @@
 //! nothing, so a stateless stage writes one method.
 
 use crate::envelope::Envelope;
+use crate::error::{Classified, ErrorDomain, Retry};
 use crate::observe::status::{PluginStatus, ReloadEvent};
 use crate::observe::summary::StageCounts;
 use crate::runtime::{PluginError, ReloadReport, ReloadRequest};
@@ -172,5 +173,28 @@ pub trait Operator {
         _request: &ReloadRequest,
     ) -> Option<Result<ReloadReport, String>> {
         None
+    }
+}
+
+impl Classified for OperatorError {
+    fn domain(&self) -> ErrorDomain {
+        match self {
+            OperatorError::Stopped { .. } | OperatorError::Window(_) => ErrorDomain::User,
+            OperatorError::Restore { .. } => ErrorDomain::Internal,
+            OperatorError::Sink(e)
+            | OperatorError::SinkOpen { error: e, .. }
+            | OperatorError::Commit { error: e, .. } => e.domain(),
+        }
+    }
+
+    fn retry(&self) -> Retry {
+        match self {
+            OperatorError::Stopped { .. }
+            | OperatorError::Window(_)
+            | OperatorError::Restore { .. } => Retry::Useless,
+            OperatorError::Sink(e)
+            | OperatorError::SinkOpen { error: e, .. }
+            | OperatorError::Commit { error: e, .. } => e.retry(),
+        }
     }
 }

@@ -13,6 +13,7 @@ pub use plan::Plan;
 use crate::checkpoint::{self, Barrier, Coordinator, EpochError};
 use crate::config::{self, SourceConfig};
 use crate::dead_letter::DeadLetterWriter;
+use crate::error::{Classified, ErrorDomain, Retry};
 use crate::observe::status::StatusBoard;
 use crate::observe::summary::RunSummary;
 use crate::operator::{OperatorError, Watermark};
@@ -40,7 +41,9 @@ pub enum PipelineError {
     #[error("{file}: key `window`: {message}")]
     Window { file: String, message: String },
     #[error("{file}: key `sinks[{index}]`: {error}")]
-    SinkSchema {
+    /// A sink that cannot take the pipeline's rows, is misconfigured, or
+    /// cannot be opened (connected).
+    Sink {
         file: String,
         index: usize,
         error: SinkError,
@@ -84,6 +87,33 @@ impl From<EpochError> for PipelineError {
                 PipelineError::DeadLetterWrite { target, error }
             }
             EpochError::Source(e) => PipelineError::Read(e),
+        }
+    }
+}
+
+/// Planning errors are the pipeline file's; a running pipeline's errors are
+/// classified where they were made. A source that fails is not retried (a
+/// missing or unreadable input does not come back by itself); a dead-letter
+/// that cannot be written (a full disk) is.
+impl Classified for PipelineError {
+    fn domain(&self) -> ErrorDomain {
+        match self {
+            PipelineError::Operator(e) => e.domain(),
+            PipelineError::Sink { error, .. } => error.domain(),
+            PipelineError::CheckpointWrite { error, .. } => error.domain(),
+            PipelineError::Read(e) => e.domain(),
+            PipelineError::DeadLetterWrite { .. } => ErrorDomain::External,
+            _ => ErrorDomain::User,
+        }
+    }
+
+    fn retry(&self) -> Retry {
+        match self {
+            PipelineError::Operator(e) => e.retry(),
+            PipelineError::Sink { error, .. } => error.retry(),
+            PipelineError::CheckpointWrite { error, .. } => error.retry(),
+            PipelineError::DeadLetterWrite { .. } => Retry::Helps,
+            _ => Retry::Useless,
         }
     }
 }

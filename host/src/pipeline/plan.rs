@@ -10,7 +10,7 @@ use crate::dead_letter::DeadLetterWriter;
 use crate::observe::status::StatusBoard;
 use crate::observe::summary::RunSummary;
 use crate::operator::{Operator, OperatorError};
-use crate::runtime::{PluginLimits, PluginSettings, Runtime, TransformPlugin};
+use crate::runtime::{PluginSettings, Runtime, TransformPlugin};
 use crate::sink::{self, SinkError, SinkFanOut};
 use crate::source::{self, RunMode, Source};
 use crate::transform::{TransformSlot, TransformStage};
@@ -46,12 +46,7 @@ fn load_transforms(
     for (index, t) in configs.iter().enumerate() {
         let settings = PluginSettings {
             config: config::plugin_config(t).expect("validated when the file was loaded"),
-            limits: PluginLimits {
-                timeout: Duration::from_millis(t.timeout_ms),
-                memory: (t.memory_limit_mb as usize).saturating_mul(1 << 20),
-                max_output_rows: t.max_output_rows,
-                max_rejected: t.max_rejected_per_batch,
-            },
+            limits: t.limits(),
             clock: t.grants.contains(&Grant::Clock),
             on_error: t.on_error,
         };
@@ -132,7 +127,7 @@ impl Plan {
         let output = schemas.last().expect("at least the source schema").clone();
         let mut sinks = Vec::new();
         for (index, s) in config.sinks.iter().enumerate() {
-            let error = |error| PipelineError::SinkSchema {
+            let error = |error| PipelineError::Sink {
                 file: file.clone(),
                 index,
                 error,
@@ -230,7 +225,7 @@ impl Plan {
             operator
                 .on_start(epoch, checkpointed)
                 .map_err(|e| match e {
-                    OperatorError::SinkOpen { index, error } => PipelineError::SinkSchema {
+                    OperatorError::SinkOpen { index, error } => PipelineError::Sink {
                         file: file.clone(),
                         index,
                         error: SinkError::Plugin(error),

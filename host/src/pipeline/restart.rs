@@ -7,8 +7,8 @@
 //! with `[checkpoint]`: without one there is nothing exact to go back to.
 
 use super::{Pipeline, PipelineError};
+use crate::error::Classified;
 use crate::operator::OperatorError;
-use crate::runtime::PluginError;
 use crate::sink::SinkError;
 use crate::source;
 use std::sync::atomic::Ordering;
@@ -22,18 +22,11 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 impl Pipeline {
-    /// Whether a failure is worth retrying from the last checkpoint.
+    /// Whether a failure is worth retrying from the last checkpoint: the
+    /// error says so where it was made ([`Classified`]); without
+    /// `[checkpoint]` there is nothing exact to go back to.
     fn retryable(&self, error: &PipelineError) -> bool {
-        let transient = match error {
-            PipelineError::Operator(OperatorError::Commit { .. })
-            | PipelineError::CheckpointWrite { .. }
-            | PipelineError::SinkSchema { .. } => true,
-            PipelineError::Operator(OperatorError::Sink(e)) => {
-                matches!(**e, PluginError::Unavailable { .. })
-            }
-            _ => false,
-        };
-        transient && self.coordinator.checkpointed()
+        error.retryable() && self.coordinator.checkpointed()
     }
 
     /// Processes until the source ends, retrying failed epochs from the
@@ -61,7 +54,7 @@ impl Pipeline {
                     return Err(error);
                 }
                 let wait = backoff(attempt);
-                tracing::warn!(%error, epoch = self.coordinator.epoch(), attempt, wait_s = wait.as_secs(), "The epoch failed and was rolled back; retrying from the last checkpoint.");
+                tracing::warn!(%error, domain = %error.domain(), epoch = self.coordinator.epoch(), attempt, wait_s = wait.as_secs(), "The epoch failed and was rolled back; retrying from the last checkpoint.");
                 if !self.pause(wait) {
                     return Err(error);
                 }
@@ -107,7 +100,7 @@ impl Pipeline {
         let epoch = self.coordinator.epoch();
         for operator in self.chain.operators() {
             operator.on_start(epoch, true).map_err(|e| match e {
-                OperatorError::SinkOpen { index, error } => PipelineError::SinkSchema {
+                OperatorError::SinkOpen { index, error } => PipelineError::Sink {
                     file: self.summary.pipeline.clone(),
                     index,
                     error: SinkError::Plugin(error),
