@@ -4,16 +4,16 @@
 //! writing, reading and restoring a checkpoint takes (a restart pays the
 //! last two before its first record).
 
-use crate::checkpoint::{Checkpoint, Store};
-use crate::config::{PipelineConfig, WindowKind};
-use crate::pipeline::Plan;
-use crate::runtime::Runtime;
-use crate::source::{Position, RunMode};
-use crate::window::WindowOperator;
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
+use weir::checkpoint::{Checkpoint, Store};
+use weir::config::{PipelineConfig, WindowKind};
+use weir::pipeline::Plan;
+use weir::runtime::Runtime;
+use weir::source::{Position, RunMode};
+use weir::window::WindowOperator;
 
 #[derive(Debug, Serialize)]
 pub struct CheckpointBench {
@@ -150,7 +150,7 @@ fn state_cost(keys: usize) -> Result<StateCost, String> {
 
 pub fn run(rows: usize, runs: usize, keys: &[usize]) -> Result<CheckpointBench, String> {
     let runtime =
-        Runtime::new(crate::runtime::ComponentCache::from_env()).map_err(|e| e.to_string())?;
+        Runtime::new(weir::runtime::ComponentCache::from_env()).map_err(|e| e.to_string())?;
     let (mut off, mut on) = (Vec::new(), Vec::new());
     for _ in 0..runs.max(1) {
         off.push(throughput(&runtime, rows, false)?);
