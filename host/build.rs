@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
+    let started = std::time::SystemTime::now();
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.parent().unwrap().to_path_buf();
     let plugins = root.join("plugins");
@@ -63,9 +64,23 @@ fn main() {
     // folder: the nested cargo rewrites its `.d` files there on every run,
     // after this script started, which cargo would take as a change and
     // compile weir again on every build.
+    // Cargo compares these with the moment it started this script, so a
+    // component the nested build just wrote would count as changed and run
+    // this script, and compile weir, once more on the next build (after a
+    // fresh clone: `cargo build`, then the README's `cargo run` compiled weir
+    // twice). Those are dated back to just before this script started.
+    let before_this_run = started - std::time::Duration::from_secs(5);
     for entry in std::fs::read_dir(&out).expect("the plugins were built") {
         let path = entry.expect("a readable folder").path();
         if path.extension().is_some_and(|e| e == "wasm") {
+            let written = std::fs::metadata(&path).and_then(|m| m.modified());
+            if written.is_ok_and(|written| written >= before_this_run) {
+                std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|file| file.set_modified(before_this_run))
+                    .unwrap_or_else(|e| panic!("cannot date {}: {e}", path.display()));
+            }
             println!("cargo:rerun-if-changed={}", path.display());
         }
     }
