@@ -117,7 +117,10 @@ fn check_synopsis(block: &Block) {
         };
         let path: Vec<&str> = rest
             .split_whitespace()
-            .take_while(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+            .take_while(|w| {
+                w.starts_with(|c: char| c.is_ascii_lowercase())
+                    && w.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            })
             .collect();
         let out = Command::new(weir_bin())
             .args(&path)
@@ -175,6 +178,7 @@ fn preamble(bin: &Path) -> String {
         r#"set -euo pipefail
 export PATH={bin:?}:"$PATH"
 cargo() {{
+    {{ set +x; }} 2>/dev/null
     if [ "${{1:-}}" != run ]; then echo "docs test: runs only \`cargo run\`, not: cargo $*" >&2; return 97; fi
     shift
     local program=weir
@@ -184,9 +188,11 @@ cargo() {{
             -p) shift 2 ;;
             --bin) program=$2; shift 2 ;;
             --) shift; break ;;
-            *) echo "docs test: unexpected cargo run option $1" >&2; return 97 ;;
+            -*) echo "docs test: unexpected cargo run option $1" >&2; return 97 ;;
+            *) break ;;
         esac
     done
+    set -x
     {bin:?}/"$program" "$@"
 }}
 set -x
@@ -275,7 +281,11 @@ fn run_script(dir: &Path, script: &str, env: &[(&str, &str)], at: &str) -> Strin
     let stderr = read(Box::new(child.stderr.take().unwrap()));
     let status = child.wait().unwrap();
     let group = format!("-{}", child.id());
-    let _ = Command::new("kill").args(["-TERM", &group]).status();
+    // `--`: a negative number after it is a process group, not a signal.
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &group])
+        .stderr(std::process::Stdio::null())
+        .status();
     let text = stdout.join().unwrap() + &stderr.join().unwrap();
     assert!(
         status.success(),
@@ -307,10 +317,11 @@ fn every_readme_has_a_docs_test() {
         "examples/students/README.md",
         "examples/user-events/README.md",
     ];
-    let found: Vec<String> = readme_paths()
+    let mut found: Vec<String> = readme_paths()
         .iter()
         .map(|p| p.strip_prefix(root()).unwrap().display().to_string())
         .collect();
+    found.sort();
     assert_eq!(
         found, tested,
         "add a test in tests/e2e/docs.rs for each README"

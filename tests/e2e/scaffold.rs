@@ -2,7 +2,7 @@
 //! command and its sample pipeline runs.
 
 use std::process::Command;
-use weir_tests::{Scratch, root};
+use weir_tests::{Scratch, root, weir_bin};
 
 fn build_and_run(scratch: &Scratch, lang: &str) -> String {
     let name = format!("hello-{lang}");
