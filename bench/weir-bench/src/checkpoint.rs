@@ -8,12 +8,13 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
-use weir::checkpoint::{Checkpoint, Store};
+use weir::checkpoint::{Checkpoint, OperatorSnapshot, StateTable, Store};
 use weir::config::{PipelineConfig, WindowKind};
+use weir::operator::{Operator, StateTables};
 use weir::pipeline::Plan;
 use weir::runtime::Runtime;
 use weir::source::{Position, RunMode};
-use weir::window::WindowOperator;
+use weir::window::{WindowOperator, WindowStage};
 
 #[derive(Debug, Serialize)]
 pub struct CheckpointBench {
@@ -105,8 +106,9 @@ fn state_cost(keys: usize) -> Result<StateCost, String> {
     for b in &input {
         window.process(b, 0, Instant::now())?;
     }
+    let mut stage = WindowStage::new(window, &config);
     let started = Instant::now();
-    let state = window.snapshot();
+    let (build, tables) = stage.snapshot().expect("a window keeps state");
     let snapshot_ms = started.elapsed().as_secs_f64() * 1e3;
     let checkpoint = Checkpoint {
         pipeline: "bench".into(),
@@ -121,9 +123,14 @@ fn state_cost(keys: usize) -> Result<StateCost, String> {
             word_pos: 0,
         },
         batches: Vec::new(),
-        window: Some(state),
-        plugins: Vec::new(),
-        emitted: 0,
+        operators: vec![OperatorSnapshot {
+            name: stage.name().to_string(),
+            build,
+            tables: tables
+                .into_iter()
+                .map(|(name, bytes)| (name, StateTable(bytes)))
+                .collect(),
+        }],
     };
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let store =
@@ -135,8 +142,13 @@ fn state_cost(keys: usize) -> Result<StateCost, String> {
     let back = store.read(1)?;
     let read_ms = started.elapsed().as_secs_f64() * 1e3;
     let started = Instant::now();
-    let mut restored = WindowOperator::new(&config, &input[0].schema())?;
-    restored.restore(back.window.as_deref().unwrap_or_default())?;
+    let mut restored = WindowStage::new(WindowOperator::new(&config, &input[0].schema())?, &config);
+    let tables: StateTables = back.operators[0]
+        .tables
+        .iter()
+        .map(|(name, table)| (name.clone(), table.0.clone()))
+        .collect();
+    restored.restore(None, &tables).map_err(|e| e.to_string())?;
     let restore_ms = started.elapsed().as_secs_f64() * 1e3;
     Ok(StateCost {
         keys,

@@ -10,8 +10,9 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use weir::runtime::ReloadRequest;
 use weir::runtime::{BatchOutcome, ComponentCache, Runtime, TransformPlugin};
-use weir::transform::{ReloadRequest, TransformSlot};
+use weir::transform::TransformSlot;
 
 const BUILDS: [(&str, &[u8]); 2] = [
     ("v1", crate::guest!("tag_v1")),
