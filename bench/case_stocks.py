@@ -74,7 +74,8 @@ def check_summary(path, manifest):
 
 
 def run(root, work, rows, files, runs):
-    weir_bin = os.path.join(root, "target", "release", "weir")
+    # Where the build put it: CARGO_TARGET_DIR, as cargo itself reads it.
+    weir_bin = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "weir")
     python = sys.executable
     manifest = stocks_data.generate(os.path.join(work, "stocks"), rows, files)
     data = os.path.join(work, "stocks")

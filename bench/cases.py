@@ -28,7 +28,8 @@ def kafka(root, messages, runs):
 def boundary(root, rows, runs, language_rows):
     """The filter + uppercase transform as a Wasm component against the same
     logic natively (one process per run), then per plugin language."""
-    weir = os.path.join(root, "target", "release", "weir")
+    # Where the build put it: CARGO_TARGET_DIR, as cargo itself reads it.
+    weir = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "weir")
     reports = [_json([weir, "bench", "transform", "--rows", str(rows), "--batch", "8192",
                       "--repeat", "5"], root) for _ in range(runs)]
     if not all(r["outputs_equal"] for r in reports):

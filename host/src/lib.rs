@@ -8,7 +8,6 @@
 
 pub mod admin;
 pub mod avro;
-pub mod bench;
 pub mod capability;
 pub mod checkpoint;
 pub mod cli;

@@ -9,6 +9,23 @@ use weir_tests::cassandra::Cassandra;
 use weir_tests::services::{self, MYSQL_URL, POSTGRES_URL};
 use weir_tests::{Run, Scratch, toml_path, weir_bin};
 
+/// The `etl_*` tables and the example's epoch markers: held by this test and
+/// by the README's (tests/e2e/docs.rs), which run the same pipelines.
+pub(crate) static ETL_TABLES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Forgets the epochs an earlier run of the example committed: the example
+/// keeps checkpoints, and a run from an empty checkpoint folder that met
+/// them would refuse to start.
+pub(crate) fn reset_epoch_markers() {
+    for sql in [
+        "CREATE TABLE IF NOT EXISTS weir_epochs (sink_id VARCHAR(255) NOT NULL PRIMARY KEY, epoch BIGINT NOT NULL)",
+        "DELETE FROM weir_epochs WHERE sink_id LIKE 'etl-multi-sink/%'",
+    ] {
+        services::mariadb(sql);
+        services::psql(sql);
+    }
+}
+
 fn run(scratch: &Scratch, pipeline: &str, cassandra_url: &str) -> Run {
     let output = Command::new(weir_bin())
         .args(["run", pipeline, "--available-now"])
@@ -24,6 +41,8 @@ fn run(scratch: &Scratch, pipeline: &str, cassandra_url: &str) -> Run {
 
 #[test]
 fn etl_fans_one_stream_out_to_mysql_postgres_cassandra_and_parquet_and_elt_loads_raw_rows() {
+    let _tables = ETL_TABLES.lock().unwrap_or_else(|e| e.into_inner());
+    reset_epoch_markers();
     let scratch = Scratch::example("etl-multi-sink");
     // The keyspace is the sink's to create (create_keyspace = true).
     let cassandra = Cassandra::start();

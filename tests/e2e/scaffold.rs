@@ -2,7 +2,7 @@
 //! command and its sample pipeline runs.
 
 use std::process::Command;
-use weir_tests::{Scratch, root};
+use weir_tests::{Scratch, root, weir_bin};
 
 fn build_and_run(scratch: &Scratch, lang: &str) -> String {
     let name = format!("hello-{lang}");
@@ -88,4 +88,68 @@ fn new_refuses_an_existing_folder_and_a_bad_name() {
     assert!(err.contains("not a usable name"), "{err}");
     let err = scratch.weir(&["build"]).fails();
     assert!(err.contains("neither Cargo.toml nor build.sh"), "{err}");
+}
+
+/// As after `cargo install --path host`: the binary alone, away from the
+/// checkout it was built from. The commands run in a private mount
+/// namespace that lays an empty tmpfs over the checkout, so anything that
+/// still reads from it (an SDK path, a script, the plugins) fails as if the
+/// checkout had been moved away.
+#[test]
+fn an_installed_weir_builds_and_runs_a_rust_scaffold_without_the_checkout() {
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(weir_bin(), bin.join("weir")).unwrap();
+    let work = home.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    // The SDK's dependencies (wit-bindgen) compiled once across runs, in a
+    // folder outside the checkout.
+    let shared = std::env::temp_dir().join("weir-scaffold-installed-target");
+    std::fs::create_dir_all(&shared).unwrap();
+    let script = format!(
+        "mount -t tmpfs tmpfs {root:?}
+         test -z \"$(ls -A {root:?})\"
+         cd {work:?}
+         weir new transform --lang rust hello
+         cd hello
+         ln -s {shared:?} target
+         weir build
+         weir run pipeline.toml --available-now",
+        root = root().display().to_string(),
+        work = work.display().to_string(),
+        shared = shared.display().to_string(),
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-ec", &script])
+        .env("PATH", path)
+        .env("WEIR_CACHE_DIR", home.path().join("cache"))
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET_DIR")
+        .env_remove("WEIR_SDK_DIR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.ends_with("{\"value\":\"HELLO WEIR\"}\n{\"value\":\"STREAM PROCESSING\"}\n"),
+        "{stdout}\n{stderr}"
+    );
+    // Nothing the project was given names the checkout.
+    let project = work.join("hello");
+    let checkout = root().display().to_string();
+    for file in [
+        "Cargo.toml",
+        "README.md",
+        "pipeline.toml",
+        "weir-sdk/Cargo.toml",
+    ] {
+        let text = std::fs::read_to_string(project.join(file)).unwrap();
+        assert!(
+            !text.contains(&checkout),
+            "{file} names the checkout:\n{text}"
+        );
+    }
 }

@@ -29,9 +29,9 @@ fn processed(outcome: BatchOutcome) -> (RecordBatch, Vec<u32>) {
 
 #[test]
 fn filter_and_builders_match_the_native_transform() {
-    let input = weir::bench::generate(20_000, 4096);
+    let input = weir_tests::uppercase::generate(20_000, 4096);
     let config = vec![("min_score".to_string(), "0.5".to_string())];
-    let mut plugin = load("uppercase", config, weir::bench::input_schema());
+    let mut plugin = load("uppercase", config, weir_tests::uppercase::input_schema());
     assert_eq!(
         plugin.projection(),
         Some(&[1usize, 3][..]),
@@ -41,8 +41,11 @@ fn filter_and_builders_match_the_native_transform() {
         .iter()
         .map(|b| processed(plugin.process(b)).0)
         .collect();
-    let native: Vec<RecordBatch> = input.iter().map(weir::bench::native_uppercase).collect();
-    let schema = weir::bench::input_schema();
+    let native: Vec<RecordBatch> = input
+        .iter()
+        .map(weir_tests::uppercase::native_uppercase)
+        .collect();
+    let schema = weir_tests::uppercase::input_schema();
     let (wasm, native) = (
         concat_batches(&schema, &wasm).unwrap(),
         concat_batches(&schema, &native).unwrap(),

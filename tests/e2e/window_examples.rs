@@ -117,7 +117,8 @@ fn stocks_minute_bars_match_the_input_and_open_minutes_wait_for_more() {
     assert_eq!(got, closed);
     assert!(summary.contains("4 groups open"), "{summary}");
 
-    // --flush closes them all.
+    // The next run resumes from the example's checkpoint, with the open
+    // minutes in it; --flush closes them, after the ones already written.
     scratch
         .weir(&["run", "pipeline.toml", "--available-now", "--flush"])
         .ok();

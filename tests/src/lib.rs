@@ -7,6 +7,7 @@ pub mod kafka;
 pub mod proxy;
 pub mod registry;
 pub mod services;
+pub mod uppercase;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,178 +1,25 @@
-//! `weir bench …`: the benchmark commands; each prints a JSON report.
+//! `weir bench …`: forwards to the `weir-bench` program beside this binary,
+//! so that the release `weir` carries neither the benchmarks nor the test
+//! guests they embed (bench/weir-bench).
 
-use super::config_pairs;
-use crate::config::WindowKind;
-use anyhow::{Context, anyhow};
-use clap::Subcommand;
-use std::path::PathBuf;
+use anyhow::anyhow;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
 
-#[derive(Subcommand)]
-pub(super) enum BenchCommand {
-    /// Throughput with a checkpoint every second against none, and the
-    /// cost of checkpointing and restoring window state by size; prints JSON.
-    Checkpoint {
-        #[arg(long, default_value_t = 2_000_000)]
-        rows: usize,
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
-        /// Window groups of each state-size point (comma-separated).
-        #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
-        keys: Vec<usize>,
-    },
-    /// Rows per second into a window, and peak memory; prints JSON.
-    Window {
-        #[arg(long, value_parser = ["tumbling", "sliding"], default_value = "tumbling")]
-        kind: String,
-        #[arg(long, default_value_t = 1_000_000)]
-        rows: usize,
-        #[arg(long, default_value_t = 10)]
-        keys: usize,
-        #[arg(long, default_value_t = 8192)]
-        batch: usize,
-    },
-    /// Hot reloads under load, alternating two builds; prints the stall per
-    /// reload and checks each row was processed once, by one build.
-    Reload {
-        #[arg(long, default_value_t = 100)]
-        reloads: usize,
-        #[arg(long, default_value_t = 1024)]
-        batch: usize,
-        /// Milliseconds between reloads.
-        #[arg(long, default_value_t = 20)]
-        interval_ms: u64,
-    },
-    /// Rows per second through one bundled sink, from in-memory batches;
-    /// prints JSON (scripts/bench-sinks compares it with bulk loaders).
-    Sink {
-        /// A bundled sink, e.g. builtin:postgres.
-        plugin: String,
-        /// The database URL, for SQL sinks.
-        #[arg(long)]
-        url: Option<String>,
-        /// The directory, for file sinks.
-        #[arg(long)]
-        directory: Option<PathBuf>,
-        /// A config entry for the sink, KEY=VALUE (repeatable).
-        #[arg(long = "config", value_name = "KEY=VALUE")]
-        config: Vec<String>,
-        #[arg(long, default_value_t = 1_000_000)]
-        rows: usize,
-        #[arg(long, default_value_t = 8192)]
-        batch: usize,
-    },
-    /// Filter + uppercase natively and as a Wasm component; prints JSON.
-    Transform {
-        #[arg(long, default_value_t = 1_000_000)]
-        rows: usize,
-        #[arg(long, default_value_t = 8192)]
-        batch: usize,
-        /// Runs to take the median of.
-        #[arg(long, default_value_t = 5)]
-        repeat: usize,
-        /// Another component with the same logic (default: the bundled one).
-        #[arg(long)]
-        plugin: Option<PathBuf>,
-    },
-    /// Kafka consume + decode (JSON, Avro) through a pass-through Wasm
-    /// transform against a bare rdkafka consumer; prints JSON.
-    /// scripts/bench-kafka starts a broker and a registry and runs it.
-    Kafka {
-        #[arg(long)]
-        brokers: String,
-        /// A Confluent-compatible schema registry (for the Avro half).
-        #[arg(long)]
-        registry: String,
-        #[arg(long, default_value_t = 1_000_000)]
-        messages: usize,
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
-    },
-}
-
-pub(super) fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
-    match command {
-        BenchCommand::Checkpoint { rows, runs, keys } => {
-            let report =
-                crate::bench::checkpoint::run(rows, runs, &keys).map_err(|e| anyhow!(e))?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        BenchCommand::Window {
-            kind,
-            rows,
-            keys,
-            batch,
-        } => {
-            let kind = if kind == "sliding" {
-                WindowKind::Sliding
-            } else {
-                WindowKind::Tumbling
-            };
-            let report =
-                crate::bench::window::run(kind, rows, keys, batch).map_err(|e| anyhow!(e))?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        BenchCommand::Reload {
-            reloads,
-            batch,
-            interval_ms,
-        } => {
-            let report = crate::bench::reload::run(
-                reloads.max(1),
-                batch.max(1),
-                std::time::Duration::from_millis(interval_ms),
-            )?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(
-                if report.lost == 0 && report.duplicated == 0 && report.state_carried {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                },
-            )
-        }
-        BenchCommand::Sink {
-            plugin,
-            url,
-            directory,
-            config,
-            rows,
-            batch,
-        } => {
-            let config = config_pairs(&config)?;
-            let report = crate::bench::sink::run(&plugin, url, directory, config, rows, batch)?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        BenchCommand::Transform {
-            rows,
-            batch,
-            repeat,
-            plugin,
-        } => {
-            let bytes = plugin
-                .map(|p| std::fs::read(&p).with_context(|| format!("cannot read {}", p.display())))
-                .transpose()?;
-            let report =
-                crate::bench::transform::run(rows, batch.max(1), repeat, bytes.as_deref())?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(if report.outputs_equal {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
-        BenchCommand::Kafka {
-            brokers,
-            registry,
-            messages,
-            runs,
-        } => {
-            let report = crate::bench::kafka::run(&brokers, &registry, messages, runs)?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(ExitCode::SUCCESS)
-        }
+/// Replaces this process with `weir-bench ARGS…`; returns only if it cannot.
+pub(super) fn run(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe()
+        .map_err(|e| anyhow!("cannot find where this weir binary is: {e}"))?;
+    let bench = exe.with_file_name("weir-bench");
+    if !bench.is_file() {
+        return Err(anyhow!(
+            "the benchmarks are a program of their own, {}, which is not built: \
+             run `cargo build --release --workspace` in the weir checkout \
+             (it builds weir-bench beside weir)",
+            bench.display()
+        ));
     }
+    let error = std::process::Command::new(&bench).args(args).exec();
+    Err(anyhow!("cannot run {}: {error}", bench.display()))
 }

@@ -106,10 +106,14 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
-    /// Benchmarks (run them on a release build).
+    /// Benchmarks, run on a release build: `weir bench --help` lists them
+    /// (they are the program weir-bench, built beside weir by
+    /// `cargo build --release --workspace`).
+    #[command(disable_help_flag = true)]
     Bench {
-        #[command(subcommand)]
-        command: bench::BenchCommand,
+        /// The benchmark and its arguments, passed to weir-bench.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
     },
 }
 
@@ -293,7 +297,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::devtools::scaffold::build(&dir).map_err(|e| anyhow!(e))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { command } => bench::run(command),
+        Command::Bench { args } => bench::run(&args),
     }
 }
 

@@ -18,7 +18,57 @@ const WIT: [(&str, &str); 2] = [
     ("types.wit", include_str!("../../../../wit/types.wit")),
 ];
 
-/// Where this weir's SDKs are: `$WEIR_SDK_DIR`, else the checkout it was built from.
+// The Rust and Python SDKs, as host/build.rs lists them (RUST_SDK, PYTHON_SDK).
+include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
+
+/// The folder a Rust project keeps its copy of the SDK in: the project then
+/// builds with this weir's contract wherever weir was installed from.
+const VENDORED_SDK: &str = "weir-sdk";
+
+/// The SDK's manifest for a copy outside weir's workspace: the keys it
+/// inherits from the workspace, written out.
+fn vendored_manifest(manifest: &str) -> String {
+    let values = [
+        ("version", env!("CARGO_PKG_VERSION")),
+        ("edition", EDITION),
+        ("rust-version", env!("CARGO_PKG_RUST_VERSION")),
+        ("license", env!("CARGO_PKG_LICENSE")),
+    ];
+    manifest
+        .lines()
+        .map(|line| {
+            values
+                .iter()
+                .find(|(key, _)| line.trim() == format!("{key}.workspace = true"))
+                .map(|(key, value)| format!("{key} = {value:?}"))
+                .unwrap_or_else(|| line.to_string())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// The edition of weir's workspace, which the SDK is written in.
+const EDITION: &str = "2024";
+
+/// The Rust SDK's files as they go into a project's `weir-sdk/`: the
+/// contract beside the sources, where the copied `generate!` finds it.
+fn vendored_rust_sdk() -> Vec<(String, String)> {
+    RUST_SDK
+        .iter()
+        .map(|(path, text)| {
+            let text = match *path {
+                "Cargo.toml" => vendored_manifest(text),
+                // In weir's tree the contract is two folders up (wit/).
+                "src/lib.rs" => text.replace("path: \"../../wit\"", "path: \"wit\""),
+                _ => text.to_string(),
+            };
+            (format!("{VENDORED_SDK}/{path}"), text)
+        })
+        .collect()
+}
+
+/// Where this weir's C SDK is: `$WEIR_SDK_DIR`, else the checkout it was built from.
 fn sdk_dir() -> PathBuf {
     std::env::var_os("WEIR_SDK_DIR")
         .map(PathBuf::from)
@@ -40,8 +90,15 @@ pub fn new_transform(language: Language, name: &str, dir: &Path) -> Result<PathB
     if root.exists() {
         return Err(format!("{} already exists", root.display()));
     }
-    let sdk = std::fs::canonicalize(sdk_dir())
-        .map_err(|e| format!("cannot find the weir SDKs at {}: {e}", sdk_dir().display()))?;
+    // Only the C build still reads the SDK from a checkout.
+    let sdk = || {
+        std::fs::canonicalize(sdk_dir()).map_err(|e| {
+            format!(
+                "cannot find the weir C SDK at {}: {e} (set WEIR_SDK_DIR to a weir checkout's sdk/)",
+                sdk_dir().display()
+            )
+        })
+    };
     let module = name.replace('-', "_");
     let fill = |template: &str| template.replace("{{name}}", name);
     let (files, component, build): (Vec<(&str, String)>, String, &str) = match language {
@@ -50,8 +107,7 @@ pub fn new_transform(language: Language, name: &str, dir: &Path) -> Result<PathB
                 (
                     "Cargo.toml",
                     format!(
-                        "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nweir-sdk = {{ path = {:?} }}\n\n[profile.release]\nlto = true\nstrip = \"debuginfo\"\n\n[workspace]\n",
-                        sdk.join("rust").display().to_string()
+                        "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\n# This weir's SDK, copied into the project by `weir new`.\nweir-sdk = {{ path = \"{VENDORED_SDK}\" }}\n\n[profile.release]\nlto = true\nstrip = \"debuginfo\"\n\n[workspace]\n"
                     ),
                 ),
                 (
@@ -61,7 +117,7 @@ pub fn new_transform(language: Language, name: &str, dir: &Path) -> Result<PathB
                 ("src/lib.rs", fill(include_str!("rust_lib.rs.txt"))),
             ],
             format!("target/wasm32-wasip2/release/{module}.wasm"),
-            "rustup target add wasm32-wasip2   # once\ncargo build --release   # into ./target (unset CARGO_TARGET_DIR if you set one)",
+            "rustup target add wasm32-wasip2   # once\nweir build   # cargo build --release, into ./target (unset CARGO_TARGET_DIR if you set one)",
         ),
         Language::Python => (
             vec![
@@ -69,8 +125,7 @@ pub fn new_transform(language: Language, name: &str, dir: &Path) -> Result<PathB
                 (
                     "build.sh",
                     format!(
-                        "#!/bin/sh\n# componentize-py 0.25.1 from PyPI: pip install componentize-py==0.25.1\nset -e\ncd \"$(dirname \"$0\")\"\n\"${{COMPONENTIZE_PY:-componentize-py}}\" -d wit -w transform componentize app -p . -p {:?} -o {module}.wasm\n",
-                        sdk.join("python").display().to_string()
+                        "#!/bin/sh\n# componentize-py 0.25.1 from PyPI: pip install componentize-py==0.25.1\n# The weir SDK is the copy in ./weir.\nset -e\ncd \"$(dirname \"$0\")\"\n\"${{COMPONENTIZE_PY:-componentize-py}}\" -d wit -w transform componentize app -p . -o {module}.wasm\n"
                     ),
                 ),
             ],
@@ -94,24 +149,37 @@ pub fn new_transform(language: Language, name: &str, dir: &Path) -> Result<PathB
             format!("{module}.wasm"),
             "./build.sh",
         ),
-        Language::C => (
-            vec![
-                ("app.c", fill(include_str!("c_app.c.txt"))),
-                (
-                    "build.sh",
-                    format!(
-                        "#!/bin/sh\n# clang-19 and wasi-libc (Debian: apt-get install clang-19 lld-19 wasi-libc\n# libclang-rt-19-dev-wasm32); weir's build-c-plugin installs wit-bindgen-cli\n# 0.63.0 and wasm-tools 1.263.0 once, and links weir's C SDK ({}).\nset -e\ncd \"$(dirname \"$0\")\"\n\"${{WEIR_BUILD_C:-{}}}\" . {module}.wasm\n",
-                        sdk.join("c").display(),
-                        sdk.parent()
-                            .unwrap_or(&sdk)
-                            .join("scripts/build-c-plugin")
-                            .display()
+        Language::C => {
+            let sdk = sdk()?;
+            (
+                vec![
+                    ("app.c", fill(include_str!("c_app.c.txt"))),
+                    (
+                        "build.sh",
+                        format!(
+                            "#!/bin/sh\n# clang-19 and wasi-libc (Debian: apt-get install clang-19 lld-19 wasi-libc\n# libclang-rt-19-dev-wasm32); weir's build-c-plugin installs wit-bindgen-cli\n# 0.63.0 and wasm-tools 1.263.0 once, and links weir's C SDK ({}).\nset -e\ncd \"$(dirname \"$0\")\"\n\"${{WEIR_BUILD_C:-{}}}\" . {module}.wasm\n",
+                            sdk.join("c").display(),
+                            sdk.parent()
+                                .unwrap_or(&sdk)
+                                .join("scripts/build-c-plugin")
+                                .display()
+                        ),
                     ),
-                ),
-            ],
-            format!("{module}.wasm"),
-            "./build.sh",
-        ),
+                ],
+                format!("{module}.wasm"),
+                "./build.sh",
+            )
+        }
+    };
+    // The SDK a project builds against, copied in: nothing then points back
+    // at the checkout weir was built from.
+    let vendored: Vec<(String, String)> = match language {
+        Language::Rust => vendored_rust_sdk(),
+        Language::Python => PYTHON_SDK
+            .iter()
+            .map(|(path, text)| (path.to_string(), text.to_string()))
+            .collect(),
+        Language::Js | Language::C => Vec::new(),
     };
     let pipeline = format!(
         "# A sample pipeline for {name}: input.txt, line by line, through the plugin to stdout.\n\
@@ -133,16 +201,27 @@ pub fn new_transform(language: Language, name: &str, dir: &Path) -> Result<PathB
         // Python and JS builds read the contract from the project itself.
         all.extend(WIT.iter().map(|(file, text)| (*file, text.to_string())));
     }
+    let all = all
+        .into_iter()
+        .map(|(file, text)| {
+            let path = if file.ends_with(".wit") {
+                Path::new("wit").join(file)
+            } else {
+                PathBuf::from(file)
+            };
+            (path, text)
+        })
+        .chain(
+            vendored
+                .into_iter()
+                .map(|(file, text)| (PathBuf::from(file), text)),
+        );
     for (file, text) in all {
-        let path = if file.ends_with(".wit") {
-            root.join("wit").join(file)
-        } else {
-            root.join(file)
-        };
+        let path = root.join(&file);
         std::fs::create_dir_all(path.parent().expect("inside the project"))
             .map_err(|e| e.to_string())?;
         std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        if file == "build.sh" {
+        if file == Path::new("build.sh") {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
                 .map_err(|e| e.to_string())?;
@@ -173,5 +252,38 @@ pub fn build(dir: &Path) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{program} failed in {} ({status})", dir.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vendored_sdk_inherits_nothing_from_weirs_workspace() {
+        let sdk = vendored_rust_sdk();
+        let manifest = &sdk
+            .iter()
+            .find(|(p, _)| p == "weir-sdk/Cargo.toml")
+            .unwrap()
+            .1;
+        assert!(!manifest.contains(".workspace"), "{manifest}");
+        assert!(manifest.contains(&format!("version = {:?}", env!("CARGO_PKG_VERSION"))));
+        let lib = &sdk
+            .iter()
+            .find(|(p, _)| p == "weir-sdk/src/lib.rs")
+            .unwrap()
+            .1;
+        assert!(
+            lib.contains("path: \"wit\""),
+            "the SDK's generate! must find the copied contract"
+        );
+        assert!(sdk.iter().any(|(p, _)| p == "weir-sdk/wit/world.wit"));
+        let root =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml")).unwrap();
+        assert!(
+            root.contains(&format!("edition = {EDITION:?}")),
+            "EDITION follows the workspace"
+        );
     }
 }

@@ -3,14 +3,14 @@
 //! capability, the encoding and the database. scripts/bench-sinks puts it
 //! beside each database's own bulk path.
 
-use crate::config::{ConnectionConfig, PluginSinkConfig, SinkConfig};
-use crate::runtime::{ComponentCache, Runtime};
 use arrow::array::{Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+use weir::config::{ConnectionConfig, PluginSinkConfig, SinkConfig};
+use weir::runtime::{ComponentCache, Runtime};
 
 #[derive(Debug, serde::Serialize)]
 pub struct SinkBench {
@@ -95,20 +95,20 @@ pub fn run(
         memory_limit_mb: 1024,
     });
     let (schema, batches) = batches(rows, batch.max(1));
-    let planned = crate::sink::plan(&entry, &connections, &runtime)?;
+    let planned = weir::sink::plan(&entry, &connections, &runtime)?;
     let mut sink = planned.open(&runtime, schema, &[])?;
     let started = Instant::now();
     for b in &batches {
         match sink.write(b)? {
-            crate::runtime::SinkOutcome::Written { rejections } if rejections.is_empty() => {}
-            crate::runtime::SinkOutcome::Written { rejections } => {
+            weir::runtime::SinkOutcome::Written { rejections } if rejections.is_empty() => {}
+            weir::runtime::SinkOutcome::Written { rejections } => {
                 anyhow::bail!(
                     "the sink refused {} rows: {}",
                     rejections.len(),
                     rejections[0].1
                 )
             }
-            crate::runtime::SinkOutcome::Failed { reason } => anyhow::bail!("{reason}"),
+            weir::runtime::SinkOutcome::Failed { reason } => anyhow::bail!("{reason}"),
         }
     }
     sink.pre_commit(1)?;

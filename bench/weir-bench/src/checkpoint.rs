@@ -4,17 +4,17 @@
 //! writing, reading and restoring a checkpoint takes (a restart pays the
 //! last two before its first record).
 
-use crate::checkpoint::{Checkpoint, OperatorSnapshot, StateTable, Store};
-use crate::config::{PipelineConfig, WindowKind};
-use crate::operator::{Operator, StateTables};
-use crate::pipeline::Plan;
-use crate::runtime::Runtime;
-use crate::source::{Position, RunMode};
-use crate::window::{WindowOperator, WindowStage};
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
+use weir::checkpoint::{Checkpoint, OperatorSnapshot, StateTable, Store};
+use weir::config::{PipelineConfig, WindowKind};
+use weir::operator::{Operator, StateTables};
+use weir::pipeline::Plan;
+use weir::runtime::Runtime;
+use weir::source::{Position, RunMode};
+use weir::window::{WindowOperator, WindowStage};
 
 #[derive(Debug, Serialize)]
 pub struct CheckpointBench {
@@ -162,7 +162,7 @@ fn state_cost(keys: usize) -> Result<StateCost, String> {
 
 pub fn run(rows: usize, runs: usize, keys: &[usize]) -> Result<CheckpointBench, String> {
     let runtime =
-        Runtime::new(crate::runtime::ComponentCache::from_env()).map_err(|e| e.to_string())?;
+        Runtime::new(weir::runtime::ComponentCache::from_env()).map_err(|e| e.to_string())?;
     let (mut off, mut on) = (Vec::new(), Vec::new());
     for _ in 0..runs.max(1) {
         off.push(throughput(&runtime, rows, false)?);

@@ -2,12 +2,12 @@
 //! with a given number of distinct keys, and the process's peak memory. Run
 //! one configuration per process: peak memory is per process.
 
-use crate::config::{LatePolicy, OutputMode, WindowConfig, WindowKind};
-use crate::window::WindowOperator;
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;
+use weir::config::{LatePolicy, OutputMode, WindowConfig, WindowKind};
+use weir::window::WindowOperator;
 
 #[derive(Debug, Serialize)]
 pub struct WindowBench {

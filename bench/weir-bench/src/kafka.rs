@@ -6,11 +6,6 @@
 //! are not counted. A benchmark, not a test: run it on a release build
 //! (scripts/bench-kafka starts Tansu and the registry and runs it).
 
-use crate::avro::{AvroEncoder, Registry};
-use crate::capability::kafka::producer::KafkaProducer;
-use crate::config::kafka::{KafkaSourceConfig, RegistryConfig};
-use crate::runtime::{BatchOutcome, ComponentCache, Runtime, TransformPlugin};
-use crate::source::{KafkaSource, RunMode, Source};
 use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use rdkafka::ClientConfig;
@@ -19,8 +14,13 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
+use weir::avro::{AvroEncoder, Registry};
+use weir::capability::kafka::producer::KafkaProducer;
+use weir::config::kafka::{KafkaSourceConfig, RegistryConfig};
+use weir::runtime::{BatchOutcome, ComponentCache, Runtime, TransformPlugin};
+use weir::source::{KafkaSource, RunMode, Source};
 
-const ECHO_PLUGIN: &[u8] = include_bytes!(concat!(env!("WEIR_PLUGIN_DIR"), "/echo.wasm"));
+const ECHO_PLUGIN: &[u8] = crate::guest!("echo");
 
 #[derive(Debug, Serialize)]
 pub struct KafkaBench {
@@ -108,7 +108,7 @@ fn produce(
         let batch = rows(from, chunk.min(messages - from));
         let values: Vec<Vec<u8>> = match avro.as_deref_mut() {
             Some(encoder) => encoder.encode(&batch).map_err(anyhow::Error::msg)?,
-            None => crate::dead_letter::rows_as_json(&batch)
+            None => weir::dead_letter::rows_as_json(&batch)
                 .iter()
                 .map(|r| r.to_string().into_bytes())
                 .collect(),

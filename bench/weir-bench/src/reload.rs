@@ -4,25 +4,19 @@
 //! input row came out once, from one build, with the plugin's state
 //! carried across every swap.
 
-use crate::runtime::ReloadRequest;
-use crate::runtime::{BatchOutcome, ComponentCache, Runtime, TransformPlugin};
-use crate::transform::TransformSlot;
 use arrow::array::{AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use weir::runtime::ReloadRequest;
+use weir::runtime::{BatchOutcome, ComponentCache, Runtime, TransformPlugin};
+use weir::transform::TransformSlot;
 
 const BUILDS: [(&str, &[u8]); 2] = [
-    (
-        "v1",
-        include_bytes!(concat!(env!("WEIR_PLUGIN_DIR"), "/tag_v1.wasm")),
-    ),
-    (
-        "v2",
-        include_bytes!(concat!(env!("WEIR_PLUGIN_DIR"), "/tag_v2.wasm")),
-    ),
+    ("v1", crate::guest!("tag_v1")),
+    ("v2", crate::guest!("tag_v2")),
 ];
 
 #[derive(Debug, Serialize)]
