@@ -19,6 +19,8 @@ pub struct PipelineStatus {
     pub dead_lettered: u64,
     /// The window's event-time watermark, if there is a window.
     pub watermark: Option<String>,
+    /// How far the source has read (files done, partition offsets).
+    pub source: crate::source::SourceProgress,
     pub plugins: Vec<PluginStatus>,
     /// Every reload and rollback, oldest first (the last 100).
     pub reloads: Vec<ReloadEvent>,

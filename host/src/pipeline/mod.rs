@@ -526,6 +526,7 @@ impl Pipeline {
             .as_ref()
             .and_then(|w| w.watermark())
             .map(show_time);
+        let progress = self.source.progress();
         self.board.publish(|s| {
             s.pipeline = summary.pipeline.clone();
             s.state = state.to_string();
@@ -534,6 +535,7 @@ impl Pipeline {
             s.rows_out = summary.rows_out;
             s.dead_lettered = self.dead_letter.written;
             s.watermark = watermark;
+            s.source = progress;
             s.plugins = plugins;
         });
     }
