@@ -4,6 +4,7 @@
 mod boundary;
 mod check;
 mod checkpoints;
+mod cli;
 mod etl_example;
 mod kafka;
 mod languages;
