@@ -6,6 +6,7 @@ use crate::observe::progress::LogWriter;
 use anyhow::Context;
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
 /// The logging flags, global to every command.
 #[derive(clap::Args)]
@@ -38,6 +39,17 @@ pub(super) fn init(args: &LogArgs) -> anyhow::Result<()> {
     } else {
         ("info".to_string(), "the default")
     };
+    // A bare word is a target to tracing (`loud` logs target `loud` at
+    // every level); on the flag it is far more likely a mistyped level.
+    if from == "--log-level"
+        && let Some(word) = directives
+            .split(',')
+            .find(|d| !d.contains('=') && d.parse::<LevelFilter>().is_err())
+    {
+        anyhow::bail!(
+            "--log-level {directives:?}: {word:?} is not a level (off, error, warn, info, debug, trace); a target takes one as TARGET=LEVEL"
+        );
+    }
     let filter = EnvFilter::try_new(&directives).with_context(|| {
         format!(
             "{from} {directives:?} is not a log level (error, warn, info, debug, trace) nor filter directives"

@@ -37,7 +37,7 @@ impl Progress {
             return None;
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(spinner_style());
+        bar.set_style(style(false, false));
         *ACTIVE.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar.clone());
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
@@ -73,33 +73,48 @@ impl Drop for Progress {
     }
 }
 
-fn spinner_style() -> ProgressStyle {
-    ProgressStyle::with_template("{spinner} {msg}").expect("a valid template")
-}
-
-fn bar_style() -> ProgressStyle {
-    ProgressStyle::with_template("{spinner} [{bar:30}] {percent:>3}% {msg}, ETA {eta}")
+/// The counts on the first line; the bar, when the total is known, and the
+/// source's detail (files, partitions) each on a line of their own, so no
+/// line outgrows a terminal.
+fn style(with_total: bool, with_detail: bool) -> ProgressStyle {
+    let mut template = String::from("{spinner} {prefix}");
+    if with_total {
+        template.push_str("\n  [{bar:30}] {percent:>3}% ETA {eta}");
+    }
+    if with_detail {
+        template.push_str("\n  {wide_msg}");
+    }
+    ProgressStyle::with_template(&template)
         .expect("a valid template")
         .progress_chars("=> ")
 }
 
 fn draw(bar: ProgressBar, board: StatusBoard, stop: Arc<AtomicBool>) {
     let started = Instant::now();
-    let mut with_total = false;
-    while !stop.load(Ordering::Relaxed) {
+    let mut shape = None;
+    loop {
+        // Once asked to stop, the board holds the run's end: draw it last.
+        let last = stop.load(Ordering::Relaxed);
         let status = board.snapshot();
-        match total(&status.source) {
+        let total = total(&status.source);
+        let detail = detail(&status.source);
+        let wanted = (total.is_some(), !detail.is_empty());
+        if shape != Some(wanted) {
+            bar.set_style(style(wanted.0, wanted.1));
+            shape = Some(wanted);
+        }
+        bar.set_prefix(counts(&status, started.elapsed()));
+        bar.set_message(detail);
+        match total {
             Some((done, total)) => {
-                if !with_total {
-                    bar.set_style(bar_style());
-                    with_total = true;
-                }
                 bar.set_length(total);
                 bar.set_position(done.min(total));
             }
             None => bar.tick(),
         }
-        bar.set_message(message(&status, started.elapsed()));
+        if last {
+            break;
+        }
         std::thread::sleep(TICK);
     }
 }
@@ -123,30 +138,33 @@ fn total(source: &SourceProgress) -> Option<(u64, u64)> {
     (total > 0).then_some((done, total))
 }
 
-/// "1,234 records, 5,678 rows/s, 0 dead-lettered, files 1/3".
-fn message(status: &PipelineStatus, elapsed: Duration) -> String {
+/// "1,234 records, 5,678 rows/s, 0 dead-lettered".
+fn counts(status: &PipelineStatus, elapsed: Duration) -> String {
     let rate = status.records_read as f64 / elapsed.as_secs_f64().max(0.001);
-    let mut text = format!(
+    format!(
         "{} records, {} rows/s, {} dead-lettered",
         HumanCount(status.records_read),
         HumanCount(rate as u64),
         HumanCount(status.dead_lettered)
-    );
-    let source = &status.source;
-    if let Some(files) = source.files {
-        text.push_str(&format!(", files {}/{}", files.done, files.total));
+    )
+}
+
+/// "files 1/3", or "events/0 at 120 of 500, events/1 at 80 of 80".
+fn detail(source: &SourceProgress) -> String {
+    let mut parts = Vec::new();
+    // Files are known once the folder is listed.
+    if let Some(files) = source.files.filter(|f| f.total > 0) {
+        parts.push(format!("files {}/{}", files.done, files.total));
     }
     for p in source.partitions.iter().take(PARTITIONS_SHOWN) {
-        text.push_str(&format!(", {}/{} at {}", p.topic, p.partition, p.next));
-        if let Some(end) = p.end {
-            text.push_str(&format!(" of {end}"));
-        }
+        let end = p.end.map(|end| format!(" of {end}")).unwrap_or_default();
+        parts.push(format!("{}/{} at {}{end}", p.topic, p.partition, p.next));
     }
     if source.partitions.len() > PARTITIONS_SHOWN {
         let more = source.partitions.len() - PARTITIONS_SHOWN;
-        text.push_str(&format!(", {more} more partitions"));
+        parts.push(format!("{more} more partitions"));
     }
-    text
+    parts.join(", ")
 }
 
 /// Where log lines go: stderr, above the progress bar when one is drawn
@@ -204,9 +222,10 @@ mod tests {
             source,
             ..PipelineStatus::default()
         };
-        let text = message(&status, Duration::from_secs(1));
-        assert!(text.contains("events/0 at 150 of 200"), "{text}");
-        assert!(text.contains("350 rows/s"), "{text}");
+        let text = detail(&status.source);
+        assert_eq!(text, "events/0 at 150 of 200, events/1 at 300 of 300");
+        let text = counts(&status, Duration::from_secs(1));
+        assert_eq!(text, "350 records, 350 rows/s, 0 dead-lettered");
     }
 
     #[test]
@@ -220,11 +239,7 @@ mod tests {
             partitions: Vec::new(),
         };
         assert_eq!(total(&source), Some((10, 30)));
-        let status = PipelineStatus {
-            source,
-            ..PipelineStatus::default()
-        };
-        assert!(message(&status, Duration::from_secs(1)).contains("files 1/3"));
+        assert_eq!(detail(&source), "files 1/3");
     }
 
     #[test]

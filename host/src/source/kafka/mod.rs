@@ -387,13 +387,16 @@ impl Source for KafkaSource {
                 .iter()
                 .map(|(p, &high)| {
                     let start = end.starts.get(p).copied().unwrap_or(0);
-                    let next = self.positions.get(p).copied().unwrap_or(start);
+                    let next = self.positions.get(p).copied().unwrap_or(start).max(start);
                     PartitionProgress {
                         topic: p.0.clone(),
                         partition: p.1,
                         start,
-                        next: next.max(start),
-                        end: Some(high),
+                        next,
+                        // Read past it, the end offset was out of date (a
+                        // broker can report one below the true end; the
+                        // run reads on until idle, see docs/kafka.md).
+                        end: Some(high.max(next)),
                     }
                 })
                 .collect(),
