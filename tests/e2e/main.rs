@@ -8,6 +8,7 @@ mod cli;
 mod etl_example;
 mod kafka;
 mod languages;
+mod layering;
 mod plugin_errors;
 mod reload;
 mod rows;

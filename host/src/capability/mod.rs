@@ -4,6 +4,7 @@
 
 pub mod cql;
 pub mod files;
+pub mod json;
 pub mod kafka;
 pub mod sql;
 

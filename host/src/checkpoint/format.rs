@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 const MAGIC: &[u8; 8] = b"WEIRCKPT";
 /// Bumped when the body's layout changes; older files are then refused.
-pub const FORMAT_VERSION: u16 = 1;
+/// 2: each operator's state under its stage name (1 had window and plugin
+/// state in fields of their own).
+pub const FORMAT_VERSION: u16 = 2;
 const HEADER: usize = MAGIC.len() + 2 + 32;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,21 +26,30 @@ pub struct Checkpoint {
     pub end: Position,
     /// The epoch's batches in order, so a replay cuts the same batches.
     pub batches: Vec<Mark>,
-    /// The window operator's state at the barrier (as bytes, not a
-    /// sequence of numbers: postcard then copies it whole).
-    #[serde(with = "serde_bytes")]
-    pub window: Option<Vec<u8>>,
-    pub plugins: Vec<PluginSnapshot>,
-    /// Aggregate rows the window had emitted (the next one's `_offset`).
-    pub emitted: i64,
+    /// The state of every operator that keeps any, in pipeline order.
+    pub operators: Vec<OperatorSnapshot>,
 }
 
 /// A transform's key-value state and the build that wrote it.
+/// One operator's state, as [`crate::operator::Operator::snapshot`] gave it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PluginSnapshot {
+pub struct OperatorSnapshot {
+    /// The stage's name (`transform:NAME`, `window`).
     pub name: String,
-    pub sha256: String,
-    pub state: BTreeMap<String, Vec<u8>>,
+    /// The build that made the state: a plugin's SHA-256.
+    pub build: Option<String>,
+    pub tables: BTreeMap<String, StateTable>,
+}
+
+/// One state table's bytes (as bytes, not a sequence of numbers: postcard
+/// then copies them whole).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StateTable(#[serde(with = "serde_bytes")] pub Vec<u8>);
+
+impl OperatorSnapshot {
+    pub fn state_bytes(&self) -> usize {
+        self.tables.iter().map(|(k, v)| k.len() + v.0.len()).sum()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,13 +92,10 @@ impl Checkpoint {
 
     /// Bytes of state held: window plus plugin key-value state.
     pub fn state_bytes(&self) -> usize {
-        let plugins: usize = self
-            .plugins
+        self.operators
             .iter()
-            .flat_map(|p| p.state.iter())
-            .map(|(k, v)| k.len() + v.len())
-            .sum();
-        self.window.as_ref().map_or(0, Vec::len) + plugins
+            .map(OperatorSnapshot::state_bytes)
+            .sum()
     }
 }
 
@@ -112,13 +120,11 @@ mod tests {
                 partition: 0,
                 records: 10,
             }],
-            window: Some(vec![1, 2, 3]),
-            plugins: vec![PluginSnapshot {
-                name: "t".into(),
-                sha256: "ab".into(),
-                state: BTreeMap::from([("k".to_string(), vec![9])]),
+            operators: vec![OperatorSnapshot {
+                name: "transform:t".into(),
+                build: Some("ab".into()),
+                tables: BTreeMap::from([("k".to_string(), StateTable(vec![9]))]),
             }],
-            emitted: 4,
         }
     }
 
@@ -127,7 +133,7 @@ mod tests {
         let back = Checkpoint::decode(&sample().encode()).unwrap();
         assert_eq!(back.epoch, 7);
         assert_eq!(back.end, sample().end);
-        assert_eq!(back.state_bytes(), 3 + 2);
+        assert_eq!(back.state_bytes(), 1 + 1);
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //! and versions, and the list of the epoch's batches, so that the epoch can
 //! be replayed batch for batch if its sinks had not all committed it.
 
+mod coordinator;
 mod format;
 mod recovery;
 pub mod show;
 mod store;
 
-pub use format::{Checkpoint, FormatError, PluginSnapshot};
+pub use coordinator::{Barrier, Coordinator, EpochError};
+pub use format::{Checkpoint, FormatError, OperatorSnapshot, StateTable};
 pub use recovery::{Recovery, recover};
 pub use store::{Store, StoreError};
 

@@ -4,8 +4,7 @@
 
 use crate::config::PipelineConfig;
 use crate::observe::status::StatusBoard;
-use crate::runtime::Runtime;
-use crate::transform::ReloadRequest;
+use crate::runtime::{ReloadRequest, Runtime};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;

@@ -2,6 +2,7 @@
 //! rejected), `${ENV}` interpolated, relative paths resolved against the
 //! file's folder. Building running components from them happens elsewhere.
 
+pub mod aggregate;
 mod checkpoint;
 pub mod ddl;
 pub mod duration;

@@ -5,8 +5,7 @@
 //! every batch boundary, on a thread of its own; drawn on stderr only when
 //! it is a terminal. Log lines are written above the bar (see [`LogWriter`]).
 
-use crate::observe::status::{PipelineStatus, StatusBoard};
-use crate::source::SourceProgress;
+use crate::observe::status::{PipelineStatus, SourceProgress, StatusBoard};
 use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -198,7 +197,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::{Done, PartitionProgress};
+    use crate::observe::status::{Done, PartitionProgress};
 
     fn partition(partition: i32, start: i64, next: i64, end: i64) -> PartitionProgress {
         PartitionProgress {

@@ -5,6 +5,9 @@
 //! the bundled file sinks and the bundled Kafka sink.
 
 pub mod builtin;
+mod fan_out;
+
+pub use fan_out::SinkFanOut;
 
 use crate::capability::ConnectionSpec;
 use crate::config::kafka::{KafkaSinkConfig, KafkaSinkFormat};
@@ -303,7 +306,7 @@ impl PlannedSink {
         runtime: &Runtime,
         input: SchemaRef,
         run: &[(String, String)],
-    ) -> Result<OpenSink, SinkError> {
+    ) -> Result<OpenSink, PluginError> {
         let mut settings = self.settings.clone();
         settings.config.extend(run.iter().cloned());
         SinkPlugin::load(
@@ -315,6 +318,5 @@ impl PlannedSink {
             input,
         )
         .map(OpenSink)
-        .map_err(|e| SinkError::Plugin(Box::new(e)))
     }
 }

@@ -7,6 +7,7 @@ mod generator;
 mod kafka;
 mod position;
 
+pub use crate::observe::status::{Done, PartitionProgress, SourceProgress};
 pub use files::FilesSource;
 pub use generator::GeneratorSource;
 pub use kafka::KafkaSource;
@@ -67,38 +68,6 @@ pub enum SourceError {
     },
     #[error("{0}")]
     Config(String),
-}
-
-/// How far a source has read, as live progress shows it (`weir run
-/// --available-now` on a terminal, and `/status`); what a source does not
-/// know is left empty.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct SourceProgress {
-    /// Files read to their end, of the files found so far.
-    pub files: Option<Done>,
-    /// Bytes read, of the bytes of the files found so far.
-    pub bytes: Option<Done>,
-    /// Each partition being read, in topic and partition order.
-    pub partitions: Vec<PartitionProgress>,
-}
-
-/// So much done of a total.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
-pub struct Done {
-    pub done: u64,
-    pub total: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct PartitionProgress {
-    pub topic: String,
-    pub partition: i32,
-    /// Where this run started reading.
-    pub start: i64,
-    /// The next offset to read.
-    pub next: i64,
-    /// The end offset a bounded run reads up to, when known.
-    pub end: Option<i64>,
 }
 
 /// A source of batches.
