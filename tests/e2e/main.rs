@@ -4,6 +4,7 @@
 mod boundary;
 mod check;
 mod checkpoints;
+mod cli;
 mod docs;
 mod etl_example;
 mod kafka;

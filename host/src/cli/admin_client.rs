@@ -3,8 +3,11 @@
 //! and `weir status`.
 
 use crate::config::PipelineConfig;
+use crate::observe::status::StatusBoard;
+use crate::runtime::{ReloadRequest, Runtime};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 /// Where a running pipeline writes its admin server's address.
 pub(super) fn pipeline_file_admin(pipeline: &Path, config: &PipelineConfig) -> PathBuf {
@@ -25,14 +28,16 @@ impl Drop for AdminAddress {
     }
 }
 
-/// Starts the admin server (unless `off`) and, with `--watch`, the file
-/// watcher; writes the server's address beside the pipeline file.
+/// Starts the admin server (unless `off`) on the pipeline's `control()`
+/// and, with `--watch`, the file watcher; writes the server's address
+/// beside the pipeline file.
 pub(super) fn start_admin(
     address_file: &Path,
     listen: &str,
     watch: bool,
     config: &PipelineConfig,
-    pipeline: &mut crate::pipeline::Pipeline,
+    (board, reloads): (StatusBoard, mpsc::Sender<ReloadRequest>),
+    runtime: Runtime,
 ) -> anyhow::Result<Option<AdminAddress>> {
     if listen == "off" {
         anyhow::ensure!(
@@ -44,11 +49,10 @@ pub(super) fn start_admin(
     let addr: std::net::SocketAddr = listen
         .parse()
         .with_context(|| format!("--admin {listen}: expected HOST:PORT (or `off`)"))?;
-    let (board, reloads) = pipeline.control();
     let context = crate::admin::AdminContext {
         board,
         reloads,
-        runtime: pipeline.runtime().clone(),
+        runtime,
         token: std::env::var("WEIR_ADMIN_TOKEN")
             .ok()
             .filter(|t| !t.is_empty()),

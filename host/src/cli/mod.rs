@@ -4,7 +4,10 @@
 mod admin_client;
 mod bench;
 mod inspect;
+mod logs;
+mod paths;
 mod run;
+mod version;
 
 use crate::config::PipelineConfig;
 use crate::pipeline::Plan;
@@ -12,7 +15,7 @@ use crate::runtime::inspect::show_schema;
 use crate::runtime::{ComponentCache, Runtime};
 use crate::source::RunMode;
 use anyhow::{Context, anyhow};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,10 +24,12 @@ use std::sync::atomic::AtomicBool;
 #[derive(Parser)]
 #[command(
     name = "weir",
-    version,
+    version = version::text(),
     about = "A stream processor whose transforms are sandboxed WebAssembly components."
 )]
 struct Cli {
+    #[command(flatten)]
+    logs: logs::LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -115,6 +120,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    /// Prints a shell completion script: `weir completions bash >
+    /// ~/.local/share/bash-completion/completions/weir`, or for zsh into a
+    /// folder on $fpath as `_weir`, or for fish into
+    /// ~/.config/fish/completions/weir.fish.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
@@ -162,14 +175,12 @@ enum PluginCommand {
 }
 
 pub fn main() -> ExitCode {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Err(e) = logs::init(&cli.logs) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -185,6 +196,7 @@ pub(crate) fn runtime() -> anyhow::Result<Runtime> {
 
 pub(crate) fn plan(path: &Path, mode: RunMode) -> anyhow::Result<Plan> {
     let config = PipelineConfig::load(path)?;
+    paths::check(path, &config)?;
     Ok(Plan::new(
         &path.display().to_string(),
         config,
@@ -197,15 +209,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dev { pipeline, admin } => {
             let config = PipelineConfig::load(&pipeline)?;
-            let mut projects = Vec::new();
-            for t in config.transforms.iter().chain(&config.after_window) {
-                match crate::devtools::dev::Project::of(&t.plugin) {
-                    Some(project) => projects.push(project),
-                    None => {
-                        tracing::warn!(plugin = %t.name, path = %t.plugin.display(), "No project (build.sh or Cargo.toml) above this component: it is reloaded when the file changes, not rebuilt.")
-                    }
-                }
-            }
+            let projects = crate::devtools::dev::prepare(&config).map_err(|e| anyhow!(e))?;
             crate::devtools::dev::spawn(projects).context("cannot start the source watcher")?;
             run::run_pipeline(&pipeline, false, false, None, &admin, true)
         }
@@ -298,6 +302,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { args } => bench::run(&args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "weir", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::admin_client::{pipeline_file_admin, start_admin};
 use super::plan;
+use crate::observe::progress::Progress;
 use crate::source::RunMode;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -35,14 +36,22 @@ pub(super) fn run_pipeline(
     tracing::info!(pipeline = %plan.config.name(), available_now, "Starting the pipeline.");
     let config = plan.config.clone();
     let mut pipeline = plan.open()?;
+    let (board, reloads) = pipeline.control();
     let _admin = start_admin(
         &pipeline_file_admin(pipeline_arg, &config),
         admin,
         watch,
         &config,
-        &mut pipeline,
+        (board.clone(), reloads),
+        pipeline.runtime().clone(),
     )?;
-    let summary = pipeline.run()?;
+    // A bounded run shows how far it has got (on a terminal only).
+    let progress = available_now.then(|| Progress::start(board)).flatten();
+    let result = pipeline.run();
+    if let Some(progress) = progress {
+        progress.finish();
+    }
+    let summary = result?;
     eprintln!("{summary}");
     if let Some(path) = summary_json {
         std::fs::write(&path, serde_json::to_vec_pretty(&summary)?)

@@ -9,6 +9,7 @@ pub mod duration;
 mod env;
 pub mod kafka;
 mod limits;
+mod read;
 mod sandbox;
 mod sink;
 mod window;
@@ -308,8 +309,7 @@ impl PipelineConfig {
             path: shown.clone(),
             message,
         };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| fail(format!("cannot read the pipeline file: {e}")))?;
+        let text = read::pipeline_text(path).map_err(fail)?;
         // Structure first, from the user's own text, so that toml's message
         // shows the line and names the key; interpolation changes only values.
         toml::from_str::<PipelineConfig>(&text).map_err(|e| fail(e.to_string()))?;

@@ -3,20 +3,22 @@
 //! then hot-reloaded by the file watcher (see watch.rs). Edit, save, and
 //! the next batch runs the new code.
 
+use crate::config::PipelineConfig;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 const POLL: Duration = Duration::from_millis(300);
 
-/// Folders that hold build output or tools, not source.
-const SKIPPED: [&str; 6] = [
-    "target",
-    "node_modules",
-    ".weir",
-    "out",
-    "__pycache__",
-    ".git",
-];
+/// What a plugin's sources are, at the top of its project folder: the
+/// files its build reads. Everything else there (input files, output,
+/// pipeline files) is data, and changing it rebuilds nothing.
+const SOURCE_FILES: [&str; 2] = ["Cargo.toml", "build.sh"];
+/// Folders read whole: a Rust crate's sources, the contract a Python or JS
+/// build reads.
+const SOURCE_FOLDERS: [&str; 2] = ["src", "wit"];
+/// Source files by extension: app.py, app.js and the modules beside them,
+/// the C scaffold's app.c and its headers.
+const SOURCE_EXTENSIONS: [&str; 4] = ["c", "h", "py", "js"];
 
 /// A plugin's project folder, which `weir build` builds.
 #[derive(Debug, Clone)]
@@ -39,31 +41,77 @@ impl Project {
     }
 }
 
-/// Source files under `root` and when each last changed.
-fn fingerprint(root: &Path, files: &mut Vec<(PathBuf, SystemTime)>) {
-    let Ok(entries) = std::fs::read_dir(root) else {
+/// Whether `path`, at the top of a project folder, is one of its sources.
+fn is_source(path: &Path) -> bool {
+    let name = path.file_name().unwrap_or_default();
+    if path.is_dir() {
+        return SOURCE_FOLDERS.iter().any(|f| name == *f);
+    }
+    SOURCE_FILES.iter().any(|f| name == *f)
+        || path
+            .extension()
+            .is_some_and(|e| SOURCE_EXTENSIONS.iter().any(|s| e == *s))
+}
+
+/// Every file under `dir` and when it last changed.
+fn fingerprint(dir: &Path, files: &mut Vec<(PathBuf, SystemTime)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        let name = entry.file_name();
         if path.is_dir() {
-            if !SKIPPED.iter().any(|s| name == *s) {
-                fingerprint(&path, files);
-            }
-        } else if path.extension().is_none_or(|e| e != "wasm")
-            && let Ok(modified) = entry.metadata().and_then(|m| m.modified())
-        {
+            fingerprint(&path, files);
+        } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
             files.push((path, modified));
         }
     }
 }
 
+/// The project's sources and when each last changed.
 fn snapshot(root: &Path) -> Vec<(PathBuf, SystemTime)> {
     let mut files = Vec::new();
-    fingerprint(root, &mut files);
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if !is_source(&path) {
+            continue;
+        }
+        if path.is_dir() {
+            fingerprint(&path, &mut files);
+        } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+            files.push((path, modified));
+        }
+    }
     files.sort();
     files
+}
+
+/// The projects of `config`'s transforms, each component built now if its
+/// file is missing (a fresh `weir new` project), so the run can start.
+pub fn prepare(config: &PipelineConfig) -> Result<Vec<Project>, String> {
+    let mut projects: Vec<Project> = Vec::new();
+    for t in config.transforms.iter().chain(&config.after_window) {
+        let Some(project) = Project::of(&t.plugin) else {
+            tracing::warn!(plugin = %t.name, path = %t.plugin.display(), "No project (build.sh or Cargo.toml) above this component: it is reloaded when the file changes, not rebuilt.");
+            continue;
+        };
+        if !t.plugin.exists() {
+            tracing::info!(plugin = %t.name, project = %project.root.display(), "The component is not built yet; building it.");
+            crate::devtools::scaffold::build(&project.root)?;
+            if !t.plugin.exists() {
+                return Err(format!(
+                    "built {} but transform `{}`'s component {} is still missing: the pipeline file must name the file the build writes",
+                    project.root.display(),
+                    t.name,
+                    t.plugin.display()
+                ));
+            }
+        }
+        if !projects.iter().any(|p| p.root == project.root) {
+            projects.push(project);
+        }
+    }
+    Ok(projects)
 }
 
 /// Watches each project on a thread of its own and rebuilds it on change.

@@ -3,5 +3,6 @@
 //! rendering of it, and the run summary printed at the end.
 
 pub mod metrics;
+pub mod progress;
 pub mod status;
 pub mod summary;

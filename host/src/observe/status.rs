@@ -19,9 +19,43 @@ pub struct PipelineStatus {
     pub counts: RunSummary,
     /// The window's event-time watermark, if there is a window.
     pub watermark: Option<String>,
+    /// How far the source has read (files done, partition offsets).
+    pub progress: SourceProgress,
     pub plugins: Vec<PluginStatus>,
     /// Every reload and rollback, oldest first (the last 100).
     pub reloads: Vec<ReloadEvent>,
+}
+
+/// How far a source has read, as live progress shows it (`weir run
+/// --available-now` on a terminal, and `/status`); what a source does not
+/// know is left empty.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SourceProgress {
+    /// Files read to their end, of the files found so far.
+    pub files: Option<Done>,
+    /// Bytes read, of the bytes of the files found so far.
+    pub bytes: Option<Done>,
+    /// Each partition being read, in topic and partition order.
+    pub partitions: Vec<PartitionProgress>,
+}
+
+/// So much done of a total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Done {
+    pub done: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartitionProgress {
+    pub topic: String,
+    pub partition: i32,
+    /// Where this run started reading.
+    pub start: i64,
+    /// The next offset to read.
+    pub next: i64,
+    /// The end offset a bounded run reads up to, when known.
+    pub end: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]

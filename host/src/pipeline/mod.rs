@@ -302,10 +302,12 @@ impl Pipeline {
         }
         let counts = self.summary();
         let watermark = counts.window.as_ref().and_then(|w| w.watermark.clone());
+        let progress = self.source.progress();
         self.board.publish(|s| {
             s.state = state.to_string();
             s.counts = counts;
             s.watermark = watermark;
+            s.progress = progress;
             s.plugins = plugins;
         });
     }

@@ -4,13 +4,13 @@
 //! files must appear whole (written elsewhere, then moved in).
 
 use super::decode::{Decoder, Line};
-use super::{Mark, Position, RunMode, Source, SourceBatch, SourceError};
+use super::{Done, Mark, Position, RunMode, Source, SourceBatch, SourceError, SourceProgress};
 use crate::config::{FileFormat, FilesConfig, ddl};
 use crate::envelope::Envelope;
 use arrow::datatypes::SchemaRef;
 use std::collections::{BTreeSet, VecDeque};
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -34,6 +34,9 @@ pub struct FilesSource {
     /// A bounded run lists the directory once, at its start.
     listed_once: bool,
     bounded: bool,
+    /// For progress: bytes read by this run, of the bytes of the files queued.
+    bytes_read: u64,
+    bytes_queued: u64,
 }
 
 struct OpenFile {
@@ -67,6 +70,8 @@ impl FilesSource {
             replay: VecDeque::new(),
             listed_once: false,
             bounded: config.bounded,
+            bytes_read: 0,
+            bytes_queued: 0,
         })
     }
 
@@ -96,6 +101,7 @@ impl FilesSource {
         }
         for path in found {
             if self.seen.insert(path.clone()) {
+                self.bytes_queued += file_size(&path);
                 self.pending.push_back(path);
             }
         }
@@ -141,6 +147,7 @@ impl FilesSource {
                     path: file.name.to_string(),
                     source,
                 })?;
+            self.bytes_read += read as u64;
             if read == 0 {
                 let done = self.current.take().expect("reading it");
                 self.read.push(done.name);
@@ -188,9 +195,12 @@ impl FilesSource {
         let file = std::fs::File::open(name).map_err(io)?;
         let mut reader = std::io::BufReader::new(file);
         let mut skipped = Vec::new();
+        self.bytes_queued += file_size(Path::new(name));
         for _ in 0..lines {
             skipped.clear();
-            if reader.read_until(b'\n', &mut skipped).map_err(io)? == 0 {
+            let read = reader.read_until(b'\n', &mut skipped).map_err(io)?;
+            self.bytes_read += read as u64;
+            if read == 0 {
                 return Err(SourceError::Restore(format!(
                     "{name} has fewer than the {lines} lines read before the crash; files must not change once in the directory"
                 )));
@@ -241,6 +251,8 @@ impl Source for FilesSource {
             .map(PathBuf::from)
             .collect();
         self.current = None;
+        self.bytes_queued = self.pending.iter().map(|p| file_size(p)).sum();
+        self.bytes_read = 0;
         if let Some((name, lines)) = current {
             self.reopen(name, *lines)?;
         }
@@ -249,6 +261,22 @@ impl Source for FilesSource {
 
     fn replay(&mut self, batches: &[Mark]) {
         self.replay = batches.iter().map(|m| m.records).collect();
+    }
+
+    fn progress(&self) -> SourceProgress {
+        let read = self.read.len() as u64;
+        let open = u64::from(self.current.is_some());
+        SourceProgress {
+            files: Some(Done {
+                done: read,
+                total: read + open + self.pending.len() as u64,
+            }),
+            bytes: Some(Done {
+                done: self.bytes_read,
+                total: self.bytes_queued,
+            }),
+            partitions: Vec::new(),
+        }
     }
 
     fn schema(&self) -> SchemaRef {
@@ -290,4 +318,9 @@ impl Source for FilesSource {
         self.wait();
         Ok(Some(SourceBatch::idle(self.decoder.schema())))
     }
+}
+
+/// A file's size, for progress (0 if it cannot be read: the read says why).
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
 }

@@ -7,6 +7,7 @@ mod generator;
 mod kafka;
 mod position;
 
+pub use crate::observe::status::{Done, PartitionProgress, SourceProgress};
 pub use files::FilesSource;
 pub use generator::GeneratorSource;
 pub use kafka::KafkaSource;
@@ -108,6 +109,10 @@ pub trait Source: Send {
     /// The run is over; commit what is left.
     fn close(&mut self) -> Result<(), SourceError> {
         Ok(())
+    }
+    /// How far reading has got, for live progress (by default, unknown).
+    fn progress(&self) -> SourceProgress {
+        SourceProgress::default()
     }
 }
 

@@ -11,7 +11,10 @@ mod offsets;
 #[cfg(test)]
 mod tests;
 
-use super::{KafkaPartition, Mark, Position, RunMode, Source, SourceBatch, SourceError};
+use super::{
+    KafkaPartition, Mark, PartitionProgress, Position, RunMode, Source, SourceBatch, SourceError,
+    SourceProgress,
+};
 use crate::config::kafka::{KafkaSourceConfig, StartAt};
 use context::{Assignment, GroupContext};
 use decode::RecordDecoder;
@@ -396,6 +399,47 @@ impl Source for KafkaSource {
 
     fn replay(&mut self, batches: &[Mark]) {
         self.replay = batches.iter().copied().collect();
+    }
+
+    /// Each partition's next offset; with --available-now, of the end
+    /// offset it reads to.
+    fn progress(&self) -> SourceProgress {
+        let mut partitions: Vec<PartitionProgress> = match &self.end {
+            Some(end) => end
+                .ends
+                .iter()
+                .map(|(p, &high)| {
+                    let start = end.starts.get(p).copied().unwrap_or(0);
+                    let next = self.positions.get(p).copied().unwrap_or(start).max(start);
+                    PartitionProgress {
+                        topic: p.0.clone(),
+                        partition: p.1,
+                        start,
+                        next,
+                        // Read past it, the end offset was out of date (a
+                        // broker can report one below the true end; the
+                        // run reads on until idle, see docs/kafka.md).
+                        end: Some(high.max(next)),
+                    }
+                })
+                .collect(),
+            None => self
+                .positions
+                .iter()
+                .map(|(p, &next)| PartitionProgress {
+                    topic: p.0.clone(),
+                    partition: p.1,
+                    start: self.first.get(p).copied().unwrap_or(next),
+                    next,
+                    end: None,
+                })
+                .collect(),
+        };
+        partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        SourceProgress {
+            partitions,
+            ..SourceProgress::default()
+        }
     }
 
     fn commit(&mut self) -> Result<(), SourceError> {
