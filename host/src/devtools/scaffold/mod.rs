@@ -14,8 +14,8 @@ pub enum Language {
 }
 
 const WIT: [(&str, &str); 2] = [
-    ("world.wit", include_str!("../../../wit/world.wit")),
-    ("types.wit", include_str!("../../../wit/types.wit")),
+    ("world.wit", include_str!("../../../../wit/world.wit")),
+    ("types.wit", include_str!("../../../../wit/types.wit")),
 ];
 
 /// Where this weir's SDKs are: `$WEIR_SDK_DIR`, else the checkout it was built from.
@@ -82,7 +82,7 @@ pub fn new_transform(language: Language, name: &str, dir: &Path) -> Result<PathB
                 ("app.js", fill(include_str!("js_app.js.txt"))),
                 (
                     "weir.js",
-                    include_str!("../../../sdk/js/weir.js").to_string(),
+                    include_str!("../../../../sdk/js/weir.js").to_string(),
                 ),
                 (
                     "build.sh",
