@@ -124,6 +124,7 @@ fn state_cost(keys: usize) -> Result<StateCost, String> {
         window: Some(state),
         plugins: Vec::new(),
         emitted: 0,
+        files: None,
     };
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let store =

@@ -6,11 +6,13 @@
 
 mod format;
 mod recovery;
+pub mod rewind;
 pub mod show;
 mod store;
 
 pub use format::{Checkpoint, FormatError, PluginSnapshot};
 pub use recovery::{Recovery, recover};
+pub use rewind::{FileMarks, Resume, ResumeFiles, Rewind};
 pub use store::{Store, StoreError};
 
 /// Test hook: `WEIR_CRASH_AT=POINT` (the first time) or `POINT:EPOCH` kills

@@ -139,6 +139,10 @@ pub struct TransformConfig {
     /// An instance growing its memory past this traps, likewise.
     #[serde(default = "default_memory_limit_mb")]
     pub memory_limit_mb: u64,
+    /// The plugin's key-value state (bytes of keys and values) may hold at
+    /// most this; a `set` past it fails its batch, likewise.
+    #[serde(default = "default_state_limit_mb")]
+    pub state_limit_mb: u64,
     /// A batch whose output has more rows than this fails, likewise.
     #[serde(default = "default_max_output_rows")]
     pub max_output_rows: usize,
@@ -227,6 +231,9 @@ fn default_timeout_ms() -> u64 {
 }
 fn default_memory_limit_mb() -> u64 {
     512
+}
+fn default_state_limit_mb() -> u64 {
+    crate::runtime::transform::DEFAULT_STATE_LIMIT_MB
 }
 fn default_max_output_rows() -> usize {
     4 << 20

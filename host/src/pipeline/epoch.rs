@@ -31,6 +31,9 @@ pub(super) struct Epochs {
     pub origin: Option<Checkpoint>,
     /// Epochs committed by this process.
     pub commits: u64,
+    /// What files written in place go back to when sinks (re)open: the
+    /// marks of the checkpoint resumed from.
+    pub rewind: crate::checkpoint::Rewind,
 }
 
 impl Pipeline {
@@ -50,6 +53,7 @@ impl Pipeline {
         self.epochs.batches.clear();
         self.epochs.replay = None;
         self.epochs.started = Instant::now();
+        self.epochs.rewind = crate::checkpoint::Rewind::from_base(base.as_ref());
         if let Some(base) = &base {
             if let (Some(window), Some(state)) = (&mut self.window, &base.window) {
                 window.restore(state).map_err(PipelineError::Aggregate)?;
@@ -166,7 +170,11 @@ impl Pipeline {
         if self.epochs.store.is_some() && !replayed {
             // A replayed epoch's checkpoint is already stored, and the
             // replay ended in the same state.
-            let checkpoint = self.snapshot(epoch);
+            let mut checkpoint = self.snapshot(epoch);
+            if let Err(error) = self.file_marks().map(|m| checkpoint.files = Some(m)) {
+                self.abort_epoch();
+                return Err(error);
+            }
             let store = self.epochs.store.as_ref().expect("checked above");
             if let Err(error) = store.write(&checkpoint) {
                 self.abort_epoch();
@@ -203,6 +211,28 @@ impl Pipeline {
         }
     }
 
+    /// Lengths of the files written in place (the dead-letter file and the
+    /// sinks' single files), flushed, at the barrier.
+    pub(super) fn file_marks(&mut self) -> Result<crate::checkpoint::FileMarks, PipelineError> {
+        let target = self.dead_letter.target.clone();
+        let dead_letter = self
+            .dead_letter
+            .length()
+            .map_err(|error| PipelineError::DeadLetterWrite { target, error })?;
+        let mut sinks = std::collections::BTreeMap::new();
+        for sink in &mut self.sinks {
+            let marks = sink.file_marks().map_err(|e| PipelineError::Commit {
+                sink: sink.name().to_string(),
+                epoch: self.epoch,
+                error: Box::new(e),
+            })?;
+            if !marks.is_empty() {
+                sinks.insert(sink.name().to_string(), marks);
+            }
+        }
+        Ok(crate::checkpoint::FileMarks { dead_letter, sinks })
+    }
+
     /// The checkpoint of the epoch ending now.
     pub(super) fn snapshot(&mut self, epoch: u64) -> Checkpoint {
         let end = self.source.position();
@@ -227,6 +257,9 @@ impl Pipeline {
             window: self.window.as_mut().map(|w| w.snapshot()),
             plugins,
             emitted: self.emitted,
+            // Filled in by `end_epoch` (`file_marks`), after the sinks
+            // pre-committed; a snapshot with no sinks open has none.
+            files: None,
         }
     }
 }

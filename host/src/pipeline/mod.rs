@@ -53,6 +53,11 @@ pub enum PipelineError {
         target: String,
         error: std::io::Error,
     },
+    #[error(
+        "stopped by a signal during {stage}'s call ({reason}); the epoch in progress was \
+         abandoned: with [checkpoint] its records are read again at the next start"
+    )]
+    Interrupted { stage: String, reason: String },
     #[error("stopped: transform `{plugin}` failed a batch and its `on_error` is `stop`: {reason}")]
     Stopped { plugin: String, reason: String },
     #[error("source failed: {0}")]
@@ -118,6 +123,7 @@ fn load_chain(
                 memory: (t.memory_limit_mb as usize).saturating_mul(1 << 20),
                 max_output_rows: t.max_output_rows,
                 max_rejected: t.max_rejected_per_batch,
+                state: (t.state_limit_mb as usize).saturating_mul(1 << 20),
             },
             clock: t.grants.contains(&Grant::Clock),
             on_error: t.on_error,
@@ -249,13 +255,13 @@ impl Plan {
                 (Some(store), recovery)
             }
         };
-        let dead_letter = DeadLetterWriter::open(&self.config.dead_letter).map_err(|error| {
-            PipelineError::DeadLetter {
+        let rewind = crate::checkpoint::Rewind::from_base(recovery.base.as_ref());
+        let dead_letter = DeadLetterWriter::open(&self.config.dead_letter, rewind.dead_letter())
+            .map_err(|error| PipelineError::DeadLetter {
                 file: self.file.clone(),
                 target: format!("{:?}", self.config.dead_letter),
                 error,
-            }
-        })?;
+            })?;
         let counts = |plugins: &[TransformSlot]| {
             plugins
                 .iter()
@@ -316,10 +322,16 @@ impl Plan {
                 replaying: false,
                 origin: None,
                 commits: 0,
+                rewind,
             },
         };
         // What a restart goes back to when no checkpoint is written yet.
         pipeline.epochs.origin = Some(pipeline.snapshot(0));
+        // A fresh run's files start empty: going back to its start empties
+        // them again.
+        if let Some(origin) = &mut pipeline.epochs.origin {
+            origin.files = Some(crate::checkpoint::FileMarks::default());
+        }
         pipeline.resume(recovery).map_err(|e| match e {
             PipelineError::Read(error) => PipelineError::Source {
                 file: file.clone(),
@@ -667,6 +679,14 @@ fn run_chain(
                     .collect();
                 dead_letter_rows(dead_letter, &stage, &rows, rejected)?;
                 rows = rows.derive(output, &selection);
+            }
+            // A stop interrupted the call: the batch is abandoned with its
+            // epoch, not dead-lettered (a restart reads it again).
+            BatchOutcome::Failed { reason } if crate::runtime::stopping() => {
+                return Err(PipelineError::Interrupted {
+                    stage: format!("transform `{}`", plugin.name()),
+                    reason,
+                });
             }
             BatchOutcome::Failed { reason } => {
                 tracing::warn!(transform = %plugin.name(), rows = n, %reason, "A batch failed; its rows go to the dead-letter.");

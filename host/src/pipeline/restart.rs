@@ -31,7 +31,8 @@ impl Pipeline {
             if self.epochs.store.is_some() {
                 run.push(("weir.epoch".to_string(), self.epoch.to_string()));
             }
-            match s.open(&self.runtime, self.output.clone(), &run) {
+            let resume = self.epochs.rewind.sink(&s.name);
+            match s.open_resuming(&self.runtime, self.output.clone(), &run, resume) {
                 Ok(opened) => sinks.push(opened),
                 Err(error) => {
                     // Sinks opened before this one hold nothing yet.
@@ -132,6 +133,11 @@ impl Pipeline {
         self.source =
             source::build(&self.source_config, self.mode.clone()).map_err(PipelineError::Read)?;
         self.resume(recovery)?;
+        // The failed epoch's dead letters are written again by its retry.
+        let target = self.dead_letter.target.clone();
+        self.dead_letter
+            .rewind(self.epochs.rewind.dead_letter())
+            .map_err(|error| PipelineError::DeadLetterWrite { target, error })?;
         self.open_sinks()
             .map_err(|(index, error)| PipelineError::SinkSchema {
                 file: self.summary.pipeline.clone(),

@@ -9,6 +9,7 @@ use crate::capability::{
     self, ConnectionKind, ConnectionSpec, Cql, CqlView, Files, FilesView, Kafka, KafkaView, Sql,
     SqlView,
 };
+use crate::checkpoint::ResumeFiles;
 use crate::contract::sink::Sink;
 use crate::contract::sink::exports::weir::plugin::sink_writer::SinkPlan;
 use crate::contract::{weir::plugin::log, wit};
@@ -47,6 +48,9 @@ pub struct SinkSettings {
     /// The connections the `sql`, `cql` and `kafka` capabilities may use
     /// (each takes those its URL scheme says are its own).
     pub connections: Vec<ConnectionSpec>,
+    /// What the files it writes in place become: emptied on a fresh run,
+    /// cut back to the checkpoint's lengths on a resumed one.
+    pub resume: ResumeFiles,
 }
 
 /// What became of one batch.
@@ -136,7 +140,8 @@ impl SinkPlugin {
                     ..Default::default()
                 },
             ),
-            files: Files::new(name, settings.directory.clone(), input.clone()),
+            files: Files::new(name, settings.directory.clone(), input.clone())
+                .resuming(settings.resume.clone()),
             sql,
             cql,
             kafka,
@@ -222,17 +227,28 @@ impl SinkPlugin {
             Ok(Ok(report)) => {
                 let n = batch.num_rows() as u32;
                 let mut rejections = Vec::with_capacity(report.rejections.len());
-                for r in report.rejections {
-                    if r.row >= n {
-                        return Err(PluginError::Contract {
-                            plugin: self.name.clone(),
-                            message: format!(
-                                "it rejects row {}, but the batch has {n} rows",
-                                r.row
-                            ),
-                        });
+                // A row refused twice would be dead-lettered and counted twice.
+                let mut refused = vec![
+                    false;
+                    if report.rejections.is_empty() {
+                        0
+                    } else {
+                        n as usize
                     }
-                    rejections.push((r.row, r.reason));
+                ];
+                for r in report.rejections {
+                    let broken = if r.row >= n {
+                        format!("it rejects row {}, but the batch has {n} rows", r.row)
+                    } else if std::mem::replace(&mut refused[r.row as usize], true) {
+                        format!("it rejects row {} more than once", r.row)
+                    } else {
+                        rejections.push((r.row, r.reason));
+                        continue;
+                    };
+                    return Err(PluginError::Contract {
+                        plugin: self.name.clone(),
+                        message: broken,
+                    });
                 }
                 Ok(SinkOutcome::Written { rejections })
             }
@@ -285,6 +301,20 @@ impl SinkPlugin {
         data.files.discard_all();
         data.sql.abort_all();
         data.cql.discard_all();
+    }
+
+    /// The lengths of the files the sink writes in place, for the
+    /// checkpoint of the epoch that just pre-committed.
+    pub fn file_marks(&mut self) -> Result<BTreeMap<String, u64>, PluginError> {
+        self.store
+            .data()
+            .files
+            .marks()
+            .map_err(|message| PluginError::Refused {
+                plugin: self.name.clone(),
+                call: "pre-commit",
+                message,
+            })
     }
 
     pub fn close(&mut self) -> Result<(), PluginError> {

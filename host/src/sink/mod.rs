@@ -67,6 +67,11 @@ impl OpenSink {
     pub fn close(&mut self) -> Result<(), PluginError> {
         self.0.close()
     }
+
+    /// Lengths of the files it writes in place, for the checkpoint.
+    pub fn file_marks(&mut self) -> Result<std::collections::BTreeMap<String, u64>, PluginError> {
+        self.0.file_marks()
+    }
 }
 
 /// Checks, before anything is opened, that a sink can encode `schema`.
@@ -290,6 +295,7 @@ pub fn plan(
             },
             directory: entry.directory.clone(),
             connections: specs,
+            resume: Default::default(),
         },
     })
 }
@@ -304,7 +310,20 @@ impl PlannedSink {
         input: SchemaRef,
         run: &[(String, String)],
     ) -> Result<OpenSink, SinkError> {
+        self.open_resuming(runtime, input, run, Default::default())
+    }
+
+    /// [`PlannedSink::open`] for a run resuming from a checkpoint: files the
+    /// sink writes in place are cut back to their lengths there.
+    pub fn open_resuming(
+        &self,
+        runtime: &Runtime,
+        input: SchemaRef,
+        run: &[(String, String)],
+        resume: crate::checkpoint::ResumeFiles,
+    ) -> Result<OpenSink, SinkError> {
         let mut settings = self.settings.clone();
+        settings.resume = resume;
         settings.config.extend(run.iter().cloned());
         SinkPlugin::load(
             runtime,
