@@ -1,9 +1,9 @@
 //! The dead-letter: every row a decoder or a plugin refuses lands here with
 //! the stage, the reason, where it came from and the input it was.
 
-use crate::checkpoint::rewind::{Resume, open_in_place};
+use crate::capability::in_place::{Resume, open_in_place};
+pub use crate::capability::json::rows_as_json;
 use crate::config::DeadLetterConfig;
-use arrow::array::RecordBatch;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -137,26 +137,5 @@ impl Write for KafkaLetters {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.producer.flush().map_err(std::io::Error::other)
-    }
-}
-
-/// Rows of `batch` as JSON objects, for dead letters of plugin stages.
-pub fn rows_as_json(batch: &RecordBatch) -> Vec<serde_json::Value> {
-    let mut buffer = Vec::new();
-    let written = {
-        let mut writer = arrow::json::LineDelimitedWriter::new(&mut buffer);
-        writer.write(batch).and_then(|_| writer.finish())
-    };
-    match written {
-        Ok(()) => buffer
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| serde_json::from_slice(l).unwrap_or(serde_json::Value::Null))
-            .collect(),
-        // A type the JSON writer cannot render: say so rather than lose the row.
-        Err(e) => vec![
-            serde_json::Value::String(format!("(row not renderable as JSON: {e})"));
-            batch.num_rows()
-        ],
     }
 }

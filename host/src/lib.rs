@@ -18,6 +18,7 @@ pub mod dead_letter;
 pub mod devtools;
 pub mod envelope;
 pub mod observe;
+pub mod operator;
 pub mod pipeline;
 pub mod runtime;
 pub mod sink;

@@ -8,6 +8,7 @@ mod etl_example;
 mod hostile;
 mod kafka;
 mod languages;
+mod layering;
 mod plugin_errors;
 mod reload;
 mod resume_files;

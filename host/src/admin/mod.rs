@@ -4,7 +4,7 @@
 
 use crate::observe::{metrics, status::StatusBoard};
 use crate::runtime::Runtime;
-use crate::transform::{ReloadReport, ReloadRequest};
+use crate::runtime::{ReloadReport, ReloadRequest};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -4,12 +4,13 @@
 //! writing, reading and restoring a checkpoint takes (a restart pays the
 //! last two before its first record).
 
-use crate::checkpoint::{Checkpoint, Store};
+use crate::checkpoint::{Checkpoint, OperatorSnapshot, StateTable, Store};
 use crate::config::{PipelineConfig, WindowKind};
+use crate::operator::{Operator, StateTables};
 use crate::pipeline::Plan;
 use crate::runtime::Runtime;
 use crate::source::{Position, RunMode};
-use crate::window::WindowOperator;
+use crate::window::{WindowOperator, WindowStage};
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -105,8 +106,9 @@ fn state_cost(keys: usize) -> Result<StateCost, String> {
     for b in &input {
         window.process(b, 0, Instant::now())?;
     }
+    let mut stage = WindowStage::new(window, &config);
     let started = Instant::now();
-    let state = window.snapshot();
+    let (build, tables) = stage.snapshot().expect("a window keeps state");
     let snapshot_ms = started.elapsed().as_secs_f64() * 1e3;
     let checkpoint = Checkpoint {
         pipeline: "bench".into(),
@@ -121,9 +123,14 @@ fn state_cost(keys: usize) -> Result<StateCost, String> {
             word_pos: 0,
         },
         batches: Vec::new(),
-        window: Some(state),
-        plugins: Vec::new(),
-        emitted: 0,
+        operators: vec![OperatorSnapshot {
+            name: stage.name().to_string(),
+            build,
+            tables: tables
+                .into_iter()
+                .map(|(name, bytes)| (name, StateTable(bytes)))
+                .collect(),
+        }],
         files: None,
     };
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -136,8 +143,13 @@ fn state_cost(keys: usize) -> Result<StateCost, String> {
     let back = store.read(1)?;
     let read_ms = started.elapsed().as_secs_f64() * 1e3;
     let started = Instant::now();
-    let mut restored = WindowOperator::new(&config, &input[0].schema())?;
-    restored.restore(back.window.as_deref().unwrap_or_default())?;
+    let mut restored = WindowStage::new(WindowOperator::new(&config, &input[0].schema())?, &config);
+    let tables: StateTables = back.operators[0]
+        .tables
+        .iter()
+        .map(|(name, table)| (name.clone(), table.0.clone()))
+        .collect();
+    restored.restore(None, &tables).map_err(|e| e.to_string())?;
     let restore_ms = started.elapsed().as_secs_f64() * 1e3;
     Ok(StateCost {
         keys,

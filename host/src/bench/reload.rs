@@ -4,8 +4,9 @@
 //! input row came out once, from one build, with the plugin's state
 //! carried across every swap.
 
+use crate::runtime::ReloadRequest;
 use crate::runtime::{BatchOutcome, ComponentCache, Runtime, TransformPlugin};
-use crate::transform::{ReloadRequest, TransformSlot};
+use crate::transform::TransformSlot;
 use arrow::array::{AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use serde::Serialize;

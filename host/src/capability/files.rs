@@ -3,7 +3,7 @@
 //! arrow, Parquet with parquet), staged under a hidden name and published
 //! by an atomic rename.
 
-use crate::checkpoint::rewind::{ResumeFiles, open_in_place};
+use super::in_place::{ResumeFiles, open_in_place};
 use crate::contract::sink::weir::plugin::files::{self, FileOptions, Format};
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;

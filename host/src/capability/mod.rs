@@ -4,6 +4,8 @@
 
 pub mod cql;
 pub mod files;
+pub mod in_place;
+pub mod json;
 pub mod kafka;
 pub mod sql;
 

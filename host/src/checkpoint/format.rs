@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 const MAGIC: &[u8; 8] = b"WEIRCKPT";
 /// Bumped when the body's layout changes; older files are then refused.
-pub const FORMAT_VERSION: u16 = 1;
+/// 2: each operator's state under its stage name (1 had window and plugin
+/// state in fields of their own).
+pub const FORMAT_VERSION: u16 = 2;
 const HEADER: usize = MAGIC.len() + 2 + 32;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,26 +26,35 @@ pub struct Checkpoint {
     pub end: Position,
     /// The epoch's batches in order, so a replay cuts the same batches.
     pub batches: Vec<Mark>,
-    /// The window operator's state at the barrier (as bytes, not a
-    /// sequence of numbers: postcard then copies it whole).
-    #[serde(with = "serde_bytes")]
-    pub window: Option<Vec<u8>>,
-    pub plugins: Vec<PluginSnapshot>,
-    /// Aggregate rows the window had emitted (the next one's `_offset`).
-    pub emitted: i64,
-    /// Lengths of the files written in place at the barrier; `None` in
-    /// checkpoints of older weirs. Encoded after the body (see `encode`),
-    /// so that checkpoints stay readable both ways.
+    /// The state of every operator that keeps any, in pipeline order.
+    pub operators: Vec<OperatorSnapshot>,
+    /// Lengths of the files written in place at the barrier (see
+    /// `checkpoint::rewind`); `None` in checkpoints of older weirs. Encoded
+    /// after the body (see `encode`), so checkpoints stay readable both ways.
     #[serde(skip)]
     pub files: Option<super::FileMarks>,
 }
 
 /// A transform's key-value state and the build that wrote it.
+/// One operator's state, as [`crate::operator::Operator::snapshot`] gave it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PluginSnapshot {
+pub struct OperatorSnapshot {
+    /// The stage's name (`transform:NAME`, `window`).
     pub name: String,
-    pub sha256: String,
-    pub state: BTreeMap<String, Vec<u8>>,
+    /// The build that made the state: a plugin's SHA-256.
+    pub build: Option<String>,
+    pub tables: BTreeMap<String, StateTable>,
+}
+
+/// One state table's bytes (as bytes, not a sequence of numbers: postcard
+/// then copies them whole).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StateTable(#[serde(with = "serde_bytes")] pub Vec<u8>);
+
+impl OperatorSnapshot {
+    pub fn state_bytes(&self) -> usize {
+        self.tables.iter().map(|(k, v)| k.len() + v.0.len()).sum()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,13 +110,10 @@ impl Checkpoint {
 
     /// Bytes of state held: window plus plugin key-value state.
     pub fn state_bytes(&self) -> usize {
-        let plugins: usize = self
-            .plugins
+        self.operators
             .iter()
-            .flat_map(|p| p.state.iter())
-            .map(|(k, v)| k.len() + v.len())
-            .sum();
-        self.window.as_ref().map_or(0, Vec::len) + plugins
+            .map(OperatorSnapshot::state_bytes)
+            .sum()
     }
 }
 
@@ -130,13 +138,11 @@ mod tests {
                 partition: 0,
                 records: 10,
             }],
-            window: Some(vec![1, 2, 3]),
-            plugins: vec![PluginSnapshot {
-                name: "t".into(),
-                sha256: "ab".into(),
-                state: BTreeMap::from([("k".to_string(), vec![9])]),
+            operators: vec![OperatorSnapshot {
+                name: "transform:t".into(),
+                build: Some("ab".into()),
+                tables: BTreeMap::from([("k".to_string(), StateTable(vec![9]))]),
             }],
-            emitted: 4,
             files: None,
         }
     }
@@ -146,10 +152,6 @@ mod tests {
         let mut with = sample();
         with.files = Some(crate::checkpoint::FileMarks {
             dead_letter: Some(120),
-            sinks: BTreeMap::from([(
-                "out".to_string(),
-                BTreeMap::from([("out.csv".to_string(), 77)]),
-            )]),
         });
         let back = Checkpoint::decode(&with.encode()).unwrap();
         assert_eq!(back.files, with.files);
@@ -162,7 +164,7 @@ mod tests {
         let back = Checkpoint::decode(&sample().encode()).unwrap();
         assert_eq!(back.epoch, 7);
         assert_eq!(back.end, sample().end);
-        assert_eq!(back.state_bytes(), 3 + 2);
+        assert_eq!(back.state_bytes(), 1 + 1);
     }
 
     #[test]

@@ -4,15 +4,17 @@
 //! and versions, and the list of the epoch's batches, so that the epoch can
 //! be replayed batch for batch if its sinks had not all committed it.
 
+mod coordinator;
 mod format;
 mod recovery;
 pub mod rewind;
 pub mod show;
 mod store;
 
-pub use format::{Checkpoint, FormatError, PluginSnapshot};
+pub use coordinator::{Barrier, Coordinator, EpochError};
+pub use format::{Checkpoint, FormatError, OperatorSnapshot, StateTable};
 pub use recovery::{Recovery, recover};
-pub use rewind::{FileMarks, Resume, ResumeFiles, Rewind};
+pub use rewind::{FileMarks, Rewind};
 pub use store::{Store, StoreError};
 
 /// Test hook: `WEIR_CRASH_AT=POINT` (the first time) or `POINT:EPOCH` kills

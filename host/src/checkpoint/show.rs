@@ -85,15 +85,15 @@ pub fn inspect(pipeline: &Path, epoch: Option<u64>) -> anyhow::Result<()> {
         .read(epoch)
         .map_err(|reason| anyhow!("checkpoint of epoch {epoch}: {reason}"))
         .context(store.location())?;
-    let plugins: Vec<serde_json::Value> = c
-        .plugins
+    let operators: Vec<serde_json::Value> = c
+        .operators
         .iter()
-        .map(|p| {
+        .map(|o| {
             serde_json::json!({
-                "name": p.name,
-                "sha256": p.sha256,
-                "state_keys": p.state.len(),
-                "state_bytes": p.state.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>(),
+                "name": o.name,
+                "build_sha256": o.build,
+                "state_tables": o.tables.len(),
+                "state_bytes": o.state_bytes(),
             })
         })
         .collect();
@@ -106,9 +106,8 @@ pub fn inspect(pipeline: &Path, epoch: Option<u64>) -> anyhow::Result<()> {
         "end": c.end,
         "batches": c.batches.len(),
         "records": c.batches.iter().map(|m| m.records).sum::<u64>(),
-        "window_state_bytes": c.window.as_ref().map_or(0, Vec::len),
-        "plugins": plugins,
-        "aggregate_rows_emitted": c.emitted,
+        "state_bytes": c.state_bytes(),
+        "operators": operators,
     });
     println!("{}", serde_json::to_string_pretty(&shown)?);
     Ok(())

@@ -6,10 +6,10 @@ mod bench;
 mod inspect;
 mod run;
 
-use crate::config::{PipelineConfig, WindowKind, ddl};
+use crate::config::PipelineConfig;
 use crate::pipeline::Plan;
 use crate::runtime::inspect::show_schema;
-use crate::runtime::{ComponentCache, PluginError, PluginInfo, Runtime, TransformPlugin, World};
+use crate::runtime::{ComponentCache, Runtime};
 use crate::source::RunMode;
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand};

@@ -2,6 +2,7 @@
 //! rejected), `${ENV}` interpolated, relative paths resolved against the
 //! file's folder. Building running components from them happens elsewhere.
 
+pub mod aggregate;
 mod checkpoint;
 pub mod ddl;
 pub mod duration;
@@ -232,8 +233,14 @@ fn default_timeout_ms() -> u64 {
 fn default_memory_limit_mb() -> u64 {
     512
 }
+/// The default of `state_limit_mb`: generous for counters and small
+/// lookups, far below what would endanger the host (state lives in the
+/// host's memory, outside the plugin's `memory_limit_mb`, and is written
+/// whole into every checkpoint).
+pub const DEFAULT_STATE_LIMIT_MB: u64 = 64;
+
 fn default_state_limit_mb() -> u64 {
-    crate::runtime::transform::DEFAULT_STATE_LIMIT_MB
+    DEFAULT_STATE_LIMIT_MB
 }
 fn default_max_output_rows() -> usize {
     4 << 20

@@ -109,7 +109,7 @@ impl WindowConfig {
             );
         }
         for (i, a) in self.aggregates.iter().enumerate() {
-            crate::window::aggregate::parse(a).map_err(|e| format!("aggregates[{i}]`: {e}"))?;
+            super::aggregate::parse(a).map_err(|e| format!("aggregates[{i}]`: {e}"))?;
         }
         Ok(())
     }

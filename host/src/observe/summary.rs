@@ -74,6 +74,34 @@ pub struct SinkCounts {
     pub dead_lettered: u64,
 }
 
+/// One stage's counters, as its operator reports them.
+#[derive(Debug, Clone)]
+pub enum StageCounts {
+    Transform(TransformCounts),
+    Window(WindowCounts),
+    Sinks(Vec<SinkCounts>),
+}
+
+impl RunSummary {
+    /// Takes the stages' counters in pipeline order: the transforms before
+    /// the window (all of them without one), the window, the after-window
+    /// transforms, the sinks.
+    pub fn set_stages(&mut self, stages: impl IntoIterator<Item = StageCounts>) {
+        self.transforms.clear();
+        self.after_window.clear();
+        self.sinks.clear();
+        self.window = None;
+        for stage in stages {
+            match stage {
+                StageCounts::Transform(t) if self.window.is_none() => self.transforms.push(t),
+                StageCounts::Transform(t) => self.after_window.push(t),
+                StageCounts::Window(w) => self.window = Some(w),
+                StageCounts::Sinks(s) => self.sinks = s,
+            }
+        }
+    }
+}
+
 impl TransformCounts {
     pub fn new(name: &str) -> Self {
         TransformCounts {

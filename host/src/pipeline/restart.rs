@@ -7,9 +7,9 @@
 //! with `[checkpoint]`: without one there is nothing exact to go back to.
 
 use super::{Pipeline, PipelineError};
-use crate::checkpoint;
+use crate::operator::OperatorError;
 use crate::runtime::PluginError;
-use crate::sink::{OpenSink, SinkError};
+use crate::sink::SinkError;
 use crate::source;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -22,60 +22,35 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 impl Pipeline {
-    /// Opens every sink for the current epoch; on failure, which one and why.
-    pub(super) fn open_sinks(&mut self) -> Result<(), (usize, SinkError)> {
-        let pipeline = self.summary.pipeline.clone();
-        let mut sinks: Vec<OpenSink> = Vec::new();
-        for (index, s) in self.planned.iter().enumerate() {
-            let mut run = vec![("weir.sink-id".to_string(), format!("{pipeline}/{}", s.name))];
-            if self.epochs.store.is_some() {
-                run.push(("weir.epoch".to_string(), self.epoch.to_string()));
-            }
-            let resume = self.epochs.rewind.sink(&s.name);
-            match s.open_resuming(&self.runtime, self.output.clone(), &run, resume) {
-                Ok(opened) => sinks.push(opened),
-                Err(error) => {
-                    // Sinks opened before this one hold nothing yet.
-                    for opened in &mut sinks {
-                        opened.abort(self.epoch);
-                    }
-                    return Err((index, error));
-                }
-            }
-        }
-        self.sinks = sinks;
-        Ok(())
-    }
-
     /// Whether a failure is worth retrying from the last checkpoint.
     fn retryable(&self, error: &PipelineError) -> bool {
         let transient = match error {
-            PipelineError::Commit { .. }
+            PipelineError::Operator(OperatorError::Commit { .. })
             | PipelineError::CheckpointWrite { .. }
             | PipelineError::SinkSchema { .. } => true,
-            PipelineError::Write(SinkError::Plugin(e)) => {
+            PipelineError::Operator(OperatorError::Sink(e)) => {
                 matches!(**e, PluginError::Unavailable { .. })
             }
             _ => false,
         };
-        transient && self.epochs.store.is_some()
+        transient && self.coordinator.checkpointed()
     }
 
     /// Processes until the source ends, retrying failed epochs from the
     /// last checkpoint with a doubling backoff.
     pub(super) fn process_with_retries(&mut self) -> Result<(), PipelineError> {
         let mut attempt = 0;
-        let mut commits = self.epochs.commits;
+        let mut commits = self.coordinator.commits();
         loop {
             let error = match self.process() {
                 Ok(()) => return Ok(()),
                 Err(e) if self.retryable(&e) => e,
                 Err(e) => return Err(e),
             };
-            if self.epochs.commits > commits {
+            if self.coordinator.commits() > commits {
                 attempt = 0;
             }
-            self.abort_epoch();
+            self.coordinator.abort(self.chain.operators());
             loop {
                 attempt += 1;
                 if attempt > MAX_ATTEMPTS {
@@ -86,7 +61,7 @@ impl Pipeline {
                     return Err(error);
                 }
                 let wait = backoff(attempt);
-                tracing::warn!(%error, epoch = self.epoch, attempt, wait_s = wait.as_secs(), "The epoch failed and was rolled back; retrying from the last checkpoint.");
+                tracing::warn!(%error, epoch = self.coordinator.epoch(), attempt, wait_s = wait.as_secs(), "The epoch failed and was rolled back; retrying from the last checkpoint.");
                 if !self.pause(wait) {
                     return Err(error);
                 }
@@ -98,7 +73,7 @@ impl Pipeline {
                     Err(e) => return Err(e),
                 }
             }
-            commits = self.epochs.commits;
+            commits = self.coordinator.commits();
         }
     }
 
@@ -114,35 +89,38 @@ impl Pipeline {
         true
     }
 
-    /// Back to the last checkpoint (or to where this process started).
+    /// Back to the last checkpoint (or to where this process started):
+    /// the source built again at its position, every operator's state
+    /// restored, every operator started again (the sinks reopened).
     fn restart(&mut self) -> Result<(), PipelineError> {
-        let store = self
-            .epochs
-            .store
-            .as_ref()
-            .expect("retried only with checkpoints");
-        let mut recovery =
-            checkpoint::recover(store).map_err(|error| PipelineError::CheckpointWrite {
-                epoch: self.epoch,
-                error,
-            })?;
-        if recovery.base.is_none() {
-            recovery.base = self.epochs.origin.clone();
-        }
-        self.sinks.clear();
+        let recovery =
+            self.coordinator
+                .recovery()
+                .map_err(|error| PipelineError::CheckpointWrite {
+                    epoch: self.coordinator.epoch(),
+                    error,
+                })?;
         self.source =
             source::build(&self.source_config, self.mode.clone()).map_err(PipelineError::Read)?;
-        self.resume(recovery)?;
         // The failed epoch's dead letters are written again by its retry.
+        let rewind = crate::checkpoint::Rewind::from_base(recovery.base.as_ref());
         let target = self.dead_letter.target.clone();
         self.dead_letter
-            .rewind(self.epochs.rewind.dead_letter())
+            .rewind(rewind.dead_letter())
             .map_err(|error| PipelineError::DeadLetterWrite { target, error })?;
-        self.open_sinks()
-            .map_err(|(index, error)| PipelineError::SinkSchema {
-                file: self.summary.pipeline.clone(),
-                index,
-                error,
-            })
+        self.coordinator
+            .resume(recovery, self.source.as_mut(), self.chain.operators())?;
+        let epoch = self.coordinator.epoch();
+        for operator in self.chain.operators() {
+            operator.on_start(epoch, true).map_err(|e| match e {
+                OperatorError::SinkOpen { index, error } => PipelineError::SinkSchema {
+                    file: self.summary.pipeline.clone(),
+                    index,
+                    error: SinkError::Plugin(error),
+                },
+                other => other.into(),
+            })?;
+        }
+        Ok(())
     }
 }

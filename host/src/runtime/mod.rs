@@ -7,6 +7,7 @@ pub mod convert;
 mod engine;
 pub mod inspect;
 mod log;
+mod reload;
 mod selection;
 pub mod sink;
 mod state;
@@ -16,6 +17,7 @@ pub mod transform;
 pub use cache::ComponentCache;
 pub use engine::{Runtime, StopRequested, stop_flag, stopping};
 pub use inspect::{ContractVersion, PluginInfo, World};
+pub use reload::{PROBATION_BATCHES, ReloadReport, ReloadRequest};
 pub use selection::RowSelection;
 pub use sink::{SinkOutcome, SinkPlugin, SinkSettings};
 pub use transform::{

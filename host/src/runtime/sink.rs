@@ -5,11 +5,11 @@ use super::convert;
 use super::store::PluginData;
 use super::transform::{PluginLimits, arm, trap_reason};
 use super::{PluginError, Runtime};
+use crate::capability::in_place::ResumeFiles;
 use crate::capability::{
     self, ConnectionKind, ConnectionSpec, Cql, CqlView, Files, FilesView, Kafka, KafkaView, Sql,
     SqlView,
 };
-use crate::checkpoint::ResumeFiles;
 use crate::contract::sink::Sink;
 use crate::contract::sink::exports::weir::plugin::sink_writer::SinkPlan;
 use crate::contract::{weir::plugin::log, wit};

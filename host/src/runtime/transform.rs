@@ -71,11 +71,7 @@ pub struct PluginLimits {
     pub state: usize,
 }
 
-/// The default of `state_limit_mb`: generous for counters and small
-/// lookups, far below what would endanger the host (state lives in the
-/// host's memory, outside the plugin's `memory_limit_mb`, and is written
-/// whole into every checkpoint).
-pub const DEFAULT_STATE_LIMIT_MB: u64 = 64;
+pub use crate::config::DEFAULT_STATE_LIMIT_MB;
 
 impl Default for PluginLimits {
     fn default() -> Self {

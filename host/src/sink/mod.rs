@@ -5,6 +5,9 @@
 //! the bundled file sinks and the bundled Kafka sink.
 
 pub mod builtin;
+mod fan_out;
+
+pub use fan_out::SinkFanOut;
 
 use crate::capability::ConnectionSpec;
 use crate::config::kafka::{KafkaSinkConfig, KafkaSinkFormat};
@@ -309,7 +312,7 @@ impl PlannedSink {
         runtime: &Runtime,
         input: SchemaRef,
         run: &[(String, String)],
-    ) -> Result<OpenSink, SinkError> {
+    ) -> Result<OpenSink, PluginError> {
         self.open_resuming(runtime, input, run, Default::default())
     }
 
@@ -320,8 +323,8 @@ impl PlannedSink {
         runtime: &Runtime,
         input: SchemaRef,
         run: &[(String, String)],
-        resume: crate::checkpoint::ResumeFiles,
-    ) -> Result<OpenSink, SinkError> {
+        resume: crate::capability::in_place::ResumeFiles,
+    ) -> Result<OpenSink, PluginError> {
         let mut settings = self.settings.clone();
         settings.resume = resume;
         settings.config.extend(run.iter().cloned());
@@ -334,6 +337,5 @@ impl PlannedSink {
             input,
         )
         .map(OpenSink)
-        .map_err(|e| SinkError::Plugin(Box::new(e)))
     }
 }

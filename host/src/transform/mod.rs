@@ -1,7 +1,10 @@
 //! Transforms as pipeline stages: the slot every transform runs in (its
-//! current build, and the one before it while a hot reload is on probation)
-//! and the requests that swap a build in.
+//! current build, and the one before it while a hot reload is on probation),
+//! and the operator that runs a slot on
+//! each batch of the pipeline.
 
-mod reload;
+mod slot;
+mod stage;
 
-pub use reload::{PROBATION_BATCHES, ReloadReport, ReloadRequest, TransformSlot};
+pub use slot::TransformSlot;
+pub use stage::TransformStage;

@@ -4,10 +4,12 @@
 
 pub mod aggregate;
 mod assign;
+mod stage;
 mod state;
 mod watermark;
 
 pub use assign::WindowSpec;
+pub use stage::WindowStage;
 pub use state::{STATE_VERSION, WindowState};
 pub use watermark::WatermarkTracker;
 

@@ -148,7 +148,7 @@ impl Topic {
                 .as_mut()
                 .expect("an Avro topic has its encoder")
                 .encode(&rows)?,
-            ValueFormat::Json => crate::dead_letter::rows_as_json(&rows)
+            ValueFormat::Json => super::json::rows_as_json(&rows)
                 .iter()
                 .map(|row| row.to_string().into_bytes())
                 .collect(),

@@ -1,57 +1,17 @@
-//! Hot reload: a new build of a transform is swapped in at a batch
-//! boundary, keeps the plugin's state, and is on probation for its first
-//! batches. A batch the new build fails is run again on the previous build;
-//! if that one succeeds, the new build is worse and is rolled back by
+//! The slot every transform runs in. A hot-reloaded build is swapped in at
+//! a batch boundary, keeps the plugin's state, and is on probation for its
+//! first batches: a batch the new build fails is run again on the previous
+//! build; if that one succeeds, the new build is worse and is rolled back by
 //! itself. Either way each batch is processed once, by one build.
 
 use crate::config::ErrorPolicy;
 use crate::observe::status::{ReloadEvent, short};
-use crate::runtime::{BatchOutcome, PluginError, PluginVersion, Runtime, TransformPlugin};
+use crate::runtime::{
+    BatchOutcome, PROBATION_BATCHES, PluginVersion, ReloadReport, Runtime, TransformPlugin,
+};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use serde::Serialize;
-use std::sync::mpsc;
 use wasmtime::component::Component;
-
-/// Batches a reloaded build runs on probation.
-pub const PROBATION_BATCHES: u32 = 10;
-
-/// A request to swap a plugin for another build, compiled already (off the
-/// processing path); the pipeline answers on `reply`.
-pub struct ReloadRequest {
-    pub plugin: String,
-    pub component: Component,
-    pub version: PluginVersion,
-    pub reply: mpsc::Sender<Result<ReloadReport, String>>,
-}
-
-impl ReloadRequest {
-    /// Reads and compiles (or takes from the cache) the build at `path`.
-    pub fn prepare(
-        runtime: &Runtime,
-        plugin: &str,
-        path: &std::path::Path,
-    ) -> Result<(Self, mpsc::Receiver<Result<ReloadReport, String>>), PluginError> {
-        let (component, version) = runtime.load(path)?;
-        let (reply, answer) = mpsc::channel();
-        let request = ReloadRequest {
-            plugin: plugin.to_string(),
-            component,
-            version,
-            reply,
-        };
-        Ok((request, answer))
-    }
-}
-
-/// What a reload did.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct ReloadReport {
-    pub plugin: String,
-    pub from_sha256: String,
-    pub to_sha256: String,
-    pub probation_batches: u32,
-}
 
 /// A pipeline's transform: the build running now and, while a reloaded
 /// build is on probation, the one before it.
