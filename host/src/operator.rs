@@ -90,6 +90,13 @@ pub enum OperatorError {
     },
     #[error("{stage}: cannot restore its state from the checkpoint: {reason}")]
     Restore { stage: String, reason: String },
+    /// A stop (SIGTERM, Ctrl-C) interrupted a plugin call: the batch is
+    /// abandoned with its epoch, not dead-lettered.
+    #[error(
+        "stopped by a signal during {stage}'s call ({reason}); the epoch in progress was \
+         abandoned: with [checkpoint] its records are read again at the next start"
+    )]
+    Interrupted { stage: String, reason: String },
 }
 
 /// A stage of the pipeline.

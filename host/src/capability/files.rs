@@ -3,11 +3,12 @@
 //! arrow, Parquet with parquet), staged under a hidden name and published
 //! by an atomic rename.
 
+use super::in_place::{ResumeFiles, open_in_place};
 use crate::contract::sink::weir::plugin::files::{self, FileOptions, Format};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
@@ -21,11 +22,19 @@ pub struct Files {
     schema: SchemaRef,
     open: HashMap<u32, OpenFile>,
     next: u32,
+    /// What files written in place become when created: emptied (a fresh
+    /// run) or cut back to their lengths at the checkpoint resumed from.
+    resume: ResumeFiles,
 }
 
 struct OpenFile {
     /// Where the file ends up.
     path: PathBuf,
+    /// `path` relative to the granted directory, as the sink named it.
+    relative: String,
+    /// Written in place (not staged) as CSV or JSON Lines: rows are visible
+    /// as appended, and a checkpoint records the file's length.
+    in_place: bool,
     /// Where it is written: `path` itself, or a hidden name beside it.
     written: PathBuf,
     columns: Option<Vec<usize>>,
@@ -70,7 +79,29 @@ impl Files {
             schema,
             open: HashMap::new(),
             next: 0,
+            resume: ResumeFiles::Fresh,
         }
+    }
+
+    /// Files written in place are resumed as `resume` says, not emptied.
+    pub fn resume_as(&mut self, resume: ResumeFiles) {
+        self.resume = resume;
+    }
+
+    /// The lengths of the files written in place, by relative path, synced
+    /// to disk: what a checkpoint records, and a resumed run cuts back to.
+    pub fn marks(&self) -> Result<BTreeMap<String, u64>, String> {
+        let mut marks = BTreeMap::new();
+        for file in self.open.values().filter(|f| f.in_place) {
+            let shown = file.written.display();
+            // Every append has reached the file (see `OpenFile::write`);
+            // syncing any handle of it syncs its data.
+            File::open(&file.written)
+                .and_then(|f| f.sync_data())
+                .map_err(|e| format!("cannot sync {shown}: {e}"))?;
+            marks.insert(file.relative.clone(), file_len(&file.written)?);
+        }
+        Ok(marks)
     }
 
     /// Deletes every staged file not yet published: the run failed.
@@ -193,11 +224,25 @@ impl files::Host for FilesView<'_> {
             Some(c) => std::sync::Arc::new(files.schema.project(c).map_err(|e| e.to_string())?),
             None => files.schema.clone(),
         };
-        let file = open_file(&written)?;
+        let in_place = !options.staged && options.format != Format::Parquet;
+        let (file, header) = if in_place {
+            let (file, len) = open_in_place(&written, files.resume.file(&path))
+                .map_err(|e| format!("cannot open {}: {e}", written.display()))?;
+            // A file resumed with rows in it has its header already.
+            (file, options.header && len == 0)
+        } else {
+            if options.format == Format::Parquet
+                && files.resume != ResumeFiles::Fresh
+                && target.exists()
+            {
+                tracing::warn!(sink = %files.sink, file = %target.display(), "A single Parquet file cannot be appended to: this run replaces it, and rows of earlier runs are in it no longer. Leave `path` out to write one file per epoch.");
+            }
+            (open_file(&written)?, options.header)
+        };
         let writer = match options.format {
             Format::Csv => Writer::Csv(Box::new(
                 arrow::csv::WriterBuilder::new()
-                    .with_header(options.header)
+                    .with_header(header)
                     .with_delimiter(u8::try_from(options.delimiter).map_err(|_| {
                         format!("the CSV delimiter {:?} is not one byte", options.delimiter)
                     })?)
@@ -222,11 +267,13 @@ impl files::Host for FilesView<'_> {
             handle,
             OpenFile {
                 path: target,
+                relative: path,
+                in_place,
                 written,
                 columns,
                 writer,
                 rows: 0,
-                header: options.header,
+                header,
             },
         );
         Ok(handle)

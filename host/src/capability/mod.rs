@@ -7,6 +7,7 @@ pub mod connect;
 pub mod cql;
 pub mod files;
 mod grants;
+pub mod in_place;
 pub mod json;
 pub mod kafka;
 mod rows;

@@ -314,6 +314,15 @@ impl Coordinator {
             end,
             batches: self.batches.clone(),
             operators,
+            // The dead-letter file's length (flushed); if it cannot be
+            // known, a resumed run keeps the file whole (at least once).
+            files: match barrier.dead_letter.length() {
+                Ok(dead_letter) => Some(super::FileMarks { dead_letter }),
+                Err(error) => {
+                    tracing::warn!(%error, "Cannot flush the dead-letter for the checkpoint; a restart keeps its letters whole.");
+                    None
+                }
+            },
         }
     }
 }

@@ -28,6 +28,11 @@ pub struct Checkpoint {
     pub batches: Vec<Mark>,
     /// The state of every operator that keeps any, in pipeline order.
     pub operators: Vec<OperatorSnapshot>,
+    /// Lengths of the files written in place at the barrier (see
+    /// `checkpoint::rewind`); `None` in checkpoints of older weirs. Encoded
+    /// after the body (see `encode`), so checkpoints stay readable both ways.
+    #[serde(skip)]
+    pub files: Option<super::FileMarks>,
 }
 
 /// A transform's key-value state and the build that wrote it.
@@ -66,7 +71,12 @@ pub enum FormatError {
 
 impl Checkpoint {
     pub fn encode(&self) -> Vec<u8> {
-        let body = postcard::to_stdvec(self).expect("a checkpoint serialises");
+        // The body, then the file marks: a reader that does not know them
+        // stops after the body (postcard ignores what follows).
+        let mut body = postcard::to_stdvec(self).expect("a checkpoint serialises");
+        if let Some(files) = &self.files {
+            body.extend(postcard::to_stdvec(files).expect("file marks serialise"));
+        }
         let mut bytes = Vec::with_capacity(HEADER + body.len());
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -87,7 +97,15 @@ impl Checkpoint {
         if Sha256::digest(body).as_slice() != &bytes[10..HEADER] {
             return Err(FormatError::Checksum);
         }
-        postcard::from_bytes(body).map_err(|e| FormatError::Body(e.to_string()))
+        let (mut checkpoint, rest) = postcard::take_from_bytes::<Checkpoint>(body)
+            .map_err(|e| FormatError::Body(e.to_string()))?;
+        if !rest.is_empty() {
+            checkpoint.files = Some(
+                postcard::from_bytes(rest)
+                    .map_err(|e| FormatError::Body(format!("its file lengths: {e}")))?,
+            );
+        }
+        Ok(checkpoint)
     }
 
     /// Bytes of state held: window plus plugin key-value state.
@@ -125,7 +143,20 @@ mod tests {
                 build: Some("ab".into()),
                 tables: BTreeMap::from([("k".to_string(), StateTable(vec![9]))]),
             }],
+            files: None,
         }
+    }
+
+    #[test]
+    fn file_marks_round_trip_and_older_checkpoints_have_none() {
+        let mut with = sample();
+        with.files = Some(crate::checkpoint::FileMarks {
+            dead_letter: Some(120),
+        });
+        let back = Checkpoint::decode(&with.encode()).unwrap();
+        assert_eq!(back.files, with.files);
+        // A checkpoint written before file marks existed: the body alone.
+        assert_eq!(Checkpoint::decode(&sample().encode()).unwrap().files, None);
     }
 
     #[test]

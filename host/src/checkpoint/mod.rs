@@ -7,12 +7,14 @@
 mod coordinator;
 mod format;
 mod recovery;
+pub mod rewind;
 pub mod show;
 mod store;
 
 pub use coordinator::{Barrier, Coordinator, EpochError};
 pub use format::{Checkpoint, FormatError, OperatorSnapshot, StateTable};
 pub use recovery::{Recovery, recover};
+pub use rewind::{FileMarks, Rewind};
 pub use store::{Store, StoreError};
 
 /// Test hook: `WEIR_CRASH_AT=POINT` (the first time) or `POINT:EPOCH` kills

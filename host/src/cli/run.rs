@@ -22,7 +22,14 @@ pub(super) fn run_pipeline(
 ) -> anyhow::Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // The first signal stops the run: the source ends, a plugin call in
+        // progress is interrupted, the epoch commits (or is abandoned if a
+        // call was cut short). A second one exits at once (130).
+        signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
+            .context("cannot install the signal handler")?;
         signal_hook::flag::register(signal, stop.clone())
+            .context("cannot install the signal handler")?;
+        signal_hook::flag::register(signal, crate::runtime::stop_flag())
             .context("cannot install the signal handler")?;
     }
     let plan = plan(

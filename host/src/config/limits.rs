@@ -15,6 +15,12 @@ pub const DEFAULT_TRANSFORM_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_SINK_TIMEOUT_MS: u64 = 60_000;
 /// Rows one transform call may output (`max_output_rows`).
 pub const DEFAULT_MAX_OUTPUT_ROWS: usize = 4 << 20;
+/// Bytes of keys and values a plugin's key-value state may hold, in MiB
+/// (`state_limit_mb`): generous for counters and small lookups, far below
+/// what would endanger the host (state lives in the host's memory, outside
+/// the plugin's `memory_limit_mb`, and is written whole into every
+/// checkpoint).
+pub const DEFAULT_STATE_LIMIT_MB: u64 = 64;
 
 /// A plugin call that runs longer than `timeout`, or an instance that grows
 /// its memory past `memory` bytes, traps; an output of more than
@@ -26,6 +32,9 @@ pub struct PluginLimits {
     pub memory: usize,
     pub max_output_rows: usize,
     pub max_rejected: Option<usize>,
+    /// Bytes of keys and values the plugin's key-value state may hold; a
+    /// `set` past it traps its call (`state_limit_mb`).
+    pub state: usize,
 }
 
 impl PluginLimits {
@@ -45,6 +54,7 @@ impl Default for PluginLimits {
             memory: (DEFAULT_MEMORY_LIMIT_MB as usize) << 20,
             max_output_rows: DEFAULT_MAX_OUTPUT_ROWS,
             max_rejected: None,
+            state: (DEFAULT_STATE_LIMIT_MB as usize) << 20,
         }
     }
 }
@@ -55,6 +65,7 @@ impl TransformConfig {
         PluginLimits {
             max_output_rows: self.max_output_rows,
             max_rejected: self.max_rejected_per_batch,
+            state: (self.state_limit_mb as usize).saturating_mul(1 << 20),
             ..PluginLimits::new(self.timeout_ms, self.memory_limit_mb)
         }
     }
@@ -67,6 +78,9 @@ impl PluginSinkConfig {
     }
 }
 
+pub(super) fn default_state_limit_mb() -> u64 {
+    DEFAULT_STATE_LIMIT_MB
+}
 pub(super) fn default_memory_limit_mb() -> u64 {
     DEFAULT_MEMORY_LIMIT_MB
 }

@@ -16,7 +16,7 @@ mod window;
 
 pub use checkpoint::{CheckpointConfig, DEFAULT_INTERVAL_MS};
 pub use limits::{
-    DEFAULT_MAX_OUTPUT_ROWS, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_SINK_TIMEOUT_MS,
+    DEFAULT_MAX_OUTPUT_ROWS, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_SINK_TIMEOUT_MS, DEFAULT_STATE_LIMIT_MB,
     DEFAULT_TRANSFORM_TIMEOUT_MS, PluginLimits,
 };
 pub use sandbox::{ErrorPolicy, Grant};
@@ -146,6 +146,10 @@ pub struct TransformConfig {
     /// An instance growing its memory past this traps, likewise.
     #[serde(default = "limits::default_memory_limit_mb")]
     pub memory_limit_mb: u64,
+    /// The plugin's key-value state (bytes of keys and values) may hold at
+    /// most this; a `set` past it fails its batch, likewise.
+    #[serde(default = "limits::default_state_limit_mb")]
+    pub state_limit_mb: u64,
     /// A batch whose output has more rows than this fails, likewise.
     #[serde(default = "limits::default_max_output_rows")]
     pub max_output_rows: usize,

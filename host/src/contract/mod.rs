@@ -4,6 +4,8 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "transform",
+    // A `set` past the plugin's state limit traps the call.
+    imports: { "weir:plugin/state.set": trappable },
 });
 
 pub use self::weir::plugin::types as wit;

@@ -56,6 +56,9 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
     let interruptions = PluginCounts::default();
     let busy = Family::<PluginLabels, Counter<f64, AtomicU64>>::default();
     let memory = Family::<PluginLabels, Gauge>::default();
+    let state = Family::<PluginLabels, Gauge>::default();
+    let state_refusals = PluginCounts::default();
+    let logs_dropped = PluginCounts::default();
     let reloads = Family::<ReloadLabels, Counter>::default();
     for status in statuses {
         let counts = &status.counts;
@@ -92,6 +95,9 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
             interruptions.get_or_create(&l).inc_by(s.interruptions);
             busy.get_or_create(&l).inc_by(s.busy_seconds);
             memory.get_or_create(&l).set(s.memory_bytes as i64);
+            state.get_or_create(&l).set(s.state_bytes as i64);
+            state_refusals.get_or_create(&l).inc_by(s.state_refusals);
+            logs_dropped.get_or_create(&l).inc_by(s.logs_dropped);
         }
         for event in &status.reloads {
             reloads
@@ -146,6 +152,21 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
         "plugin_memory_bytes",
         "Linear memory of a plugin's current instance",
         memory,
+    );
+    registry.register(
+        "plugin_state_bytes",
+        "Bytes of keys and values in a plugin's key-value state",
+        state,
+    );
+    registry.register(
+        "plugin_state_refusals",
+        "State writes refused at the plugin's state_limit_mb (each failed its batch)",
+        state_refusals,
+    );
+    registry.register(
+        "plugin_logs_dropped",
+        "Log messages dropped past the per-call budget",
+        logs_dropped,
     );
     registry.register("plugin_reloads", "Reload steps by outcome", reloads);
     let mut text = String::new();

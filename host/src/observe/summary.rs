@@ -35,6 +35,15 @@ pub struct TransformCounts {
     /// Output rows beyond one per input row (flat-map).
     pub expanded: u64,
     pub failed_batches: u64,
+    /// Rows counted as both kept and rejected (or rejected twice) beyond
+    /// the batch's size: never more than 0 unless weir has a bug; any makes
+    /// the summary unbalanced rather than wrap below zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub overcounted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -105,10 +114,17 @@ impl TransformCounts {
     /// `selection`, with `rejected` rows refused.
     pub fn record(&mut self, n: usize, selection: &RowSelection, rejected: usize) {
         let (out, distinct) = (selection.output_rows(), selection.distinct_input_rows());
-        self.rows_out += out as u64;
-        self.expanded += (out - distinct) as u64;
-        self.dead_lettered += rejected as u64;
-        self.filtered += (n - distinct - rejected) as u64;
+        let (out, distinct, n, rejected) = (out as u64, distinct as u64, n as u64, rejected as u64);
+        self.rows_out = self.rows_out.saturating_add(out);
+        self.expanded = self.expanded.saturating_add(out.saturating_sub(distinct));
+        self.dead_lettered = self.dead_lettered.saturating_add(rejected);
+        // Checked, not wrapped: a batch whose kept and rejected rows exceed
+        // its size is a miscount to show, never a huge "filtered" figure.
+        let accounted = distinct.saturating_add(rejected);
+        match n.checked_sub(accounted) {
+            Some(filtered) => self.filtered = self.filtered.saturating_add(filtered),
+            None => self.overcounted = self.overcounted.saturating_add(accounted - n),
+        }
     }
 }
 
@@ -124,50 +140,99 @@ impl SinkCounts {
 }
 
 fn sum(counts: &[TransformCounts], field: fn(&TransformCounts) -> u64) -> u64 {
-    counts.iter().map(field).sum()
+    counts.iter().map(field).fold(0, u64::saturating_add)
+}
+
+/// A sum that is `None` when it overflows: counts that large cannot be
+/// compared, so they do not balance.
+fn total(parts: &[u64]) -> Option<u64> {
+    parts.iter().try_fold(0u64, |a, &b| a.checked_add(b))
+}
+
+/// A checked sum over transforms.
+fn checked(counts: &[TransformCounts], field: fn(&TransformCounts) -> u64) -> Option<u64> {
+    counts.iter().try_fold(0u64, |a, t| a.checked_add(field(t)))
 }
 
 impl RunSummary {
     fn sink_dead_lettered(&self) -> u64 {
-        self.sinks.iter().map(|s| s.dead_lettered).sum()
-    }
-
-    /// Rows that left the record-level part of the pipeline: aggregated into
-    /// windows, or out to the sinks when there is no window.
-    fn record_level_out(&self) -> u64 {
-        self.window
-            .as_ref()
-            .map_or(self.rows_out, |w| w.aggregated + w.late_dropped)
+        self.sinks
+            .iter()
+            .map(|s| s.dead_lettered)
+            .fold(0, u64::saturating_add)
     }
 
     /// Every record read is accounted for: out (or into a window), filtered,
     /// dead-lettered, or dropped late; and every aggregate row likewise.
+    /// All arithmetic is checked: a sum that overflows does not balance.
     pub fn balanced(&self) -> bool {
-        let before_dead = self.decode_dead_lettered
-            + sum(&self.transforms, |t| t.dead_lettered)
-            + self
-                .window
-                .as_ref()
-                .map_or(0, |w| w.late_dead_lettered + w.untimed);
-        let records = self.records_read + sum(&self.transforms, |t| t.expanded)
-            == self.record_level_out() + sum(&self.transforms, |t| t.filtered) + before_dead;
-        let window = self.window.as_ref().is_none_or(|w| {
-            w.rows_in == w.aggregated + w.late_dropped + w.late_dead_lettered + w.untimed
-                && w.rows_out + sum(&self.after_window, |t| t.expanded)
-                    == self.rows_out
-                        + sum(&self.after_window, |t| t.filtered)
-                        + sum(&self.after_window, |t| t.dead_lettered)
-        });
+        self.check().is_some_and(|ok| ok)
+    }
+
+    fn check(&self) -> Option<bool> {
+        let all = |counts: &[TransformCounts]| counts.iter().all(|t| t.overcounted == 0);
+        if !all(&self.transforms) || !all(&self.after_window) {
+            return Some(false);
+        }
+        let (late_dead, untimed) = self
+            .window
+            .as_ref()
+            .map_or((0, 0), |w| (w.late_dead_lettered, w.untimed));
+        let before_dead = total(&[
+            self.decode_dead_lettered,
+            checked(&self.transforms, |t| t.dead_lettered)?,
+            late_dead,
+            untimed,
+        ])?;
+        // Rows that left the record-level part of the pipeline: aggregated
+        // into windows, or out to the sinks when there is no window.
+        let record_level_out = match &self.window {
+            None => self.rows_out,
+            Some(w) => w.aggregated.checked_add(w.late_dropped)?,
+        };
+        let records = self
+            .records_read
+            .checked_add(checked(&self.transforms, |t| t.expanded)?)?
+            == total(&[
+                record_level_out,
+                checked(&self.transforms, |t| t.filtered)?,
+                before_dead,
+            ])?;
+        let window = match &self.window {
+            None => true,
+            Some(w) => {
+                w.rows_in
+                    == total(&[
+                        w.aggregated,
+                        w.late_dropped,
+                        w.late_dead_lettered,
+                        w.untimed,
+                    ])?
+                    && w.rows_out
+                        .checked_add(checked(&self.after_window, |t| t.expanded)?)?
+                        == total(&[
+                            self.rows_out,
+                            checked(&self.after_window, |t| t.filtered)?,
+                            checked(&self.after_window, |t| t.dead_lettered)?,
+                        ])?
+            }
+        };
         // Each sink gets every row out: it writes it or dead-letters it.
-        let sinks = self
+        let mut sinks = true;
+        for s in &self.sinks {
+            sinks &= s.rows.checked_add(s.dead_lettered)? == self.rows_out;
+        }
+        let sink_dead = self
             .sinks
             .iter()
-            .all(|s| s.rows + s.dead_lettered == self.rows_out);
+            .try_fold(0u64, |a, s| a.checked_add(s.dead_lettered))?;
         let letters = self.dead_lettered
-            == before_dead
-                + sum(&self.after_window, |t| t.dead_lettered)
-                + self.sink_dead_lettered();
-        records && window && sinks && letters
+            == total(&[
+                before_dead,
+                checked(&self.after_window, |t| t.dead_lettered)?,
+                sink_dead,
+            ])?;
+        Some(records && window && sinks && letters)
     }
 }
 
@@ -186,6 +251,13 @@ fn write_transform(
     }
     if t.failed_batches > 0 {
         write!(f, " ({} failed batches)", t.failed_batches)?;
+    }
+    if t.overcounted > 0 {
+        write!(
+            f,
+            " (MISCOUNTED: {} rows counted both kept and rejected)",
+            t.overcounted
+        )?;
     }
     writeln!(f)
 }
@@ -251,7 +323,7 @@ impl std::fmt::Display for RunSummary {
             String::new()
         };
         let before_dead = self.dead_lettered.saturating_sub(
-            sum(&self.after_window, |t| t.dead_lettered) + self.sink_dead_lettered(),
+            sum(&self.after_window, |t| t.dead_lettered).saturating_add(self.sink_dead_lettered()),
         );
         match &self.window {
             None => write!(
@@ -274,5 +346,61 @@ impl std::fmt::Display for RunSummary {
                 self.rows_out
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_transform(read: u64) -> RunSummary {
+        RunSummary {
+            records_read: read,
+            transforms: vec![TransformCounts::new("t")],
+            sinks: vec![SinkCounts::new("s", "out")],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_batch_rejecting_more_rows_than_it_has_is_a_miscount_not_a_wrap() {
+        let mut summary = one_transform(4);
+        // 4 rows: 2 kept, and 4 rejections (the same rows rejected twice).
+        let kept = RowSelection::filter(vec![true, true, false, false].into());
+        summary.transforms[0].record(4, &kept, 4);
+        assert_eq!(summary.transforms[0].filtered, 0);
+        assert_eq!(summary.transforms[0].overcounted, 2);
+        summary.rows_out = 2;
+        summary.sinks[0].rows = 2;
+        summary.dead_lettered = 4;
+        assert!(!summary.balanced());
+        let shown = summary.to_string();
+        assert!(shown.contains("MISCOUNTED: 2 rows"), "{shown}");
+        assert!(
+            shown.ends_with("COUNTS DO NOT ADD UP (a bug in weir)"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn sums_that_overflow_do_not_balance() {
+        // Wrapping arithmetic would make u64::MAX + 2 equal 1 and balance.
+        let mut summary = one_transform(1);
+        summary.transforms[0].filtered = u64::MAX;
+        summary.transforms[0].expanded = 0;
+        summary.rows_out = 2;
+        summary.sinks[0].rows = 2;
+        assert!(!summary.balanced());
+    }
+
+    #[test]
+    fn counts_that_add_up_balance() {
+        let mut summary = one_transform(4);
+        let kept = RowSelection::filter(vec![true, false, false, true].into());
+        summary.transforms[0].record(4, &kept, 1);
+        summary.rows_out = 2;
+        summary.sinks[0].rows = 2;
+        summary.dead_lettered = 1;
+        assert!(summary.balanced(), "{summary}");
     }
 }

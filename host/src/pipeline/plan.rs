@@ -176,14 +176,15 @@ impl Plan {
                 (Some(store), recovery)
             }
         };
+        let rewind = checkpoint::Rewind::from_base(recovery.base.as_ref());
         let mut dead_letter =
-            DeadLetterWriter::open(&self.config.dead_letter).map_err(|error| {
-                PipelineError::DeadLetter {
+            DeadLetterWriter::open(&self.config.dead_letter, rewind.dead_letter()).map_err(
+                |error| PipelineError::DeadLetter {
                     file: file.clone(),
                     target: format!("{:?}", self.config.dead_letter),
                     error,
-                }
-            })?;
+                },
+            )?;
         let summary = RunSummary {
             pipeline: self.config.name().to_string(),
             source: self.source.describe(),

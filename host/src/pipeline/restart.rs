@@ -95,6 +95,12 @@ impl Pipeline {
                 })?;
         self.source =
             source::build(&self.source_config, self.mode.clone()).map_err(PipelineError::Read)?;
+        // The failed epoch's dead letters are written again by its retry.
+        let rewind = crate::checkpoint::Rewind::from_base(recovery.base.as_ref());
+        let target = self.dead_letter.target.clone();
+        self.dead_letter
+            .rewind(rewind.dead_letter())
+            .map_err(|error| PipelineError::DeadLetterWrite { target, error })?;
         self.coordinator
             .resume(recovery, self.source.as_mut(), self.chain.operators())?;
         let epoch = self.coordinator.epoch();

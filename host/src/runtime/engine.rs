@@ -3,12 +3,40 @@
 use super::cache::ComponentCache;
 use super::{PluginError, PluginVersion, inspect};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the engine's epoch advances: the granularity of call deadlines.
 pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Raised when the process is asked to stop (SIGTERM, Ctrl-C): every plugin
+/// call in progress is interrupted at the next epoch tick, so a stop never
+/// waits out a plugin's `timeout_ms`.
+static STOPPING: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
+
+/// The flag a signal handler sets to interrupt running plugins.
+pub fn stop_flag() -> Arc<AtomicBool> {
+    STOPPING.clone()
+}
+
+/// Whether running plugins are being interrupted because the run stops.
+pub fn stopping() -> bool {
+    STOPPING.load(Ordering::Relaxed)
+}
+
+/// The error a plugin call is interrupted with when the run stops.
+#[derive(Debug)]
+pub struct StopRequested;
+
+impl std::fmt::Display for StopRequested {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("it was interrupted because the run is stopping")
+    }
+}
+
+impl std::error::Error for StopRequested {}
 
 /// The engine and the component cache: set up once per process.
 #[derive(Clone)]

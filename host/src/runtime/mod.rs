@@ -2,6 +2,7 @@
 //! the host capabilities plugins import, and running transforms.
 
 mod cache;
+mod clock;
 pub mod convert;
 mod engine;
 pub mod inspect;
@@ -14,7 +15,7 @@ mod store;
 pub mod transform;
 
 pub use cache::ComponentCache;
-pub use engine::Runtime;
+pub use engine::{Runtime, StopRequested, stop_flag, stopping};
 pub use inspect::{ContractVersion, PluginInfo, World};
 pub use reload::{PROBATION_BATCHES, ReloadReport, ReloadRequest};
 pub use selection::RowSelection;

@@ -184,17 +184,28 @@ impl SinkPlugin {
             Ok(Ok(report)) => {
                 let n = batch.num_rows() as u32;
                 let mut rejections = Vec::with_capacity(report.rejections.len());
-                for r in report.rejections {
-                    if r.row >= n {
-                        return Err(PluginError::Contract {
-                            plugin: self.name.clone(),
-                            message: format!(
-                                "it rejects row {}, but the batch has {n} rows",
-                                r.row
-                            ),
-                        });
+                // A row refused twice would be dead-lettered and counted twice.
+                let mut refused = vec![
+                    false;
+                    if report.rejections.is_empty() {
+                        0
+                    } else {
+                        n as usize
                     }
-                    rejections.push((r.row, r.reason));
+                ];
+                for r in report.rejections {
+                    let broken = if r.row >= n {
+                        format!("it rejects row {}, but the batch has {n} rows", r.row)
+                    } else if std::mem::replace(&mut refused[r.row as usize], true) {
+                        format!("it rejects row {} more than once", r.row)
+                    } else {
+                        rejections.push((r.row, r.reason));
+                        continue;
+                    };
+                    return Err(PluginError::Contract {
+                        plugin: self.name.clone(),
+                        message: broken,
+                    });
                 }
                 Ok(SinkOutcome::Written { rejections })
             }
@@ -257,6 +268,20 @@ impl SinkPlugin {
             tracing::warn!(sink = %self.name, reason = %trap_reason(&e, self.limits), "The sink trapped while aborting; the host drops the epoch itself.");
         }
         self.store.data_mut().grants.abort();
+    }
+
+    /// The lengths of the files the sink writes in place, for the
+    /// checkpoint of the epoch that just pre-committed.
+    pub fn file_marks(&mut self) -> Result<BTreeMap<String, u64>, PluginError> {
+        self.store
+            .data()
+            .files
+            .marks()
+            .map_err(|message| PluginError::Refused {
+                plugin: self.name.clone(),
+                call: "pre-commit",
+                message,
+            })
     }
 
     pub fn close(&mut self) -> Result<(), PluginError> {

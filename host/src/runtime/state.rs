@@ -10,16 +10,34 @@ impl state::Host for PluginData {
         self.state.get(&key).cloned()
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>) {
-        let previous = self.state.insert(key.clone(), value);
+    /// A write that would take the state past its limit traps the call
+    /// (`set` has no error result in the contract): its batch fails with
+    /// the reason, and the call's earlier writes are rolled back with it.
+    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
+        let previous = self
+            .put(key.clone(), value)
+            .map_err(|reason| wasmtime::Error::new(StateLimit(reason)))?;
         self.undo.push((key, previous));
+        Ok(())
     }
 
     fn delete(&mut self, key: String) {
-        let previous = self.state.remove(&key);
+        let previous = self.remove(&key);
         self.undo.push((key, previous));
     }
 }
+
+/// The error a refused `set` traps with; `trap_reason` shows its message.
+#[derive(Debug)]
+pub(crate) struct StateLimit(pub String);
+
+impl std::fmt::Display for StateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StateLimit {}
 
 pub fn add_to_linker(linker: &mut Linker<PluginData>) -> wasmtime::Result<()> {
     state::add_to_linker::<_, HasSelf<_>>(linker, |data| data)

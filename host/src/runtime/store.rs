@@ -11,7 +11,19 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, Was
 
 pub struct PluginData {
     pub(crate) plugin: String,
+    /// Read it anywhere; change it through `set_state`, `put` and `remove`,
+    /// which keep `state_bytes` right.
     pub(crate) state: BTreeMap<String, Vec<u8>>,
+    /// Bytes of keys and values in `state`, against `state_limit`.
+    pub(crate) state_bytes: usize,
+    pub(crate) state_limit: usize,
+    /// Writes refused because they would pass `state_limit` (for metrics).
+    pub(crate) state_refusals: u64,
+    /// Log messages the current call may still send, and those it dropped.
+    pub(crate) log_budget: usize,
+    pub(crate) logs_dropped: u64,
+    /// Log messages dropped over the instance's calls (for metrics).
+    pub(crate) logs_dropped_total: u64,
     /// Previous values of the keys changed by the call in progress, so a
     /// failed call can be undone: a batch that goes to the dead-letter must
     /// leave no trace in state.
@@ -40,7 +52,13 @@ impl PluginData {
         };
         PluginData {
             plugin: plugin.to_string(),
+            state_bytes: bytes_of(&state),
             state,
+            state_limit: settings.limits.state,
+            state_refusals: 0,
+            log_budget: LOG_MESSAGES_PER_CALL,
+            logs_dropped: 0,
+            logs_dropped_total: 0,
             undo: Vec::new(),
             limits,
             wasi,
@@ -48,19 +66,91 @@ impl PluginData {
         }
     }
 
+    /// Replaces the whole state (a restore or a rolled-back reload).
+    pub fn set_state(&mut self, state: BTreeMap<String, Vec<u8>>) {
+        self.state_bytes = bytes_of(&state);
+        self.state = state;
+        self.undo.clear();
+    }
+
+    /// Sets `key`, unless the state would then pass its limit; returns the
+    /// previous value. Replacing a value counts only the difference.
+    pub(crate) fn put(&mut self, key: String, value: Vec<u8>) -> Result<Option<Vec<u8>>, String> {
+        let old = self.state.get(&key).map_or(0, |v| key.len() + v.len());
+        let new = key.len() + value.len();
+        let after = (self.state_bytes - old).saturating_add(new);
+        if new > old && after > self.state_limit {
+            self.state_refusals += 1;
+            return Err(format!(
+                "setting state key `{}` ({new} bytes) would take its state to {after} bytes, \
+                 over its limit of {} bytes (`state_limit_mb`)",
+                shorten(&key),
+                self.state_limit
+            ));
+        }
+        self.state_bytes = after;
+        Ok(self.state.insert(key, value))
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) -> Option<Vec<u8>> {
+        let previous = self.state.remove(key);
+        if let Some(v) = &previous {
+            self.state_bytes -= key.len() + v.len();
+        }
+        previous
+    }
+
     /// Keeps the state changes of the call that just succeeded.
     pub fn commit_call(&mut self) {
         self.undo.clear();
+        self.end_call();
     }
 
     /// Reverts the state changes of the call that just failed.
     pub fn roll_back_call(&mut self) {
         while let Some((key, previous)) = self.undo.pop() {
             match previous {
-                Some(value) => self.state.insert(key, value),
-                None => self.state.remove(&key),
+                Some(value) => {
+                    // Undoing never needs the limit: it goes back to a state
+                    // that was within it.
+                    self.remove(&key);
+                    self.state_bytes += key.len() + value.len();
+                    self.state.insert(key, value);
+                }
+                None => {
+                    self.remove(&key);
+                }
             };
         }
+        self.end_call();
+    }
+
+    /// Says how many log messages the call dropped, and refills the budget.
+    fn end_call(&mut self) {
+        if self.logs_dropped > 0 {
+            tracing::warn!(plugin = %self.plugin, dropped = self.logs_dropped, "The plugin logged more than {LOG_MESSAGES_PER_CALL} messages in one call; the rest were dropped.");
+        }
+        self.logs_dropped_total += std::mem::take(&mut self.logs_dropped);
+        self.log_budget = LOG_MESSAGES_PER_CALL;
+    }
+}
+
+/// Log messages one call may send: enough to explain a batch, few enough
+/// that a plugin logging in a loop cannot drown the host's log.
+pub const LOG_MESSAGES_PER_CALL: usize = 1000;
+
+/// Longest log message kept whole (longer ones are cut, saying so).
+pub const LOG_MESSAGE_BYTES: usize = 4096;
+
+fn bytes_of(state: &BTreeMap<String, Vec<u8>>) -> usize {
+    state.iter().map(|(k, v)| k.len() + v.len()).sum()
+}
+
+/// A key as an error shows it: long keys are cut.
+fn shorten(key: &str) -> String {
+    match key.char_indices().nth(64) {
+        Some((i, _)) => format!("{}…", &key[..i]),
+        None => key.to_string(),
     }
 }
 

@@ -5,7 +5,7 @@ use super::convert::{self, ArrayTable, ConvertError};
 use super::engine::EPOCH_TICK;
 use super::selection::RowSelection;
 use super::store::PluginData;
-use super::{PluginError, Runtime, log, state};
+use super::{PluginError, Runtime, clock, log, state};
 use crate::config::ErrorPolicy;
 use crate::contract::{Transform, wit};
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array};
@@ -89,6 +89,12 @@ pub struct PluginStats {
     pub busy_seconds: f64,
     /// Linear memory of the current instance.
     pub memory_bytes: u64,
+    /// Bytes of keys and values in the plugin's key-value state.
+    pub state_bytes: u64,
+    /// State writes refused at `state_limit_mb` (each failed its batch).
+    pub state_refusals: u64,
+    /// Log messages dropped past the per-call budget.
+    pub logs_dropped: u64,
 }
 
 /// A loaded, initialised, planned transform.
@@ -183,6 +189,7 @@ impl TransformPlugin {
         };
         let mut linker = Linker::<PluginData>::new(&runtime.engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link)?;
+        clock::add_to_linker(&mut linker).map_err(link)?;
         log::add_to_linker(&mut linker).map_err(link)?;
         state::add_to_linker(&mut linker).map_err(link)?;
         wit::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d).map_err(link)?;
@@ -234,7 +241,7 @@ impl TransformPlugin {
     /// Replaces the plugin's state (as a rolled-back reload hands it back).
     pub fn replace_state(&mut self, state: BTreeMap<String, Vec<u8>>) {
         match &mut self.instance {
-            Some((store, _)) => store.data_mut().state = state,
+            Some((store, _)) => store.data_mut().set_state(state),
             None => self.saved_state = state,
         }
     }
@@ -339,8 +346,20 @@ impl TransformPlugin {
             BatchOutcome::Processed { output, .. } => stats.rows_out += output.num_rows() as u64,
             BatchOutcome::Failed { .. } => stats.failed_batches += 1,
         }
-        if let Some((store, _)) = &self.instance {
-            stats.memory_bytes = store.data().limits.size as u64;
+        match &mut self.instance {
+            Some((store, _)) => {
+                let data = store.data_mut();
+                stats.memory_bytes = data.limits.size as u64;
+                stats.state_bytes = data.state_bytes as u64;
+                harvest(stats, data);
+            }
+            None => {
+                stats.state_bytes = self
+                    .saved_state
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>() as u64;
+            }
         }
         outcome
     }
@@ -371,20 +390,31 @@ impl TransformPlugin {
             .call_process(&mut *store, &wit_batch);
         match result {
             Err(e) => {
-                self.stats.traps += 1;
-                if let Some(wasmtime::Trap::Interrupt) = e.downcast_ref::<wasmtime::Trap>() {
-                    self.stats.interruptions += 1;
-                }
-                let reason = format!(
-                    "plugin `{}` trapped: {}",
-                    self.name,
-                    trap_reason(&e, self.settings.limits)
-                );
+                let stopped = e.is::<super::engine::StopRequested>();
+                let reason = if stopped {
+                    // Not the plugin's fault: the pipeline abandons the
+                    // batch with its epoch (see `runtime::stopping`).
+                    format!(
+                        "plugin `{}` was interrupted: the run is stopping",
+                        self.name
+                    )
+                } else {
+                    self.stats.traps += 1;
+                    if let Some(wasmtime::Trap::Interrupt) = e.downcast_ref::<wasmtime::Trap>() {
+                        self.stats.interruptions += 1;
+                    }
+                    format!(
+                        "plugin `{}` trapped: {}",
+                        self.name,
+                        trap_reason(&e, self.settings.limits)
+                    )
+                };
                 // A trapped instance may be half-way through anything: drop it
                 // and keep only the host-owned state, as it was before the call.
                 let (store, _) = self.instance.take().expect("instance present");
                 let mut data = store.into_data();
                 data.roll_back_call();
+                harvest(&mut self.stats, &mut data);
                 self.saved_state = data.state;
                 BatchOutcome::Failed { reason }
             }
@@ -470,17 +500,28 @@ impl TransformPlugin {
         } else {
             selection.selected()
         };
+        // Each input row is rejected at most once: a row rejected twice would
+        // be dead-lettered twice and counted twice, and the run's counts
+        // would no longer add up.
+        let mut rejected = vec![false; if output.rejections.is_empty() { 0 } else { n }];
         let mut rejections = Vec::with_capacity(output.rejections.len());
         for r in output.rejections {
-            if r.row as usize >= n {
+            let row = r.row as usize;
+            if row >= n {
                 return Err(ConvertError(format!(
                     "it rejects row {}, but the batch has {n} rows",
                     r.row
                 )));
             }
-            if selected[r.row as usize] {
+            if selected[row] {
                 return Err(ConvertError(format!(
                     "row {} is both rejected and selected",
+                    r.row
+                )));
+            }
+            if std::mem::replace(&mut rejected[row], true) {
+                return Err(ConvertError(format!(
+                    "it rejects row {} more than once",
                     r.row
                 )));
             }
@@ -560,20 +601,42 @@ impl TransformPlugin {
     }
 }
 
-/// Sets the deadline for the next call: `limits.timeout` from now.
-pub(super) fn arm<T>(store: &mut Store<T>, limits: PluginLimits) {
-    let ticks = limits
-        .timeout
-        .as_millis()
-        .div_ceil(EPOCH_TICK.as_millis())
-        .max(1);
-    store.set_epoch_deadline(ticks as u64);
-    store.epoch_deadline_trap();
+/// Moves what an instance counted during a call into the plugin's stats.
+fn harvest(stats: &mut PluginStats, data: &mut PluginData) {
+    stats.state_refusals += std::mem::take(&mut data.state_refusals);
+    stats.logs_dropped += std::mem::take(&mut data.logs_dropped_total);
+}
+
+/// Sets the deadline for the next call: `limits.timeout` from now. The
+/// deadline is checked at every epoch tick, and so is a stop of the run,
+/// which interrupts a call in progress at once instead of waiting out its
+/// timeout.
+pub(super) fn arm<T: 'static>(store: &mut Store<T>, limits: PluginLimits) {
+    let started = std::time::Instant::now();
+    let timeout = limits.timeout.max(EPOCH_TICK);
+    // Calls made after the stop (the last epoch's commit) run to the end.
+    let interruptible = !super::engine::stopping();
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if interruptible && super::engine::stopping() {
+            return Err(wasmtime::Error::new(super::engine::StopRequested));
+        }
+        if started.elapsed() >= timeout {
+            return Err(wasmtime::Error::new(wasmtime::Trap::Interrupt));
+        }
+        Ok(wasmtime::UpdateDeadline::Continue(1))
+    });
 }
 
 /// The message of a trap or host error, without wasmtime's backtrace noise,
 /// and in the pipeline's terms when a limit was hit.
 pub(super) fn trap_reason(e: &wasmtime::Error, limits: PluginLimits) -> String {
+    if let Some(stop) = e.downcast_ref::<super::engine::StopRequested>() {
+        return stop.to_string();
+    }
+    if let Some(refused) = e.downcast_ref::<state::StateLimit>() {
+        return refused.to_string();
+    }
     let text = format!("{e:#}");
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => {

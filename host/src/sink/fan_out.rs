@@ -3,11 +3,14 @@
 //! reason; an epoch is pre-committed, committed or aborted in all of them.
 
 use super::{OpenSink, PlannedSink};
+use crate::capability::in_place::ResumeFiles;
 use crate::envelope::Envelope;
 use crate::observe::summary::{SinkCounts, StageCounts};
+use crate::operator::StateTables;
 use crate::operator::{Operator, OperatorError, Processed, Refusal};
 use crate::runtime::{PluginError, Runtime, SinkOutcome};
 use arrow::datatypes::SchemaRef;
+use std::collections::BTreeMap;
 
 pub struct SinkFanOut {
     /// The sinks as planned, to open them again after a restart.
@@ -19,7 +22,17 @@ pub struct SinkFanOut {
     input: SchemaRef,
     /// `PIPELINE/SINK` is each sink's id for its epoch markers.
     pipeline: String,
+    /// The lengths of the files each sink writes in place, by sink name:
+    /// taken at pre-commit for the checkpoint, and restored from one so the
+    /// sinks reopen them cut back to those lengths (`None`: a fresh run).
+    files: Option<FileLengths>,
 }
+
+/// By sink name, each file it writes in place and its length.
+type FileLengths = BTreeMap<String, BTreeMap<String, u64>>;
+
+/// The state table the file lengths are checkpointed in.
+const FILES_TABLE: &str = "files";
 
 impl SinkFanOut {
     pub fn new(
@@ -38,6 +51,7 @@ impl SinkFanOut {
             runtime,
             input,
             pipeline: pipeline.to_string(),
+            files: None,
         }
     }
 }
@@ -64,7 +78,11 @@ impl Operator for SinkFanOut {
             if checkpointed {
                 run.push(("weir.epoch".to_string(), epoch.to_string()));
             }
-            match s.open(&self.runtime, self.input.clone(), &run) {
+            let resume = match &self.files {
+                None => ResumeFiles::Fresh,
+                Some(files) => ResumeFiles::At(files.get(&s.name).cloned().unwrap_or_default()),
+            };
+            match s.open_resuming(&self.runtime, self.input.clone(), &run, resume) {
                 Ok(opened) => open.push(opened),
                 Err(error) => {
                     for opened in &mut open {
@@ -121,14 +139,40 @@ impl Operator for SinkFanOut {
     }
 
     fn pre_commit(&mut self, epoch: u64) -> Result<(), OperatorError> {
+        let mut files = FileLengths::new();
         for sink in &mut self.open {
-            sink.pre_commit(epoch)
-                .map_err(|error| OperatorError::Commit {
-                    sink: sink.name().to_string(),
-                    epoch,
-                    error: Box::new(error),
-                })?;
+            let name = sink.name().to_string();
+            let failed = |error| OperatorError::Commit {
+                sink: name.clone(),
+                epoch,
+                error: Box::new(error),
+            };
+            sink.pre_commit(epoch).map_err(failed)?;
+            let marks = sink.file_marks().map_err(failed)?;
+            if !marks.is_empty() {
+                files.insert(sink.name().to_string(), marks);
+            }
         }
+        self.files = Some(files);
+        Ok(())
+    }
+
+    /// The lengths taken at pre-commit (none yet: every file is empty).
+    fn snapshot(&mut self) -> Option<(Option<String>, StateTables)> {
+        let files = self.files.clone().unwrap_or_default();
+        let bytes = postcard::to_stdvec(&files).expect("file lengths serialise");
+        Some((None, StateTables::from([(FILES_TABLE.to_string(), bytes)])))
+    }
+
+    fn restore(&mut self, _build: Option<&str>, tables: &StateTables) -> Result<(), OperatorError> {
+        let files = match tables.get(FILES_TABLE) {
+            Some(bytes) => postcard::from_bytes(bytes).map_err(|e| OperatorError::Restore {
+                stage: "sinks".to_string(),
+                reason: format!("the lengths of the files written in place: {e}"),
+            })?,
+            None => FileLengths::new(),
+        };
+        self.files = Some(files);
         Ok(())
     }
 

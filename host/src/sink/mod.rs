@@ -90,6 +90,11 @@ impl OpenSink {
     pub fn close(&mut self) -> Result<(), PluginError> {
         self.0.close()
     }
+
+    /// Lengths of the files it writes in place, for the checkpoint.
+    pub fn file_marks(&mut self) -> Result<std::collections::BTreeMap<String, u64>, PluginError> {
+        self.0.file_marks()
+    }
 }
 
 /// Checks, before anything is opened, that a sink can encode `schema`.
@@ -341,15 +346,28 @@ impl PlannedSink {
         input: SchemaRef,
         run: &[(String, String)],
     ) -> Result<OpenSink, PluginError> {
+        self.open_resuming(runtime, input, run, Default::default())
+    }
+
+    /// [`PlannedSink::open`] for a run resuming from a checkpoint: files the
+    /// sink writes in place are cut back to their lengths there.
+    pub fn open_resuming(
+        &self,
+        runtime: &Runtime,
+        input: SchemaRef,
+        run: &[(String, String)],
+        resume: crate::capability::in_place::ResumeFiles,
+    ) -> Result<OpenSink, PluginError> {
         let mut settings = self.settings.clone();
         settings.config.extend(run.iter().cloned());
-        let grants = Capabilities::connect(
+        let mut grants = Capabilities::connect(
             &self.name,
             self.directory.clone(),
             &self.connections,
             input.clone(),
         )
         .map_err(|error| connect_failed(&self.name, error))?;
+        grants.files.resume_as(resume);
         SinkPlugin::load(
             runtime,
             &self.name,

@@ -65,6 +65,14 @@ impl Operator for TransformStage {
                     stop: None,
                 })
             }
+            // A stop interrupted the call: the batch is abandoned with its
+            // epoch, not dead-lettered (a restart reads it again).
+            BatchOutcome::Failed { reason } if crate::runtime::stopping() => {
+                Err(OperatorError::Interrupted {
+                    stage: format!("transform `{}`", self.slot.name()),
+                    reason,
+                })
+            }
             BatchOutcome::Failed { reason } => {
                 tracing::warn!(transform = %self.slot.name(), rows = n, %reason, "A batch failed; its rows go to the dead-letter.");
                 self.counts.failed_batches += 1;
