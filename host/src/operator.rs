@@ -186,7 +186,9 @@ pub trait Operator {
 impl Classified for OperatorError {
     fn domain(&self) -> ErrorDomain {
         match self {
-            OperatorError::Stopped { .. } | OperatorError::Window(_) => ErrorDomain::User,
+            OperatorError::Stopped { .. }
+            | OperatorError::Window(_)
+            | OperatorError::Interrupted { .. } => ErrorDomain::User,
             OperatorError::Restore { .. } => ErrorDomain::Internal,
             OperatorError::Sink(e)
             | OperatorError::SinkOpen { error: e, .. }
@@ -198,6 +200,7 @@ impl Classified for OperatorError {
         match self {
             OperatorError::Stopped { .. }
             | OperatorError::Window(_)
+            | OperatorError::Interrupted { .. }
             | OperatorError::Restore { .. } => Retry::Useless,
             OperatorError::Sink(e)
             | OperatorError::SinkOpen { error: e, .. }

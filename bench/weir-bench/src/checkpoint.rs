@@ -131,6 +131,7 @@ fn state_cost(keys: usize) -> Result<StateCost, String> {
                 .map(|(name, bytes)| (name, StateTable(bytes)))
                 .collect(),
         }],
+        files: None,
     };
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let store =

@@ -275,6 +275,7 @@ impl SinkPlugin {
     pub fn file_marks(&mut self) -> Result<BTreeMap<String, u64>, PluginError> {
         self.store
             .data()
+            .grants
             .files
             .marks()
             .map_err(|message| PluginError::Refused {
