@@ -16,8 +16,8 @@ mod window;
 
 pub use checkpoint::{CheckpointConfig, DEFAULT_INTERVAL_MS};
 pub use limits::{
-    DEFAULT_MAX_OUTPUT_ROWS, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_SINK_TIMEOUT_MS, DEFAULT_STATE_LIMIT_MB,
-    DEFAULT_TRANSFORM_TIMEOUT_MS, PluginLimits,
+    DEFAULT_MAX_OUTPUT_ROWS, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_SINK_TIMEOUT_MS,
+    DEFAULT_STATE_LIMIT_MB, DEFAULT_TRANSFORM_TIMEOUT_MS, PluginLimits,
 };
 pub use sandbox::{ErrorPolicy, Grant};
 pub use sink::{ConnectionConfig, PluginSinkConfig, SinkConfig};
@@ -498,110 +498,4 @@ pub fn config_pairs(table: &toml::Table) -> Result<Vec<(String, String)>, String
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load(text: &str) -> Result<PipelineConfig, ConfigError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p.toml");
-        std::fs::write(&path, text).unwrap();
-        PipelineConfig::load(&path)
-    }
-
-    #[test]
-    fn relative_paths_follow_the_pipeline_file_and_the_name_defaults_to_its_stem() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("quotes.toml");
-        std::fs::write(
-            &path,
-            "[source]\ntype = \"files\"\npath = \"in\"\nformat = \"lines\"\n\n[[sinks]]\nname = \"o\"\ntype = \"jsonl\"\npath = \"/abs/o.jsonl\"\n",
-        )
-        .unwrap();
-        let config = PipelineConfig::load(&path).unwrap();
-        assert_eq!(config.name(), "quotes");
-        let SourceConfig::Files(files) = &config.source else {
-            panic!("files source")
-        };
-        assert_eq!(files.path, dir.path().join("in"));
-        let SinkConfig::Jsonl(sink) = &config.sinks[0] else {
-            panic!("jsonl sink")
-        };
-        assert_eq!(
-            sink.path,
-            PathBuf::from("/abs/o.jsonl"),
-            "absolute paths stay"
-        );
-    }
-
-    #[test]
-    fn unknown_keys_are_refused_in_every_table() {
-        let source = "[source]\ntype = \"generator\"\ncount = 1\n";
-        let cases = [
-            format!("{source}colour = 1\n"),
-            format!(
-                "{source}\n[[sinks]]\nname = \"a\"\ntype = \"csv\"\npath = \"a\"\nheadr = true\n"
-            ),
-            format!("{source}\n[[transforms]]\nname = \"a\"\nplugin = \"a.wasm\"\nconfg = {{}}\n"),
-            format!("{source}\n[dead_letter]\ntype = \"jsonl\"\npath = \"d\"\nformat = \"x\"\n"),
-            format!("{source}extra_top = true\n").replace("[source]", "oops = 1\n[source]"),
-        ];
-        for text in cases {
-            let err = load(&text).unwrap_err().to_string();
-            assert!(err.contains("unknown field"), "{text}\n=> {err}");
-        }
-    }
-
-    #[test]
-    fn a_kafka_dead_letter_goes_through_a_connection() {
-        let source = "[source]\ntype = \"generator\"\ncount = 1\n";
-        let bus = "[connections.bus]\nurl = \"kafka://b1:9092,b2:9092\"\nproperties = { \"acks\" = \"all\" }\n";
-        let config = load(&format!(
-            "{source}\n{bus}\n[dead_letter]\ntype = \"kafka\"\nconnection = \"bus\"\ntopic = \"dead\"\n"
-        ))
-        .unwrap();
-        let DeadLetterConfig::Kafka {
-            brokers,
-            properties,
-            ..
-        } = &config.dead_letter
-        else {
-            panic!("a kafka dead-letter")
-        };
-        assert_eq!(brokers, "b1:9092,b2:9092");
-        assert_eq!(properties["acks"], "all");
-
-        // The older inline form still works.
-        let config = load(&format!(
-            "{source}\n[dead_letter]\ntype = \"kafka\"\nbrokers = \"b:9092\"\ntopic = \"dead\"\n"
-        ))
-        .unwrap();
-        assert!(
-            matches!(config.dead_letter, DeadLetterConfig::Kafka { ref brokers, .. } if brokers == "b:9092")
-        );
-
-        // A connection that is not there, or not Kafka, is named.
-        let err = load(&format!(
-            "{source}\n[dead_letter]\ntype = \"kafka\"\nconnection = \"bux\"\ntopic = \"dead\"\n"
-        ))
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("dead_letter.connection") && err.contains("\"bux\""),
-            "{err}"
-        );
-        let err = load(&format!(
-            "{source}\n[connections.db]\nurl = \"sqlite:x.db\"\n\n[dead_letter]\ntype = \"kafka\"\nconnection = \"db\"\ntopic = \"dead\"\n"
-        ))
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("not a Kafka connection"), "{err}");
-    }
-
-    #[test]
-    fn nested_plugin_config_is_refused_with_its_key() {
-        let err = load("[source]\ntype = \"generator\"\ncount = 1\n\n[[transforms]]\nname = \"t\"\nplugin = \"t.wasm\"\nconfig = { list = [1, 2] }\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("transforms[0].config.list"), "{err}");
-    }
-}
+mod tests;

@@ -69,9 +69,12 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
         out.get_or_create(&p).inc_by(counts.rows_out);
         dead.get_or_create(&p).inc_by(counts.dead_lettered);
         batches.get_or_create(&p).inc_by(counts.batches);
-        decode_dead.get_or_create(&p).inc_by(counts.decode_dead_lettered);
+        decode_dead
+            .get_or_create(&p)
+            .inc_by(counts.decode_dead_lettered);
         if let Some(w) = &counts.window {
-            late.get_or_create(&p).inc_by(w.late_dropped + w.late_dead_lettered);
+            late.get_or_create(&p)
+                .inc_by(w.late_dropped + w.late_dead_lettered);
         }
         for sink in &counts.sinks {
             let l = SinkLabels {
@@ -122,7 +125,11 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
         "Records the decoder refused (dead-lettered)",
         decode_dead,
     );
-    registry.register("window_late", "Rows behind the watermark (dropped or dead-lettered)", late);
+    registry.register(
+        "window_late",
+        "Rows behind the watermark (dropped or dead-lettered)",
+        late,
+    );
     registry.register("sink_rows", "Rows a sink wrote", sink_rows);
     registry.register(
         "sink_refused",

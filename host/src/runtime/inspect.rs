@@ -192,6 +192,24 @@ impl PluginInfo {
     }
 }
 
+/// A schema on one line, as `weir check` and reload errors show it:
+/// `name TYPE[ NOT NULL], ...`.
+pub fn show_schema(schema: &arrow::datatypes::Schema) -> String {
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}{}",
+                f.name(),
+                f.data_type(),
+                if f.is_nullable() { "" } else { " NOT NULL" }
+            )
+        })
+        .collect();
+    columns.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,22 +238,4 @@ mod tests {
         let wit = include_str!("../../../wit/world.wit");
         assert!(wit.contains(&format!("package weir:plugin@{};", ContractVersion::host())));
     }
-}
-
-/// A schema on one line, as `weir check` and reload errors show it:
-/// `name TYPE[ NOT NULL], ...`.
-pub fn show_schema(schema: &arrow::datatypes::Schema) -> String {
-    let columns: Vec<String> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {}{}",
-                f.name(),
-                f.data_type(),
-                if f.is_nullable() { "" } else { " NOT NULL" }
-            )
-        })
-        .collect();
-    columns.join(", ")
 }

@@ -77,12 +77,11 @@ impl Operator for TransformStage {
                 tracing::warn!(transform = %self.slot.name(), rows = n, %reason, "A batch failed; its rows go to the dead-letter.");
                 self.counts.failed_batches += 1;
                 self.counts.dead_lettered += n as u64;
-                let stop = (self.slot.on_error() == ErrorPolicy::Stop).then(|| {
-                    OperatorError::Stopped {
+                let stop =
+                    (self.slot.on_error() == ErrorPolicy::Stop).then(|| OperatorError::Stopped {
                         plugin: self.slot.name().to_string(),
                         reason: reason.clone(),
-                    }
-                });
+                    });
                 Ok(Processed {
                     rows: None,
                     refused: (0..n).map(|row| refusal(row, reason.clone())).collect(),
