@@ -6,7 +6,7 @@
 //! The lifecycle, as Arroyo's operators have it: `on_start` once the
 //! pipeline's epoch is known (and again after a restart), `process_batch`
 //! for every batch, `handle_watermark` when the input says something about
-//! time as a whole (its end, today), the two phases of an epoch's end
+//! time as a whole (its end, an idle source), the two phases of an epoch's end
 //! (`pre_commit`, then `commit` once the checkpoint is durable, or `abort`),
 //! `snapshot`/`restore` of the state the checkpoint keeps, `on_close` at the
 //! end of the run. Every hook but `process_batch` has a default that does
@@ -44,15 +44,6 @@ pub struct Processed {
     /// The pipeline must stop once the refused rows are dead-lettered (a
     /// transform whose `on_error` is `stop` failed the batch).
     pub stop: Option<OperatorError>,
-}
-
-impl Processed {
-    pub fn rows(rows: Option<Envelope>) -> Self {
-        Processed {
-            rows,
-            ..Processed::default()
-        }
-    }
 }
 
 /// What the input says about event time as a whole.
@@ -125,8 +116,12 @@ pub trait Operator {
     fn on_assignment(&mut self, _partitions: &[i32]) {}
 
     /// Reacts to the watermark; rows it emits go to the next operator.
-    fn handle_watermark(&mut self, _watermark: Watermark) -> Result<Processed, OperatorError> {
-        Ok(Processed::default())
+    /// There is no input row at a watermark, so nothing to refuse.
+    fn handle_watermark(
+        &mut self,
+        _watermark: Watermark,
+    ) -> Result<Option<Envelope>, OperatorError> {
+        Ok(None)
     }
 
     /// First phase of an epoch's end: make the epoch's output durable but

@@ -14,6 +14,7 @@ use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use weir::cli::config_pairs;
 use weir::config::WindowKind;
 
 /// The bytes of a test guest that host/build.rs built into target/plugins
@@ -216,18 +217,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `--config KEY=VALUE` arguments as pairs.
-fn config_pairs(config: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    config
-        .iter()
-        .map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| anyhow!("--config takes KEY=VALUE"))
 }
 
 /// The process's peak resident memory (VmHWM), in MiB, where Linux reports it.

@@ -309,8 +309,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `--config KEY=VALUE` arguments as pairs.
-pub(crate) fn config_pairs(config: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+/// `--config KEY=VALUE` arguments as pairs (also `weir-bench`'s).
+pub fn config_pairs(config: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     config
         .iter()
         .map(|kv| {

@@ -7,7 +7,8 @@ use super::PipelineError;
 use crate::dead_letter::{DeadLetter, DeadLetterWriter, rows_as_json};
 use crate::envelope::Envelope;
 use crate::observe::summary::StageCounts;
-use crate::operator::{Operator, Processed, Refusal, Watermark};
+use crate::operator::{Operator, OperatorError, Processed, Refusal, Watermark};
+use crate::sink::SinkError;
 use arrow::array::UInt32Array;
 use arrow::compute::take_record_batch;
 
@@ -32,6 +33,30 @@ impl Chain {
     /// Rows that reached the sinks so far.
     pub fn rows_out(&self) -> u64 {
         self.rows_out
+    }
+
+    /// Starts every operator at `epoch` (the sinks open): at the start of
+    /// the run and after a restart. A sink that cannot open is named by its
+    /// index under `file`'s `sinks`.
+    pub fn start(
+        &mut self,
+        epoch: u64,
+        checkpointed: bool,
+        file: &str,
+    ) -> Result<(), PipelineError> {
+        for operator in &mut self.operators {
+            operator
+                .on_start(epoch, checkpointed)
+                .map_err(|e| match e {
+                    OperatorError::SinkOpen { index, error } => PipelineError::Sink {
+                        file: file.to_string(),
+                        index,
+                        error: SinkError::Plugin(error),
+                    },
+                    other => other.into(),
+                })?;
+        }
+        Ok(())
     }
 
     /// Every operator's counters, in pipeline order.
@@ -65,12 +90,7 @@ impl Chain {
         dead_letter: &mut DeadLetterWriter,
     ) -> Result<(), PipelineError> {
         for index in 0..self.operators.len() {
-            let Processed { rows, refused, .. } =
-                self.operators[index].handle_watermark(watermark)?;
-            // At a watermark an operator emits what it holds; there is no
-            // input row it could refuse.
-            debug_assert!(refused.is_empty());
-            if let Some(rows) = rows {
+            if let Some(rows) = self.operators[index].handle_watermark(watermark)? {
                 self.process_from(index + 1, rows, 0, dead_letter)?;
             }
         }

@@ -9,9 +9,9 @@ use crate::config::{self, Grant, PipelineConfig, TransformConfig};
 use crate::dead_letter::DeadLetterWriter;
 use crate::observe::status::StatusBoard;
 use crate::observe::summary::RunSummary;
-use crate::operator::{Operator, OperatorError};
+use crate::operator::Operator;
 use crate::runtime::{PluginSettings, Runtime, TransformPlugin};
-use crate::sink::{self, SinkError, SinkFanOut};
+use crate::sink::{self, SinkFanOut};
 use crate::source::{self, RunMode, Source};
 use crate::transform::{TransformSlot, TransformStage};
 use crate::window::{WindowOperator, WindowStage};
@@ -33,6 +33,38 @@ pub struct Plan {
     stages: Vec<String>,
 }
 
+/// The stages planned so far, the source's first: each one's name (as
+/// `weir check` shows it), output schema and operator, added together.
+struct Stages {
+    names: Vec<String>,
+    schemas: Vec<SchemaRef>,
+    operators: Vec<Box<dyn Operator>>,
+}
+
+impl Stages {
+    fn new(source: SchemaRef) -> Self {
+        Stages {
+            names: vec!["source".to_string()],
+            schemas: vec![source],
+            operators: Vec::new(),
+        }
+    }
+
+    /// What the next stage receives.
+    fn output(&self) -> SchemaRef {
+        self.schemas
+            .last()
+            .expect("the source schema is first")
+            .clone()
+    }
+
+    fn push(&mut self, name: String, schema: SchemaRef, operator: Box<dyn Operator>) {
+        self.names.push(name);
+        self.schemas.push(schema);
+        self.operators.push(operator);
+    }
+}
+
 /// Loads a list of transforms (`transforms` or `after_window`) as
 /// operators, each planned against the schema before it.
 fn load_transforms(
@@ -40,9 +72,12 @@ fn load_transforms(
     list: &'static str,
     configs: &[TransformConfig],
     runtime: &Runtime,
-    schemas: &mut Vec<SchemaRef>,
-    operators: &mut Vec<Box<dyn Operator>>,
+    stages: &mut Stages,
 ) -> Result<(), PipelineError> {
+    let label = match list {
+        "after_window" => "after-window transform",
+        _ => "transform",
+    };
     for (index, t) in configs.iter().enumerate() {
         let settings = PluginSettings {
             config: config::plugin_config(t).expect("validated when the file was loaded"),
@@ -50,21 +85,17 @@ fn load_transforms(
             clock: t.grants.contains(&Grant::Clock),
             on_error: t.on_error,
         };
-        let input = schemas.last().expect("the source schema is first").clone();
-        let plugin = TransformPlugin::load(runtime, &t.name, &t.plugin, settings, input).map_err(
-            |error| PipelineError::Plugin {
+        let plugin = TransformPlugin::load(runtime, &t.name, &t.plugin, settings, stages.output())
+            .map_err(|error| PipelineError::Plugin {
                 file: file.to_string(),
                 list,
                 index,
                 name: t.name.clone(),
                 error: Box::new(error),
-            },
-        )?;
-        schemas.push(plugin.output_schema());
-        operators.push(Box::new(TransformStage::new(
-            TransformSlot::new(plugin),
-            list,
-        )));
+            })?;
+        let schema = plugin.output_schema();
+        let operator = TransformStage::new(TransformSlot::new(plugin), list);
+        stages.push(format!("{label} {}", t.name), schema, Box::new(operator));
     }
     Ok(())
 }
@@ -82,49 +113,33 @@ impl Plan {
                 file: file.clone(),
                 error,
             })?;
-        let mut schemas = vec![source.schema()];
-        let mut stages = vec!["source".to_string()];
-        let mut operators: Vec<Box<dyn Operator>> = Vec::new();
+        let mut stages = Stages::new(source.schema());
         load_transforms(
             &file,
             "transforms",
             &config.transforms,
             runtime,
-            &mut schemas,
-            &mut operators,
+            &mut stages,
         )?;
-        stages.extend(
-            config
-                .transforms
-                .iter()
-                .map(|t| format!("transform {}", t.name)),
-        );
         if let Some(w) = &config.window {
-            let input = schemas.last().expect("the source schema is first");
-            let window =
-                WindowOperator::new(w, input).map_err(|message| PipelineError::Window {
+            let window = WindowOperator::new(w, &stages.output()).map_err(|message| {
+                PipelineError::Window {
                     file: file.clone(),
                     message,
-                })?;
-            schemas.push(window.output_schema());
-            stages.push("window".to_string());
-            operators.push(Box::new(WindowStage::new(window, w)));
+                }
+            })?;
+            let schema = window.output_schema();
+            let operator = WindowStage::new(window, w);
+            stages.push("window".to_string(), schema, Box::new(operator));
         }
         load_transforms(
             &file,
             "after_window",
             &config.after_window,
             runtime,
-            &mut schemas,
-            &mut operators,
+            &mut stages,
         )?;
-        stages.extend(
-            config
-                .after_window
-                .iter()
-                .map(|t| format!("after-window transform {}", t.name)),
-        );
-        let output = schemas.last().expect("at least the source schema").clone();
+        let output = stages.output();
         let mut sinks = Vec::new();
         for (index, s) in config.sinks.iter().enumerate() {
             let error = |error| PipelineError::Sink {
@@ -135,6 +150,13 @@ impl Plan {
             sink::check(s, &output).map_err(error)?;
             sinks.push(sink::plan(s, &config.connections, runtime).map_err(error)?);
         }
+        // The sinks are the last operator; their input is the last schema,
+        // so they add no stage of their own to `weir check`'s list.
+        let Stages {
+            names,
+            schemas,
+            mut operators,
+        } = stages;
         operators.push(Box::new(SinkFanOut::new(
             sinks,
             runtime.clone(),
@@ -149,7 +171,7 @@ impl Plan {
             operators,
             runtime: runtime.clone(),
             schemas,
-            stages,
+            stages: names,
         })
     }
 
@@ -222,18 +244,7 @@ impl Plan {
             })?;
         let epoch = coordinator.epoch();
         let checkpointed = coordinator.checkpointed();
-        for operator in chain.operators() {
-            operator
-                .on_start(epoch, checkpointed)
-                .map_err(|e| match e {
-                    OperatorError::SinkOpen { index, error } => PipelineError::Sink {
-                        file: file.clone(),
-                        index,
-                        error: SinkError::Plugin(error),
-                    },
-                    other => other.into(),
-                })?;
-        }
+        chain.start(epoch, checkpointed, &file)?;
         Ok(Pipeline {
             flush: self.mode.flush || source.bounded(),
             source,

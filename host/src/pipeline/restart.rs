@@ -8,8 +8,6 @@
 
 use super::{Pipeline, PipelineError};
 use crate::error::Classified;
-use crate::operator::OperatorError;
-use crate::sink::SinkError;
 use crate::source;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -104,16 +102,6 @@ impl Pipeline {
         self.coordinator
             .resume(recovery, self.source.as_mut(), self.chain.operators())?;
         let epoch = self.coordinator.epoch();
-        for operator in self.chain.operators() {
-            operator.on_start(epoch, true).map_err(|e| match e {
-                OperatorError::SinkOpen { index, error } => PipelineError::Sink {
-                    file: self.summary.pipeline.clone(),
-                    index,
-                    error: SinkError::Plugin(error),
-                },
-                other => other.into(),
-            })?;
-        }
-        Ok(())
+        self.chain.start(epoch, true, &self.summary.pipeline)
     }
 }

@@ -105,18 +105,21 @@ impl Operator for WindowStage {
         })
     }
 
-    fn handle_watermark(&mut self, watermark: Watermark) -> Result<Processed, OperatorError> {
+    fn handle_watermark(
+        &mut self,
+        watermark: Watermark,
+    ) -> Result<Option<Envelope>, OperatorError> {
         match watermark {
             Watermark::EndOfInput => {
                 let emitted = self.window.flush().map_err(OperatorError::Window)?;
-                Ok(Processed::rows(self.emit(emitted)))
+                Ok(self.emit(emitted))
             }
             Watermark::Idle => {
                 let emitted = self
                     .window
                     .tick(Instant::now())
                     .map_err(OperatorError::Window)?;
-                Ok(Processed::rows(self.emit(emitted)))
+                Ok(self.emit(emitted))
             }
         }
     }
