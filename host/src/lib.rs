@@ -6,18 +6,18 @@
 //! `window`, `sink` with `dead_letter`, beside `checkpoint` and `observe`;
 //! `runtime` and `capability`; `contract`, `avro`, `envelope` and `config`.
 
-pub mod admin;
+pub(crate) mod admin;
 pub mod avro;
 pub mod capability;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
-pub mod contract;
+pub(crate) mod contract;
 pub mod dead_letter;
-pub mod devtools;
-pub mod envelope;
-pub mod error;
-pub mod observe;
+pub(crate) mod devtools;
+pub(crate) mod envelope;
+pub(crate) mod error;
+pub(crate) mod observe;
 pub mod operator;
 pub mod pipeline;
 pub mod runtime;

@@ -9,6 +9,7 @@ mod docs;
 mod etl_example;
 mod hostile;
 mod kafka;
+mod kafka_transactions;
 mod kafka_watermark;
 mod languages;
 mod layering;

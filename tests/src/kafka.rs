@@ -217,6 +217,59 @@ impl Broker {
         records
     }
 
+    /// Every record of `topic` a `read_committed` reader sees: read from
+    /// the start of each partition to its end (records of open or aborted
+    /// transactions are not returned).
+    pub fn consume_committed(&self, topic: &str) -> Vec<Record> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.address())
+            .set("group.id", format!("test-committed-{}", free_port()))
+            .set("isolation.level", "read_committed")
+            .set("enable.partition.eof", "true")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("a consumer");
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("the topic's metadata");
+        let mut assignment = rdkafka::TopicPartitionList::new();
+        let partitions: Vec<i32> = metadata.topics()[0]
+            .partitions()
+            .iter()
+            .map(|p| p.id())
+            .collect();
+        for &p in &partitions {
+            assignment
+                .add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+                .unwrap();
+        }
+        consumer.assign(&assignment).expect("assigned");
+        let mut at_end = std::collections::HashSet::new();
+        let mut records = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while at_end.len() < partitions.len() {
+            assert!(
+                Instant::now() < deadline,
+                "could not read {topic} to its end in 60 s ({} records so far)",
+                records.len()
+            );
+            match consumer.poll(Duration::from_millis(100)) {
+                None => {}
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                    at_end.insert(p);
+                }
+                Some(Err(e)) => panic!("reading {topic}: {e}"),
+                Some(Ok(message)) => records.push(Record {
+                    key: message.key().map(<[u8]>::to_vec),
+                    value: message.payload().unwrap_or_default().to_vec(),
+                    headers: Vec::new(),
+                    partition: message.partition(),
+                }),
+            }
+        }
+        records
+    }
+
     /// Stops the broker (its memory engine forgets everything).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

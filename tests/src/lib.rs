@@ -206,6 +206,26 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Waits up to `seconds` for it to end by itself; panics if it does not.
+    pub fn wait(mut self, seconds: u64) -> Run {
+        let mut child = self.0.take().expect("running");
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        while child.try_wait().expect("weir's status").is_none() {
+            if std::time::Instant::now() > until {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("weir ends");
+                panic!(
+                    "weir did not end within {seconds} s; stderr:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Run(child.wait_with_output().expect("weir ends"))
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         if let Some(child) = &mut self.0 {

@@ -95,6 +95,12 @@ enum BenchCommand {
         rows: usize,
         #[arg(long, default_value_t = 8192)]
         batch: usize,
+        /// Writes the rows in this many epochs, as a checkpointed pipeline
+        /// does (the sink is told its first epoch; each epoch is
+        /// pre-committed and committed). Without it: one epoch, no
+        /// checkpoints.
+        #[arg(long)]
+        epochs: Option<usize>,
     },
     /// Filter + uppercase natively and as a Wasm component; prints JSON.
     Transform {
@@ -173,9 +179,10 @@ fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             config,
             rows,
             batch,
+            epochs,
         } => {
             let config = config_pairs(&config)?;
-            let report = crate::sink::run(&plugin, url, directory, config, rows, batch)?;
+            let report = crate::sink::run(&plugin, url, directory, config, rows, batch, epochs)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
         }

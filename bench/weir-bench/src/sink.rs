@@ -17,6 +17,8 @@ pub struct SinkBench {
     pub plugin: String,
     pub rows: usize,
     pub batch: usize,
+    /// Epochs committed.
+    pub epochs: u64,
     /// From the first write to the end of the commit.
     pub seconds: f64,
     pub rows_per_s: f64,
@@ -64,6 +66,7 @@ pub fn run(
     config: Vec<(String, String)>,
     rows: usize,
     batch: usize,
+    epochs: Option<usize>,
 ) -> anyhow::Result<SinkBench> {
     let runtime = Runtime::new(ComponentCache::from_env())
         .map_err(|e| anyhow::anyhow!("cannot start the Wasm runtime: {e}"))?;
@@ -96,9 +99,22 @@ pub fn run(
     });
     let (schema, batches) = batches(rows, batch.max(1));
     let planned = weir::sink::plan(&entry, &connections, &runtime)?;
-    let mut sink = planned.open(&runtime, schema, &[])?;
+    // A checkpointed run: the sink knows its first epoch and a stable id.
+    let run: Vec<(String, String)> = match epochs {
+        Some(_) => vec![
+            ("weir.epoch".into(), "1".into()),
+            (
+                "weir.sink-id".into(),
+                format!("bench-{}", std::process::id()),
+            ),
+        ],
+        None => Vec::new(),
+    };
+    let mut sink = planned.open(&runtime, schema, &run)?;
+    let per_epoch = batches.len().div_ceil(epochs.unwrap_or(1).max(1)).max(1);
     let started = Instant::now();
-    for b in &batches {
+    let mut epoch = 1;
+    for (i, b) in batches.iter().enumerate() {
         match sink.write(b)? {
             weir::runtime::SinkOutcome::Written { rejections } if rejections.is_empty() => {}
             weir::runtime::SinkOutcome::Written { rejections } => {
@@ -110,15 +126,21 @@ pub fn run(
             }
             weir::runtime::SinkOutcome::Failed { reason } => anyhow::bail!("{reason}"),
         }
+        if (i + 1) % per_epoch == 0 && i + 1 < batches.len() {
+            sink.pre_commit(epoch)?;
+            sink.commit(epoch)?;
+            epoch += 1;
+        }
     }
-    sink.pre_commit(1)?;
-    sink.commit(1)?;
+    sink.pre_commit(epoch)?;
+    sink.commit(epoch)?;
     sink.close()?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(SinkBench {
         plugin: plugin.to_string(),
         rows,
         batch,
+        epochs: epoch,
         seconds,
         rows_per_s: rows as f64 / seconds,
     })

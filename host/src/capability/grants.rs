@@ -81,6 +81,10 @@ impl<T> Grants<T> {
         self.connections.is_empty()
     }
 
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.connections.values()
+    }
+
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
         self.connections.values_mut()
     }

@@ -108,13 +108,20 @@ impl Capabilities {
             .or_else(|| self.kafka.outage())
     }
 
+    /// Why the sink cannot go on at all, if it cannot: a transactional
+    /// Kafka connection was fenced by another producer of its id.
+    pub fn fenced(&self) -> Option<String> {
+        self.kafka.fenced()
+    }
+
     /// Drops what the epoch left behind: staged files deleted, open
-    /// transactions rolled back, staged CQL rows dropped. (Kafka records
-    /// already produced stay: at-least-once.)
+    /// transactions rolled back (SQL and Kafka), staged CQL rows dropped.
+    /// (Records an at-least-once Kafka sink produced stay.)
     pub fn abort(&mut self) {
         self.files.discard_all();
         self.sql.abort_all();
         self.cql.discard_all();
+        self.kafka.abort_all();
     }
 }
 

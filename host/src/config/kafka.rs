@@ -88,6 +88,8 @@ pub struct KafkaSinkConfig {
     pub format: KafkaSinkFormat,
     /// A column whose value (as text) becomes the record key.
     pub key: Option<String>,
+    /// `at-least-once` (the default) or `exactly-once` (transactions).
+    pub delivery: Option<String>,
     pub registry: Option<RegistryConfig>,
     #[serde(default)]
     pub properties: BTreeMap<String, String>,

@@ -4,9 +4,11 @@
 mod cache;
 mod clock;
 pub mod convert;
+mod deadline;
 mod engine;
 pub mod inspect;
 mod log;
+mod output;
 mod reload;
 mod selection;
 pub mod sink;
@@ -29,6 +31,10 @@ pub use transform::{
 pub enum PluginError {
     #[error("sink `{plugin}` lost its database: {reason}")]
     Unavailable { plugin: String, reason: String },
+    /// Another producer of the sink's transactional id took over: a retry
+    /// would only fence it back.
+    #[error("sink `{plugin}` was fenced: {reason}")]
+    Fenced { plugin: String, reason: String },
     #[error("cannot read plugin {path}: {source}")]
     Read {
         path: String,
@@ -89,6 +95,7 @@ impl crate::error::Classified for PluginError {
             PluginError::Refused { call, .. } if ends_epoch(call) => ErrorDomain::External,
             // The plugin file, its build, or its code.
             PluginError::Read { .. }
+            | PluginError::Fenced { .. }
             | PluginError::NotWasm { .. }
             | PluginError::CoreModule { .. }
             | PluginError::Invalid { .. }

@@ -2,8 +2,9 @@
 //! capabilities granted to it, and the calls of the sink contract.
 
 use super::convert;
+use super::deadline::{arm, trap_reason};
 use super::store::PluginData;
-use super::transform::{PluginLimits, arm, trap_reason};
+use super::transform::PluginLimits;
 use super::{PluginError, Runtime};
 use crate::capability::{self, Capabilities, HasCapabilities};
 use crate::contract::sink::Sink;
@@ -216,6 +217,12 @@ impl SinkPlugin {
     /// not bad rows: the epoch fails and is retried from the checkpoint,
     /// and nothing is dead-lettered. Every capability reports it the same way.
     fn outage(&self) -> Result<(), PluginError> {
+        if let Some(reason) = self.store.data().grants.fenced() {
+            return Err(PluginError::Fenced {
+                plugin: self.name.clone(),
+                reason,
+            });
+        }
         match self.store.data().grants.outage() {
             Some(reason) => Err(PluginError::Unavailable {
                 plugin: self.name.clone(),

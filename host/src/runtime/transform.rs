@@ -1,14 +1,15 @@
 //! One transform plugin in one pipeline: its instance and store, its plan,
-//! and turning a plugin's output back into an Arrow batch.
+//! and its calls (their output is checked and assembled in `output`).
 
-use super::convert::{self, ArrayTable, ConvertError};
-use super::engine::EPOCH_TICK;
+use super::convert;
+use super::deadline::{arm, trap_reason};
+use super::output;
 use super::selection::RowSelection;
 use super::store::PluginData;
 use super::{PluginError, Runtime, clock, log, state};
 use crate::config::ErrorPolicy;
 use crate::contract::{Transform, wit};
-use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array};
+use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -424,180 +425,34 @@ impl TransformPlugin {
                     reason: format!("plugin `{}` failed the batch: {message}", self.name),
                 }
             }
-            Ok(Ok(output)) => match self.assemble(input, output) {
-                Ok(outcome) => {
-                    self.instance
-                        .as_mut()
-                        .expect("instance present")
-                        .0
-                        .data_mut()
-                        .commit_call();
-                    outcome
-                }
-                Err(e) => {
-                    self.instance
-                        .as_mut()
-                        .expect("instance present")
-                        .0
-                        .data_mut()
-                        .roll_back_call();
-                    BatchOutcome::Failed {
-                        reason: format!(
-                            "plugin `{}` returned an output that breaks the contract: {}",
-                            self.name, e.0
-                        ),
+            Ok(Ok(output)) => {
+                match output::assemble(input, output, &self.output_schema, self.settings.limits) {
+                    Ok(outcome) => {
+                        self.instance
+                            .as_mut()
+                            .expect("instance present")
+                            .0
+                            .data_mut()
+                            .commit_call();
+                        outcome
+                    }
+                    Err(e) => {
+                        self.instance
+                            .as_mut()
+                            .expect("instance present")
+                            .0
+                            .data_mut()
+                            .roll_back_call();
+                        BatchOutcome::Failed {
+                            reason: format!(
+                                "plugin `{}` returned an output that breaks the contract: {}",
+                                self.name, e.0
+                            ),
+                        }
                     }
                 }
-            },
-        }
-    }
-
-    /// Builds the output batch: pass-through columns from `input` with the
-    /// row selection applied, computed columns from the plugin.
-    fn assemble(
-        &self,
-        input: &RecordBatch,
-        output: wit::TransformOutput,
-    ) -> Result<BatchOutcome, ConvertError> {
-        let n = input.num_rows();
-        let selection = match output.rows {
-            wit::RowSelection::All => RowSelection::All { rows: n },
-            wit::RowSelection::Mask(bits) => RowSelection::filter(BooleanArray::new(
-                convert::bitmap(bits, n, "(row selection)", "mask")?,
-                None,
-            )),
-            wit::RowSelection::Take(rows) => {
-                if let Some(bad) = rows.iter().find(|&&r| r as usize >= n) {
-                    return Err(ConvertError(format!(
-                        "it selects row {bad}, but the batch has {n} rows"
-                    )));
-                }
-                RowSelection::Take {
-                    indices: UInt32Array::from(rows),
-                    input_rows: n,
-                }
             }
-        };
-        let limits = self.settings.limits;
-        if selection.output_rows() > limits.max_output_rows {
-            return Err(ConvertError(format!(
-                "it returned {} rows, over its cap of {} (`max_output_rows`)",
-                selection.output_rows(),
-                limits.max_output_rows
-            )));
         }
-        if let Some(cap) = limits.max_rejected
-            && output.rejections.len() > cap
-        {
-            return Err(ConvertError(format!(
-                "it rejected {} of {n} rows, over its cap of {cap} (`max_rejected_per_batch`)",
-                output.rejections.len()
-            )));
-        }
-        // The selection's bitmap is built only when there is something to check.
-        let selected = if output.rejections.is_empty() {
-            Vec::new()
-        } else {
-            selection.selected()
-        };
-        // Each input row is rejected at most once: a row rejected twice would
-        // be dead-lettered twice and counted twice, and the run's counts
-        // would no longer add up.
-        let mut rejected = vec![false; if output.rejections.is_empty() { 0 } else { n }];
-        let mut rejections = Vec::with_capacity(output.rejections.len());
-        for r in output.rejections {
-            let row = r.row as usize;
-            if row >= n {
-                return Err(ConvertError(format!(
-                    "it rejects row {}, but the batch has {n} rows",
-                    r.row
-                )));
-            }
-            if selected[row] {
-                return Err(ConvertError(format!(
-                    "row {} is both rejected and selected",
-                    r.row
-                )));
-            }
-            if std::mem::replace(&mut rejected[row], true) {
-                return Err(ConvertError(format!(
-                    "it rejects row {} more than once",
-                    r.row
-                )));
-            }
-            rejections.push((r.row, r.reason));
-        }
-        let out_rows = selection.output_rows();
-        let select = |column: &ArrayRef| {
-            selection
-                .apply(column)
-                .map_err(|e| ConvertError(e.to_string()))
-        };
-        let planned = self.output_schema.fields();
-        if output.columns.len() != planned.len() {
-            return Err(ConvertError(format!(
-                "it returned {} columns, its plan declares {}",
-                output.columns.len(),
-                planned.len()
-            )));
-        }
-        let mut table = ArrayTable::new(output.arrays);
-        let mut columns = Vec::with_capacity(planned.len());
-        for (column, field) in output.columns.iter().zip(planned.iter()) {
-            if &column.name != field.name() {
-                return Err(ConvertError(format!(
-                    "it returned column `{}` where its plan declares `{}`",
-                    column.name,
-                    field.name()
-                )));
-            }
-            let array = match column.source {
-                wit::ColumnSource::Input(i) => {
-                    let Some(source) = input.columns().get(i as usize) else {
-                        return Err(ConvertError(format!(
-                            "column `{}` passes input column {i} through, which does not exist",
-                            column.name
-                        )));
-                    };
-                    if source.data_type() != field.data_type() {
-                        return Err(ConvertError(format!(
-                            "column `{}` passes through input column {i} of type {}, but the plan declares {}",
-                            column.name,
-                            source.data_type(),
-                            field.data_type()
-                        )));
-                    }
-                    select(source)?
-                }
-                wit::ColumnSource::Computed(a) => {
-                    let array = table.take(a, field)?;
-                    if array.len() != out_rows {
-                        return Err(ConvertError(format!(
-                            "computed column `{}` has {} values for {out_rows} output rows",
-                            column.name,
-                            array.len()
-                        )));
-                    }
-                    array
-                }
-            };
-            if !field.is_nullable() && array.null_count() > 0 {
-                return Err(ConvertError(format!(
-                    "column `{}` is declared not nullable but has nulls",
-                    column.name
-                )));
-            }
-            columns.push(array);
-        }
-        let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(out_rows));
-        let output =
-            RecordBatch::try_new_with_options(self.output_schema.clone(), columns, &options)
-                .map_err(|e| ConvertError(e.to_string()))?;
-        Ok(BatchOutcome::Processed {
-            output,
-            selection,
-            rejections,
-        })
     }
 }
 
@@ -605,55 +460,6 @@ impl TransformPlugin {
 fn harvest(stats: &mut PluginStats, data: &mut PluginData) {
     stats.state_refusals += std::mem::take(&mut data.state_refusals);
     stats.logs_dropped += std::mem::take(&mut data.logs_dropped_total);
-}
-
-/// Sets the deadline for the next call: `limits.timeout` from now. The
-/// deadline is checked at every epoch tick, and so is a stop of the run,
-/// which interrupts a call in progress at once instead of waiting out its
-/// timeout.
-pub(super) fn arm<T: 'static>(store: &mut Store<T>, limits: PluginLimits) {
-    let started = std::time::Instant::now();
-    let timeout = limits.timeout.max(EPOCH_TICK);
-    // Calls made after the stop (the last epoch's commit) run to the end.
-    let interruptible = !super::engine::stopping();
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        if interruptible && super::engine::stopping() {
-            return Err(wasmtime::Error::new(super::engine::StopRequested));
-        }
-        if started.elapsed() >= timeout {
-            return Err(wasmtime::Error::new(wasmtime::Trap::Interrupt));
-        }
-        Ok(wasmtime::UpdateDeadline::Continue(1))
-    });
-}
-
-/// The message of a trap or host error, without wasmtime's backtrace noise,
-/// and in the pipeline's terms when a limit was hit.
-pub(super) fn trap_reason(e: &wasmtime::Error, limits: PluginLimits) -> String {
-    if let Some(stop) = e.downcast_ref::<super::engine::StopRequested>() {
-        return stop.to_string();
-    }
-    if let Some(refused) = e.downcast_ref::<state::StateLimit>() {
-        return refused.to_string();
-    }
-    let text = format!("{e:#}");
-    match e.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => {
-            format!(
-                "it exceeded its time limit of {} ms per call (`timeout_ms`)",
-                limits.timeout.as_millis()
-            )
-        }
-        _ if text.contains(super::store::MEMORY_CAP_TRAP) => {
-            format!(
-                "it exceeded its memory limit of {} MiB (`memory_limit_mb`)",
-                limits.memory >> 20
-            )
-        }
-        Some(trap) => trap.to_string(),
-        None => text.lines().next().unwrap_or_default().to_string(),
-    }
 }
 
 impl std::fmt::Debug for TransformPlugin {

@@ -209,6 +209,9 @@ fn as_plugin(config: &SinkConfig) -> PluginSinkConfig {
             if let Some(key) = &k.key {
                 pairs.push(("key", text(key)));
             }
+            if let Some(delivery) = &k.delivery {
+                pairs.push(("delivery", text(delivery)));
+            }
             let mut entry = entry(&k.name, "builtin:kafka", None, pairs);
             entry.connections = vec![KAFKA_CONNECTION.to_string()];
             entry

@@ -5,6 +5,7 @@
 //! rows are written only when it commits), then go out in unlogged batches
 //! of one partition each, many at a time.
 
+mod address;
 mod bind;
 
 use super::blocking::Driver;
@@ -13,6 +14,7 @@ use super::grants::{Grants, Outage};
 use super::{ConnectionSpec, rows};
 use crate::contract::sink::weir::plugin::cql;
 use crate::contract::wit::Rejection;
+use address::{CqlUrl, parse_url};
 use arrow::array::RecordBatch;
 use bind::Bound;
 use futures::StreamExt;
@@ -29,65 +31,6 @@ use wasmtime::component::{HasData, Linker};
 
 /// Statements (single rows or batches) in flight at once during a flush.
 const CONCURRENCY: usize = 64;
-
-/// A connection URL: `cassandra://[user:password@]host[:port][,host...][/keyspace][?options]`.
-#[derive(Debug, PartialEq)]
-struct CqlUrl {
-    hosts: Vec<String>,
-    credentials: Option<(String, String)>,
-    keyspace: Option<String>,
-    /// Wait for schema agreement after DDL (the driver's default); servers
-    /// that cannot report it need `schema_agreement=false`.
-    schema_agreement: bool,
-}
-
-fn parse_url(url: &str) -> Result<CqlUrl, String> {
-    let rest = ["cassandra://", "scylla://", "cql://"]
-        .iter()
-        .find_map(|scheme| url.strip_prefix(scheme))
-        .ok_or("the URL must start with cassandra://, scylla:// or cql://")?;
-    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let (authority, keyspace) = rest.split_once('/').unwrap_or((rest, ""));
-    let (credentials, hosts) = match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => {
-            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            (Some((user.to_string(), password.to_string())), hosts)
-        }
-        None => (None, authority),
-    };
-    let hosts: Vec<String> = hosts
-        .split(',')
-        .filter(|h| !h.is_empty())
-        .map(|h| {
-            if h.contains(':') {
-                h.to_string()
-            } else {
-                format!("{h}:9042")
-            }
-        })
-        .collect();
-    if hosts.is_empty() {
-        return Err("the URL names no host".to_string());
-    }
-    let mut schema_agreement = true;
-    for option in query.split('&').filter(|o| !o.is_empty()) {
-        match option.split_once('=') {
-            Some(("schema_agreement", "true")) => schema_agreement = true,
-            Some(("schema_agreement", "false")) => schema_agreement = false,
-            _ => {
-                return Err(format!(
-                    "unknown URL option {option:?} (known: schema_agreement=true|false)"
-                ));
-            }
-        }
-    }
-    Ok(CqlUrl {
-        hosts,
-        credentials,
-        keyspace: (!keyspace.is_empty()).then(|| keyspace.to_string()),
-        schema_agreement,
-    })
-}
 
 /// The driver keeps background tasks (connection readers, metadata
 /// refresh): they need a worker thread of their own.

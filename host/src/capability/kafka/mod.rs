@@ -2,8 +2,11 @@
 //! (`kafka://host:port,...`), through rdkafka's idempotent producer. The
 //! host encodes each row of the batch in flight as one record (JSON,
 //! Confluent-framed Avro through the connection's registry, or one column
-//! as it is), with its key and headers from columns.
+//! as it is), with its key and headers from columns. A sink may make a
+//! connection transactional (exactly-once): one transaction per epoch,
+//! with the epoch's marker in it (`epochs`).
 
+mod epochs;
 pub mod producer;
 
 use super::connect::ConnectError;
@@ -16,13 +19,43 @@ use crate::contract::wit::Rejection;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use producer::KafkaProducer;
+use producer::{KafkaProducer, TransactionError};
 use wasmtime::component::{HasData, Linker};
 
 struct Granted {
     producer: KafkaProducer,
     registry: Option<RegistryConfig>,
     outage: Outage,
+    brokers: String,
+    properties: std::collections::BTreeMap<String, String>,
+    /// A transaction is open (an exactly-once sink's epoch is being written).
+    in_transaction: bool,
+    /// Another producer of the same transactional id took over: this
+    /// connection is done, and the run stops (a retry would fence it back).
+    fenced: Option<String>,
+}
+
+impl Granted {
+    /// Notes a failed transaction call: fenced stops the run for good.
+    fn note(&mut self, result: Result<(), TransactionError>) -> Result<(), String> {
+        result.map_err(|e| {
+            if e.fenced {
+                self.fenced = Some(e.message.clone());
+            }
+            self.failed(e.message)
+        })
+    }
+
+    /// A call failed with `message`: if the producer failed for good (it
+    /// was fenced), that is the connection's end, noted so the run stops.
+    fn failed(&mut self, message: String) -> String {
+        if self.fenced.is_none()
+            && let Some(fatal) = self.producer.fatal()
+        {
+            self.fenced = Some(fatal);
+        }
+        message
+    }
 }
 
 impl super::grants::Connection for Granted {
@@ -93,6 +126,10 @@ impl Kafka {
                 producer,
                 registry: spec.registry.clone(),
                 outage: Outage::default(),
+                brokers: brokers.to_string(),
+                properties: spec.properties.clone(),
+                in_transaction: false,
+                fenced: None,
             })
         })?;
         Ok(Kafka {
@@ -105,6 +142,26 @@ impl Kafka {
     /// Why a connection was lost, if one was: the brokers are unreachable.
     pub fn outage(&self) -> Option<String> {
         self.connections.outage()
+    }
+
+    /// Why a transactional connection cannot go on, if it cannot: another
+    /// producer of its transactional id fenced it.
+    pub fn fenced(&self) -> Option<String> {
+        let mut connections = self.connections.values();
+        connections.find_map(|c| c.fenced.clone())
+    }
+
+    /// Aborts the open transactions (the epoch is dropped), whatever the
+    /// sink did: records of an aborted transaction are never read.
+    pub fn abort_all(&mut self) {
+        for granted in self.connections.values_mut() {
+            if std::mem::take(&mut granted.in_transaction) {
+                let result = granted.producer.abort();
+                if let Err(e) = granted.note(result) {
+                    tracing::warn!(reason = %e, "Could not abort a Kafka transaction; its records are never committed.");
+                }
+            }
+        }
     }
 
     fn granted(&self, name: &str) -> Result<&Granted, String> {
@@ -232,7 +289,8 @@ impl kafka::Host for KafkaView<'_> {
         let rows = rows::named(batch, rows)?;
         let selected = rows::select(batch, (!every).then_some(rows.as_slice()), None)?;
         let values = topic.values(&selected)?;
-        let producer = &kafka.connections.get_ref(&topic.connection)?.producer;
+        let granted = kafka.connections.get(&topic.connection)?;
+        let producer = &granted.producer;
         let mut rejections = Vec::new();
         for (i, value) in values.iter().enumerate() {
             let key = topic
@@ -249,6 +307,11 @@ impl kafka::Host for KafkaView<'_> {
             let headers: Vec<(&str, &[u8])> =
                 headers.iter().map(|(k, v)| (*k, v.as_slice())).collect();
             if let Err(reason) = producer.send(&topic.name, key.as_deref(), value, &headers) {
+                // A producer that failed for good refuses every record: that
+                // is the connection's failure, not this row's.
+                if let Some(fatal) = producer.fatal() {
+                    return Err(granted.failed(fatal));
+                }
                 rejections.push(Rejection {
                     row: rows[i],
                     reason,
@@ -265,5 +328,70 @@ impl kafka::Host for KafkaView<'_> {
             .outage
             .note(result, |e| e.unreachable)
             .map_err(|e| e.message)
+    }
+
+    fn transactions(&mut self, connection: String, id: String) -> Result<Option<u64>, String> {
+        let granted = self.kafka.connections.get(&connection)?;
+        if granted.producer.transactional_id().is_some() {
+            return Err(format!(
+                "connection `{connection}` is transactional already"
+            ));
+        }
+        granted.producer =
+            KafkaProducer::transactional(&granted.brokers, &granted.properties, &id)?;
+        epochs::committed(&granted.brokers, &granted.properties, &id)
+    }
+
+    fn begin(&mut self, connection: String) -> Result<(), String> {
+        let granted = self.kafka.connections.get(&connection)?;
+        if granted.in_transaction {
+            return Err("a transaction is open already".to_string());
+        }
+        let result = granted.producer.begin();
+        granted.note(result)?;
+        granted.in_transaction = true;
+        Ok(())
+    }
+
+    fn prepare(&mut self, connection: String, epoch: u64) -> Result<(), String> {
+        let granted = self.kafka.connections.get(&connection)?;
+        let Some(id) = granted.producer.transactional_id() else {
+            return Err(format!("connection `{connection}` is not transactional"));
+        };
+        if !granted.in_transaction {
+            return Err("no transaction is open".to_string());
+        }
+        let sent = granted.producer.send(
+            epochs::TOPIC,
+            Some(id.as_bytes()),
+            &epochs::marker(epoch),
+            &[],
+        );
+        if let Err(e) = sent {
+            return Err(granted.failed(e));
+        }
+        let result = granted.producer.flush();
+        let result = granted.outage.note(result, |e| e.unreachable);
+        result.map_err(|e| granted.failed(e.message))
+    }
+
+    fn commit(&mut self, connection: String) -> Result<(), String> {
+        let granted = self.kafka.connections.get(&connection)?;
+        if !std::mem::take(&mut granted.in_transaction) {
+            return Err("no transaction is open".to_string());
+        }
+        let result = granted.producer.commit();
+        granted.note(result)
+    }
+
+    fn abort(&mut self, connection: String) {
+        if let Ok(granted) = self.kafka.connections.get(&connection)
+            && std::mem::take(&mut granted.in_transaction)
+        {
+            let result = granted.producer.abort();
+            if let Err(e) = granted.note(result) {
+                tracing::warn!(reason = %e, "Could not abort a Kafka transaction; its records are never committed.");
+            }
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! A Kafka producer (rdkafka `ThreadedProducer`, idempotent) that sends
 //! records and, at `flush`, waits for every one of them to be acknowledged,
 //! failing if any was refused: a write is done only when the broker has it.
+//! A transactional producer (the exactly-once sink) also begins, commits
+//! and aborts one transaction per epoch.
 
 use rdkafka::ClientConfig;
 use rdkafka::error::KafkaError;
@@ -67,14 +69,53 @@ impl ProducerContext for Deliveries {
 /// How long `flush` waits for the brokers to acknowledge what was sent.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long initialising, committing or aborting a transaction may take.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
 pub struct KafkaProducer {
     producer: ThreadedProducer<Deliveries>,
     /// For messages: where the records go.
     brokers: String,
+    /// The transactional id, for a transactional producer.
+    transactional_id: Option<String>,
+}
+
+/// A transaction call that failed; `fenced` when another producer of the
+/// same transactional id took over (a retry cannot help: this one is done).
+#[derive(Debug)]
+pub struct TransactionError {
+    pub message: String,
+    pub fenced: bool,
 }
 
 impl KafkaProducer {
     pub fn new(brokers: &str, properties: &BTreeMap<String, String>) -> Result<Self, String> {
+        Self::create(brokers, properties, None)
+    }
+
+    /// A transactional producer under `id`. Initialising its transactions
+    /// fences every earlier producer of `id` (a process that crashed, or
+    /// one still running the same pipeline) and aborts what it left open.
+    pub fn transactional(
+        brokers: &str,
+        properties: &BTreeMap<String, String>,
+        id: &str,
+    ) -> Result<Self, String> {
+        let producer = Self::create(brokers, properties, Some(id))?;
+        producer
+            .producer
+            .init_transactions(TRANSACTION_TIMEOUT)
+            .map_err(|e| {
+                format!("kafka: cannot initialise the transactions of `{id}` on {brokers}: {e}")
+            })?;
+        Ok(producer)
+    }
+
+    fn create(
+        brokers: &str,
+        properties: &BTreeMap<String, String>,
+        transactional_id: Option<&str>,
+    ) -> Result<Self, String> {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", brokers)
@@ -86,13 +127,78 @@ impl KafkaProducer {
         for (k, v) in properties {
             config.set(k, v);
         }
+        if let Some(id) = transactional_id {
+            config.set("transactional.id", id);
+        }
         let producer = config
             .create_with_context(Deliveries::default())
             .map_err(|e| format!("kafka: {e}"))?;
         Ok(KafkaProducer {
             producer,
             brokers: brokers.to_string(),
+            transactional_id: transactional_id.map(str::to_string),
         })
+    }
+
+    /// The fatal error librdkafka raised, if it raised one (a fenced
+    /// transactional producer): nothing can be produced any more.
+    pub fn fatal(&self) -> Option<String> {
+        self.producer
+            .client()
+            .fatal_error()
+            .map(|(code, reason)| format!("kafka: the producer failed for good ({code}): {reason}"))
+    }
+
+    pub fn transactional_id(&self) -> Option<&str> {
+        self.transactional_id.as_deref()
+    }
+
+    pub fn begin(&self) -> Result<(), TransactionError> {
+        self.producer
+            .begin_transaction()
+            .map_err(|e| self.transaction_error("begin", e))
+    }
+
+    /// Commits the open transaction: its records and its epoch marker
+    /// become visible to `read_committed` readers together.
+    pub fn commit(&self) -> Result<(), TransactionError> {
+        self.producer
+            .commit_transaction(TRANSACTION_TIMEOUT)
+            .map_err(|e| self.transaction_error("commit", e))
+    }
+
+    pub fn abort(&self) -> Result<(), TransactionError> {
+        self.producer
+            .abort_transaction(TRANSACTION_TIMEOUT)
+            .map_err(|e| self.transaction_error("abort", e))
+    }
+
+    fn transaction_error(&self, call: &str, e: KafkaError) -> TransactionError {
+        let id = self.transactional_id.as_deref().unwrap_or_default();
+        let fenced = match &e {
+            KafkaError::Transaction(t) => {
+                t.is_fatal()
+                    || matches!(
+                        t.code(),
+                        RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::InvalidProducerEpoch
+                    )
+            }
+            _ => false,
+        };
+        TransactionError {
+            message: if fenced {
+                format!(
+                    "kafka: the transaction of `{id}` cannot {call}: another producer of the same \
+                     transactional id took over (is the pipeline running twice?): {e}"
+                )
+            } else {
+                format!(
+                    "kafka: the transaction of `{id}` on {} cannot {call}: {e}",
+                    self.brokers
+                )
+            },
+            fenced,
+        }
     }
 
     /// Queues one record, waiting while librdkafka's queue is full. An

@@ -4,10 +4,13 @@
 //! weir and committed to the group only after the pipeline has written the
 //! batch (`Source::commit`).
 
+mod available_now;
 mod context;
 mod decode;
 mod metadata;
 mod offsets;
+mod poll;
+mod replay;
 #[cfg(test)]
 mod tests;
 
@@ -16,15 +19,14 @@ use super::{
     SourceProgress,
 };
 use crate::config::kafka::{KafkaSourceConfig, StartAt};
+use available_now::AvailableNow;
 use context::{Assignment, GroupContext};
 use decode::RecordDecoder;
-use metadata::Meta;
 use offsets::{Offsets, Partition};
-use rdkafka::Offset;
+use poll::Polled;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::{Headers, Message};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -61,26 +63,6 @@ pub struct KafkaSource {
     /// The group's assignment, as the rebalance callback keeps it.
     assignment: Arc<Mutex<Assignment>>,
 }
-
-/// A polled record, owned, waiting to be decoded with its partition's others.
-struct Polled {
-    value: Option<Vec<u8>>,
-    meta: Meta,
-}
-
-struct AvailableNow {
-    /// High watermark of each assigned partition at start.
-    ends: HashMap<Partition, i64>,
-    /// Where each partition started (committed offset, or the low watermark).
-    starts: HashMap<Partition, i64>,
-    /// When the last record arrived: past the ends, an idle poll also ends the run.
-    last_record: Instant,
-}
-
-/// How long an --available-now run waits for more records once every
-/// partition reports having reached its start-time end (see docs/kafka.md:
-/// Tansu's memory engine can report an end offset below the true end).
-const IDLE_END: Duration = Duration::from_millis(1500);
 
 impl KafkaSource {
     pub fn new(config: &KafkaSourceConfig, mode: RunMode) -> Result<Self, SourceError> {
@@ -162,67 +144,6 @@ impl KafkaSource {
         })
     }
 
-    /// Polls up to a batch of records (or `max_wait`), by partition.
-    fn poll(&mut self) -> Result<BTreeMap<Partition, Vec<Polled>>, SourceError> {
-        let mut polled: BTreeMap<Partition, Vec<Polled>> = BTreeMap::new();
-        let mut count = 0;
-        let until = Instant::now() + self.max_wait;
-        while count < self.batch_size && !self.mode.stop.load(Ordering::Relaxed) {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let polled_now = self.consumer.poll(left.min(Duration::from_millis(100)));
-            // A revocation is served inside `poll`: what was polled before it
-            // of the revoked partitions goes, and what `poll` returns now
-            // comes after the new assignment, so it stays.
-            drop_revoked(
-                &self.offsets,
-                &mut self.generation,
-                &mut self.queued,
-                &mut polled,
-            );
-            let Some(result) = polled_now else {
-                if self.end.is_some() && count > 0 {
-                    break;
-                }
-                continue;
-            };
-            let message = match result {
-                Ok(message) => message,
-                Err(e) => match poll_error(e) {
-                    PollError::Fatal(e) => return Err(e),
-                    // librdkafka reconnects by itself: a broker that went away
-                    // is waited for, and reading resumes where it stopped.
-                    PollError::Transient(reason) => {
-                        tracing::warn!(%reason, "Kafka is unavailable; retrying.");
-                        continue;
-                    }
-                },
-            };
-            let partition = (message.topic().to_string(), message.partition());
-            let headers = message
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            polled.entry(partition).or_default().push(Polled {
-                value: message.payload().map(<[u8]>::to_vec),
-                meta: Meta {
-                    key: message.key().map(<[u8]>::to_vec),
-                    offset: message.offset(),
-                    timestamp: message.timestamp().to_millis(),
-                    headers,
-                },
-            });
-            count += 1;
-        }
-        Ok(polled)
-    }
-
     fn decode(
         &mut self,
         partition: &Partition,
@@ -243,64 +164,6 @@ impl KafkaSource {
             .watermark_ids
             .entry(partition.clone())
             .or_insert(next_id)
-    }
-
-    /// --available-now: once assigned, where each partition ends now.
-    fn available_now_ends(&mut self) -> Result<(), SourceError> {
-        if self.end.is_some() {
-            return Ok(());
-        }
-        let assignment = self
-            .consumer
-            .assignment()
-            .map_err(|e| SourceError::Config(format!("kafka: {e}")))?;
-        if assignment.count() == 0 {
-            return Ok(());
-        }
-        let committed = self
-            .consumer
-            .committed_offsets(assignment.clone(), self.connect_timeout)
-            .unwrap_or(assignment.clone());
-        let mut ends = HashMap::new();
-        let mut starts = HashMap::new();
-        for e in committed.elements() {
-            let partition = (e.topic().to_string(), e.partition());
-            let (low, high) = self
-                .consumer
-                .fetch_watermarks(e.topic(), e.partition(), self.connect_timeout)
-                .map_err(|err| {
-                    SourceError::Config(format!(
-                        "kafka: cannot read the end offsets of {}/{}: {err}",
-                        e.topic(),
-                        e.partition()
-                    ))
-                })?;
-            let start = match (self.positions.get(&partition), e.offset()) {
-                (Some(&resumed), _) => resumed,
-                (None, Offset::Offset(o)) => o,
-                _ => low,
-            };
-            ends.insert(partition.clone(), high);
-            starts.insert(partition, start);
-        }
-        tracing::info!(ends = ?ends, "--available-now: reading up to these end offsets.");
-        self.end = Some(AvailableNow {
-            ends,
-            starts,
-            last_record: Instant::now(),
-        });
-        Ok(())
-    }
-
-    /// Whether an --available-now run has read everything there was at its start.
-    fn reached_end(&self) -> bool {
-        let Some(end) = &self.end else { return false };
-        let reached = end.ends.iter().all(|(p, high)| {
-            let start = end.starts.get(p).copied().unwrap_or(0);
-            let read = self.positions.get(p).copied().unwrap_or(0);
-            start.max(read) >= *high
-        });
-        reached && end.last_record.elapsed() >= IDLE_END
     }
 }
 
@@ -465,141 +328,11 @@ impl Source for KafkaSource {
     }
 }
 
-impl KafkaSource {
-    /// Decodes a partition's polled records into a batch waiting to be emitted.
-    fn queue(&mut self, partition: Partition, records: Vec<Polled>) -> Result<(), SourceError> {
-        let first = records.first().expect("a partition polled has records");
-        let last = records.last().expect("a partition polled has records");
-        let range = (first.meta.offset, last.meta.offset);
-        let batch = self.decode(&partition, records)?;
-        self.queued.push_back((partition, range, batch));
-        Ok(())
-    }
-
-    /// The next batch of a replayed epoch: exactly the records the mark
-    /// says, of its partition, polling (and holding others') until they
-    /// are all here. After the last one, what is held is queued as usual.
-    fn next_replayed(&mut self) -> Result<SourceBatch, SourceError> {
-        let mark = *self.replay.front().expect("called during a replay");
-        let partition = self
-            .watermark_ids
-            .iter()
-            .find(|(_, id)| **id == mark.partition)
-            .map(|(p, _)| p.clone())
-            .ok_or_else(|| {
-                SourceError::Restore(format!(
-                    "the replayed epoch names partition id {} that its start position lacks",
-                    mark.partition
-                ))
-            })?;
-        while self.held.get(&partition).map_or(0, VecDeque::len) < mark.records as usize {
-            if self.mode.stop.load(Ordering::Relaxed) {
-                return Err(SourceError::Restore(
-                    "stopped before the replayed epoch was read again".to_string(),
-                ));
-            }
-            for (p, records) in self.poll()? {
-                self.held.entry(p).or_default().extend(records);
-            }
-        }
-        self.replay.pop_front();
-        let records: Vec<Polled> = self
-            .held
-            .get_mut(&partition)
-            .expect("checked above")
-            .drain(..mark.records as usize)
-            .collect();
-        let range = (
-            records.first().map_or(0, |r| r.meta.offset),
-            records.last().map_or(0, |r| r.meta.offset),
-        );
-        let batch = self.decode(&partition, records)?;
-        if self.replay.is_empty() {
-            let mut held: Vec<_> = std::mem::take(&mut self.held).into_iter().collect();
-            held.sort_by(|a, b| a.0.cmp(&b.0));
-            for (p, records) in held {
-                if !records.is_empty() {
-                    self.queue(p, records.into())?;
-                }
-            }
-        }
-        Ok(self.emit(partition, range, batch))
-    }
-
-    /// Hands a batch to the pipeline: its offsets are now emitted.
-    fn emit(
-        &mut self,
-        partition: Partition,
-        (first, last): (i64, i64),
-        batch: SourceBatch,
-    ) -> SourceBatch {
-        self.offsets
-            .lock()
-            .expect("not poisoned")
-            .emit(partition.clone(), last);
-        self.first.entry(partition.clone()).or_insert(first);
-        self.positions.insert(partition, last + 1);
-        if let Some(end) = &mut self.end {
-            end.last_record = Instant::now();
-        }
-        batch
-    }
-}
-
 impl Drop for KafkaSource {
     /// Leaving the group revokes every partition: from then on only what
     /// was written is committed (a run that failed wrote nothing since).
     fn drop(&mut self) {
         self.offsets.lock().expect("not poisoned").leaving = true;
-    }
-}
-
-enum PollError {
-    Fatal(SourceError),
-    Transient(String),
-}
-
-/// Errors that retrying cannot mend stop the run; the others (a broker that
-/// is down or restarting, timeouts) are logged while librdkafka reconnects.
-fn poll_error(e: rdkafka::error::KafkaError) -> PollError {
-    use rdkafka::types::RDKafkaErrorCode as Code;
-    let text = e.to_string();
-    match e.rdkafka_error_code() {
-        Some(Code::AutoOffsetReset) => PollError::Fatal(SourceError::Config(format!(
-            "kafka: a partition has no committed offset for this group and start = \"committed\" ({text})"
-        ))),
-        Some(
-            Code::UnknownTopicOrPartition
-            | Code::UnknownTopic
-            | Code::TopicAuthorizationFailed
-            | Code::GroupAuthorizationFailed
-            | Code::SaslAuthenticationFailed,
-        ) => PollError::Fatal(SourceError::Config(format!("kafka: {text}"))),
-        _ if matches!(e, rdkafka::error::KafkaError::MessageConsumptionFatal(_)) => {
-            PollError::Fatal(SourceError::Config(format!("kafka: {text}")))
-        }
-        _ => PollError::Transient(text),
-    }
-}
-
-/// After a revocation, what this source holds of the revoked partitions
-/// is dropped: none of it was written, and their new owner reads it.
-fn drop_revoked(
-    offsets: &Mutex<Offsets>,
-    generation: &mut u64,
-    queued: &mut VecDeque<(Partition, (i64, i64), SourceBatch)>,
-    polled: &mut BTreeMap<Partition, Vec<Polled>>,
-) {
-    let mut offsets = offsets.lock().expect("not poisoned");
-    if offsets.generation == *generation {
-        return;
-    }
-    *generation = offsets.generation;
-    for partition in offsets.take_revoked() {
-        if let Some(dropped) = polled.remove(&partition) {
-            tracing::info!(topic = %partition.0, partition = partition.1, records = dropped.len(), "Dropped unwritten records of a revoked partition.");
-        }
-        queued.retain(|(p, _, _)| *p != partition);
     }
 }
 
