@@ -148,7 +148,7 @@ fn a_hot_reload_is_refused_once_a_writer_version_the_reader_cannot_read_is_regis
     let err = scratch.weir(&["reload", "pipeline.toml", "echo"]).fails();
     assert!(
         err.contains(&format!(
-            "the reload is refused: avro: the reader schema (id {v1}) cannot read version 2 (id {v4}) of subject \"users-value\": field `age` "
+            "the reload is refused: avro: the reader schema (id {v1}) cannot read version 2 (id {v4}) of subject \"users-value\": field `age`: "
         )),
         "{err}"
     );

@@ -115,12 +115,11 @@ fn a_wrong_ca_names_ssl_ca_location_and_the_broker_without_waiting_out_the_timeo
         .replace("format = \"lines\"", "format = \"lines\"\nconnect_timeout_ms = 60000");
     scratch.write("pipeline.toml", &pipeline);
     let err = run(&scratch, &broker).fails();
-    let ca = scratch.path().join("certs/ca.pem");
+    // The file as the pipeline names it, resolved against its folder.
     assert!(
         err.contains(&format!(
-            "kafka: cannot connect to {}: the broker's certificate is not signed by a certificate authority in `ssl.ca.location` ({})",
+            "kafka: cannot connect to {}: the broker's certificate is not signed by a certificate authority in `ssl.ca.location` (./certs/ca.pem)",
             broker.address(),
-            ca.display()
         )),
         "{err}"
     );
@@ -134,8 +133,9 @@ fn a_missing_or_unreadable_key_file_is_named_by_weir_check() {
     std::fs::remove_file(&key).unwrap();
     let err = scratch.weir(&["check", "pipeline.toml"]).fails();
     assert!(
-        err.contains("key `source.properties.\"ssl.key.location\"`: cannot read")
-            && err.contains(&key.display().to_string()),
+        err.contains(
+            "key `source.properties.\"ssl.key.location\"`: cannot read ./certs/service.key: No such file"
+        ),
         "{err}"
     );
     // As root every file is readable: what cannot be read here is a key
@@ -143,7 +143,7 @@ fn a_missing_or_unreadable_key_file_is_named_by_weir_check() {
     std::fs::write(&key, "\u{0}\u{1}binary").unwrap();
     let err = scratch.weir(&["check", "pipeline.toml"]).fails();
     assert!(
-        err.contains(&format!("{} is not a PEM file", key.display())),
+        err.contains("key `source.properties.\"ssl.key.location\"`: ./certs/service.key is not a PEM file"),
         "{err}"
     );
 }

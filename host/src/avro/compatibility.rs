@@ -79,8 +79,10 @@ fn explain(e: &CompatibilityError) -> String {
     let what = match at {
         CompatibilityError::MissingDefaultValue(field) => {
             path.push(field.as_str());
-            "is in the reader schema without a default, and the writer does not write it"
-                .to_string()
+            return format!(
+                "field `{}` is in the reader schema without a default, and the writer does not write it",
+                path.join(".")
+            );
         }
         other => other
             .to_string()
@@ -91,7 +93,7 @@ fn explain(e: &CompatibilityError) -> String {
     if path.is_empty() {
         what
     } else {
-        format!("field `{}` {what}", path.join("."))
+        format!("field `{}`: {what}", path.join("."))
     }
 }
 
@@ -124,6 +126,6 @@ mod tests {
     fn a_nested_type_change_is_named_with_its_path() {
         let reader = V1.replace(r#"{"name":"zip","type":"int"}"#, r#"{"name":"zip","type":"string"}"#);
         let e = can_read(V1, &reader).unwrap_err();
-        assert!(e.starts_with("field `address.zip` "), "{e}");
+        assert!(e.starts_with("field `address.zip`: "), "{e}");
     }
 }
