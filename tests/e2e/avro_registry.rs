@@ -141,11 +141,18 @@ fn a_hot_reload_is_refused_once_a_writer_version_the_reader_cannot_read_is_regis
         std::fs::read_to_string(scratch.path().join("out/users.jsonl"))
             .is_ok_and(|t| t.contains("Ann"))
     });
+    let reload = || {
+        scratch.weir_env(
+            scratch.path(),
+            &["reload", "pipeline.toml", "echo"],
+            &[("KAFKA_BROKERS", &brokers)],
+        )
+    };
     // A reload while every version is readable goes through.
-    scratch.weir(&["reload", "pipeline.toml", "echo"]).ok();
+    reload().ok();
 
     let v4 = registry.register("users-value", USER_V4);
-    let err = scratch.weir(&["reload", "pipeline.toml", "echo"]).fails();
+    let err = reload().fails();
     assert!(
         err.contains(&format!(
             "the reload is refused: avro: the reader schema (id {v1}) cannot read version 2 (id {v4}) of subject \"users-value\": field `age`: "

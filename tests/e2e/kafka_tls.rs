@@ -126,12 +126,23 @@ fn a_wrong_ca_names_ssl_ca_location_and_the_broker_without_waiting_out_the_timeo
     assert!(!err.contains("within 60 s"), "{err}");
 }
 
+/// `weir check` where no broker is needed: the files are checked first.
+fn check(scratch: &Scratch) -> String {
+    scratch
+        .weir_env(
+            scratch.path(),
+            &["check", "pipeline.toml"],
+            &[("KAFKA_BROKERS", "127.0.0.1:1")],
+        )
+        .fails()
+}
+
 #[test]
 fn a_missing_or_unreadable_key_file_is_named_by_weir_check() {
     let scratch = students_over_tls("ca.pem", true);
     let key = scratch.path().join("certs/service.key");
     std::fs::remove_file(&key).unwrap();
-    let err = scratch.weir(&["check", "pipeline.toml"]).fails();
+    let err = check(&scratch);
     assert!(
         err.contains(
             "key `source.properties.\"ssl.key.location\"`: cannot read ./certs/service.key: No such file"
@@ -141,7 +152,7 @@ fn a_missing_or_unreadable_key_file_is_named_by_weir_check() {
     // As root every file is readable: what cannot be read here is a key
     // that is not a key (truncated, or a keystore).
     std::fs::write(&key, "\u{0}\u{1}binary").unwrap();
-    let err = scratch.weir(&["check", "pipeline.toml"]).fails();
+    let err = check(&scratch);
     assert!(
         err.contains("key `source.properties.\"ssl.key.location\"`: ./certs/service.key is not a PEM file"),
         "{err}"

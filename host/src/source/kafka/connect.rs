@@ -1,8 +1,8 @@
 //! Reaching the brokers at start, with security settings that can be
 //! wrong: librdkafka retries a failed TLS handshake or SASL login forever,
 //! as if the broker were down, so a wrong `ssl.ca.location` would look like
-//! a hang and then a timeout. Its log lines (which it writes from its own
-//! threads, while the source waits for metadata) are collected here; one
+//! a hang and then a timeout. Its log lines (served when the client is
+//! polled, which the wait for metadata does) are collected here; one
 //! that says the handshake or the login was refused ends the wait at once
 //! with an error naming the setting and the broker.
 
@@ -23,7 +23,7 @@ pub struct SecurityRefusals {
 }
 
 impl SecurityRefusals {
-    /// Notes `line` if it is a refusal; called from librdkafka's threads.
+    /// Notes `line` if it is a refusal.
     pub fn note(&self, line: &str) {
         if is_refusal(line) {
             self.first
@@ -140,6 +140,9 @@ pub fn metadata<C: ConsumerContext + Refusals>(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let result = consumer.fetch_metadata(None, left.min(Duration::from_millis(250)));
+        // rdkafka queues librdkafka's log lines until the client is polled;
+        // before the subscription a poll serves only those (and errors).
+        let _ = consumer.poll(Duration::ZERO);
         if let Some(line) = consumer.context().refusals().first() {
             return Err(SourceError::Config(explain(&line, brokers, properties)));
         }
