@@ -23,7 +23,11 @@ fn run(scratch: &Scratch, broker: &Broker, command: &str) -> weir_tests::Run {
     if command == "run" {
         args.push("--available-now");
     }
-    scratch.weir_env(scratch.path(), &args, &[("KAFKA_BROKERS", &broker.address())])
+    scratch.weir_env(
+        scratch.path(),
+        &args,
+        &[("KAFKA_BROKERS", &broker.address())],
+    )
 }
 
 #[test]
@@ -75,8 +79,10 @@ fn avro_is_read_through_a_registry_over_https_with_basic_auth() {
     );
     let err = run(&scratch, &broker, "run").fails();
     assert!(
-        err.contains(&format!("the schema registry https://127.0.0.1:{}", https.port))
-            && err.to_lowercase().contains("certificate"),
+        err.contains(&format!(
+            "the schema registry https://127.0.0.1:{}",
+            https.port
+        )) && err.to_lowercase().contains("certificate"),
         "{err}"
     );
 }
@@ -99,7 +105,11 @@ fn weir_check_names_the_writer_version_the_reader_schema_cannot_read_and_the_fie
     );
     // v2 (the latest, the reader) reads v1: every new field has a default.
     let out = run(&scratch, &broker, "check").ok();
-    assert!(out.stdout().contains("pipeline.toml: ok"), "{}", out.stdout());
+    assert!(
+        out.stdout().contains("pipeline.toml: ok"),
+        "{}",
+        out.stdout()
+    );
 
     let v3 = registry.register("users-value", USER_V3);
     let expected = format!(
@@ -108,7 +118,11 @@ fn weir_check_names_the_writer_version_the_reader_schema_cannot_read_and_the_fie
     let err = run(&scratch, &broker, "check").fails();
     assert!(err.contains(&expected), "{err}");
     // A run fails the same way before a record is read.
-    broker.produce("users", Some(0), &[(None, &framed(v1, long(string(vec![], "Ann"), 31)))]);
+    broker.produce(
+        "users",
+        Some(0),
+        &[(None, &framed(v1, long(string(vec![], "Ann"), 31)))],
+    );
     let err = run(&scratch, &broker, "run").fails();
     assert!(err.contains(&expected), "{err}");
     assert!(!scratch.path().join("out/users.jsonl").exists());
@@ -123,7 +137,11 @@ fn a_hot_reload_is_refused_once_a_writer_version_the_reader_cannot_read_is_regis
     broker.create_topic("users", 1);
     let registry = SchemaRegistry::start(None);
     let v1 = registry.register("users-value", USER_V1);
-    broker.produce("users", Some(0), &[(None, &framed(v1, long(string(vec![], "Ann"), 31)))]);
+    broker.produce(
+        "users",
+        Some(0),
+        &[(None, &framed(v1, long(string(vec![], "Ann"), 31)))],
+    );
     let scratch = Scratch::new();
     std::fs::copy(weir_tests::plugin("echo"), scratch.path().join("echo.wasm")).unwrap();
     let pipeline = pipeline(&format!("{{ url = \"{}\" }}", registry.url())).replace(

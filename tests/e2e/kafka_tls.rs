@@ -93,9 +93,10 @@ fn mutual_tls_without_a_client_certificate_is_refused_clearly() {
     produce_students(&broker);
     let scratch = students_over_tls("ca.pem", false);
     // A minute to connect: the refusal must end the wait, not the timeout.
-    let pipeline = scratch
-        .read("pipeline.toml")
-        .replace("format = \"lines\"", "format = \"lines\"\nconnect_timeout_ms = 60000");
+    let pipeline = scratch.read("pipeline.toml").replace(
+        "format = \"lines\"",
+        "format = \"lines\"\nconnect_timeout_ms = 60000",
+    );
     scratch.write("pipeline.toml", &pipeline);
     let err = run(&scratch, &broker).fails();
     assert!(
@@ -110,9 +111,10 @@ fn a_wrong_ca_names_ssl_ca_location_and_the_broker_without_waiting_out_the_timeo
     let broker = TlsBroker::start(false);
     produce_students(&broker);
     let scratch = students_over_tls("other-ca.pem", false);
-    let pipeline = scratch
-        .read("pipeline.toml")
-        .replace("format = \"lines\"", "format = \"lines\"\nconnect_timeout_ms = 60000");
+    let pipeline = scratch.read("pipeline.toml").replace(
+        "format = \"lines\"",
+        "format = \"lines\"\nconnect_timeout_ms = 60000",
+    );
     scratch.write("pipeline.toml", &pipeline);
     let err = run(&scratch, &broker).fails();
     // The file as the pipeline names it, resolved against its folder.
@@ -154,7 +156,9 @@ fn a_missing_or_unreadable_key_file_is_named_by_weir_check() {
     std::fs::write(&key, "\u{0}\u{1}binary").unwrap();
     let err = check(&scratch);
     assert!(
-        err.contains("key `source.properties.\"ssl.key.location\"`: ./certs/service.key is not a PEM file"),
+        err.contains(
+            "key `source.properties.\"ssl.key.location\"`: ./certs/service.key is not a PEM file"
+        ),
         "{err}"
     );
 }
@@ -192,8 +196,14 @@ fn a_refused_sasl_login_or_mechanism_is_a_clear_error_not_a_hang() {
     let (mut tansu, port) = weir_tests::kafka_tls::start_sasl_broker();
     let address = format!("127.0.0.1:{port}");
     for (mechanism, expected) in [
-        ("SCRAM-SHA-512", "the SASL login was refused: see `sasl.mechanism` (SCRAM-SHA-512), `sasl.username` and `sasl.password`"),
-        ("PLAIN", "the broker does not offer the SASL mechanism `sasl.mechanism` (PLAIN)"),
+        (
+            "SCRAM-SHA-512",
+            "the SASL login was refused: see `sasl.mechanism` (SCRAM-SHA-512), `sasl.username` and `sasl.password`",
+        ),
+        (
+            "PLAIN",
+            "the broker does not offer the SASL mechanism `sasl.mechanism` (PLAIN)",
+        ),
     ] {
         let scratch = Scratch::new();
         scratch.write(

@@ -82,10 +82,7 @@ impl Broker {
         let broker = Broker {
             child: Some(child),
             port,
-            client: vec![(
-                "bootstrap.servers".to_string(),
-                format!("127.0.0.1:{port}"),
-            )],
+            client: vec![("bootstrap.servers".to_string(), format!("127.0.0.1:{port}"))],
         };
         let deadline = Instant::now() + Duration::from_secs(15);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -141,7 +141,10 @@ pub fn start_sasl_broker() -> (std::process::Child, u16) {
         .expect("Tansu starts");
     let deadline = Instant::now() + Duration::from_secs(15);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "Tansu did not listen within 15 s");
+        assert!(
+            Instant::now() < deadline,
+            "Tansu did not listen within 15 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     (child, port)

@@ -117,14 +117,23 @@ mod tests {
     fn a_new_field_needs_a_default_and_is_named() {
         let v2 = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"},{"name":"address","type":{"type":"record","name":"Address","fields":[{"name":"zip","type":"int"}]}},{"name":"email","type":"string"}]}"#;
         let e = can_read(V1, v2).unwrap_err();
-        assert!(e.starts_with("field `email` is in the reader schema without a default"), "{e}");
-        let with_default = v2.replace(r#""type":"string"}]}"#, r#""type":"string","default":""}]}"#);
+        assert!(
+            e.starts_with("field `email` is in the reader schema without a default"),
+            "{e}"
+        );
+        let with_default = v2.replace(
+            r#""type":"string"}]}"#,
+            r#""type":"string","default":""}]}"#,
+        );
         can_read(V1, &with_default).unwrap();
     }
 
     #[test]
     fn a_nested_type_change_is_named_with_its_path() {
-        let reader = V1.replace(r#"{"name":"zip","type":"int"}"#, r#"{"name":"zip","type":"string"}"#);
+        let reader = V1.replace(
+            r#"{"name":"zip","type":"int"}"#,
+            r#"{"name":"zip","type":"string"}"#,
+        );
         let e = can_read(V1, &reader).unwrap_err();
         assert!(e.starts_with("field `address.zip`: "), "{e}");
     }

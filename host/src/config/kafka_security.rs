@@ -19,8 +19,7 @@ fn is_path(key: &str) -> bool {
 pub fn resolve_paths(properties: &mut BTreeMap<String, String>, base: &Path) {
     for (key, value) in properties.iter_mut() {
         // `ssl.ca.location = "probe"` asks librdkafka to find the system CAs.
-        if is_path(key) && value != "probe" && !value.is_empty() && Path::new(value).is_relative()
-        {
+        if is_path(key) && value != "probe" && !value.is_empty() && Path::new(value).is_relative() {
             *value = base.join(&*value).display().to_string();
         }
     }
@@ -67,8 +66,14 @@ mod tests {
     fn relative_locations_follow_the_pipeline_file_and_probe_stays() {
         let mut p = BTreeMap::from([
             ("ssl.ca.location".to_string(), "probe".to_string()),
-            ("ssl.key.location".to_string(), "certs/service.key".to_string()),
-            ("ssl.certificate.location".to_string(), "/abs/service.cert".to_string()),
+            (
+                "ssl.key.location".to_string(),
+                "certs/service.key".to_string(),
+            ),
+            (
+                "ssl.certificate.location".to_string(),
+                "/abs/service.cert".to_string(),
+            ),
             ("security.protocol".to_string(), "SSL".to_string()),
         ]);
         resolve_paths(&mut p, Path::new("/pipelines"));
@@ -87,7 +92,10 @@ mod tests {
             missing.display().to_string(),
         )]);
         let e = check_files(&p, "source.properties").unwrap_err();
-        assert!(e.starts_with("key `source.properties.\"ssl.key.location\"`: cannot read "), "{e}");
+        assert!(
+            e.starts_with("key `source.properties.\"ssl.key.location\"`: cannot read "),
+            "{e}"
+        );
         assert!(e.contains(&missing.display().to_string()), "{e}");
         std::fs::write(&missing, "not a key").unwrap();
         let e = check_files(&p, "source.properties").unwrap_err();

@@ -60,9 +60,10 @@ fn is_refusal(line: &str) -> bool {
 /// What a refusal means in the pipeline's terms: which property to look at.
 pub(crate) fn explain(line: &str, brokers: &str, properties: &BTreeMap<String, String>) -> String {
     let property = |key: &str| {
-        properties
-            .get(key)
-            .map_or_else(|| format!("`{key}` (not set)"), |v| format!("`{key}` ({v})"))
+        properties.get(key).map_or_else(
+            || format!("`{key}` (not set)"),
+            |v| format!("`{key}` ({v})"),
+        )
     };
     let advice = if line.contains("certificate verify failed") {
         format!(
@@ -115,11 +116,15 @@ pub fn log(refusals: &SecurityRefusals, level: RDKafkaLogLevel, fac: &str, messa
             refusals.note(message);
             tracing::error!(target: "librdkafka", "librdkafka: {fac} {message}");
         }
-        RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", "librdkafka: {fac} {message}"),
+        RDKafkaLogLevel::Warning => {
+            tracing::warn!(target: "librdkafka", "librdkafka: {fac} {message}")
+        }
         RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
             tracing::info!(target: "librdkafka", "librdkafka: {fac} {message}")
         }
-        RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", "librdkafka: {fac} {message}"),
+        RDKafkaLogLevel::Debug => {
+            tracing::debug!(target: "librdkafka", "librdkafka: {fac} {message}")
+        }
     }
 }
 
@@ -186,7 +191,11 @@ mod tests {
                     routines::certificate verify failed: broker certificate could not be verified";
         let refusals = SecurityRefusals::default();
         refusals.note("Connect to ipv4#127.0.0.1:9093 failed: Connection refused");
-        assert_eq!(refusals.first(), None, "a broker that is down is waited for");
+        assert_eq!(
+            refusals.first(),
+            None,
+            "a broker that is down is waited for"
+        );
         refusals.note(line);
         let properties = BTreeMap::from([("ssl.ca.location".into(), "/etc/ca.pem".into())]);
         let e = explain(&refusals.first().unwrap(), "127.0.0.1:9093", &properties);
