@@ -289,7 +289,7 @@ fn raw_records_keep_their_bytes() {
 
 /// Avro binary, written out by hand (zig-zag varints), independent of the
 /// decoder under test.
-mod avro {
+pub(crate) mod avro {
     pub fn long(mut out: Vec<u8>, v: i64) -> Vec<u8> {
         let mut n = ((v << 1) ^ (v >> 63)) as u64;
         loop {
@@ -315,8 +315,8 @@ mod avro {
     }
 }
 
-const USER_V1: &str = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"},{"name":"age","type":"int"}]}"#;
-const USER_V2: &str = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"},{"name":"age","type":"int"},{"name":"email","type":["null","string"],"default":null},{"name":"tags","type":{"type":"array","items":"string"},"default":[]},{"name":"seen","type":{"type":"long","logicalType":"timestamp-millis"},"default":0}]}"#;
+pub(crate) const USER_V1: &str = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"},{"name":"age","type":"int"}]}"#;
+pub(crate) const USER_V2: &str = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"},{"name":"age","type":"int"},{"name":"email","type":["null","string"],"default":null},{"name":"tags","type":{"type":"array","items":"string"},"default":[]},{"name":"seen","type":{"type":"long","logicalType":"timestamp-millis"},"default":0}]}"#;
 
 #[test]
 fn avro_with_the_registry_decodes_two_writer_schemas_and_dead_letters_bad_records() {

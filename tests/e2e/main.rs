@@ -1,6 +1,7 @@
 //! End-to-end tests: the built `weir` binary and runtime against real files
 //! and real components built from plugins/.
 
+mod avro_registry;
 mod boundary;
 mod check;
 mod checkpoints;
@@ -10,6 +11,7 @@ mod etl_example;
 mod hostile;
 mod kafka;
 mod kafka_transactions;
+mod kafka_tls;
 mod kafka_watermark;
 mod languages;
 mod layering;

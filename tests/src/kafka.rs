@@ -45,6 +45,9 @@ pub struct Record {
 pub struct Broker {
     child: Option<Child>,
     pub port: u16,
+    /// How the test's own producers and consumers reach the broker:
+    /// `bootstrap.servers` and any other properties (TLS, see `kafka_tls`).
+    pub(crate) client: Vec<(String, String)>,
 }
 
 impl Broker {
@@ -54,14 +57,21 @@ impl Broker {
 
     /// Starts a broker on `port` (to restart one where clients expect it).
     pub fn start_on(port: u16) -> Broker {
+        Broker::start_advertising(port, port)
+    }
+
+    /// Starts a broker listening on `port` that tells clients (in metadata)
+    /// to come back through `advertised`: a TLS terminator's port.
+    pub fn start_advertising(port: u16, advertised: u16) -> Broker {
         let url = format!("tcp://127.0.0.1:{port}");
+        let advertised_url = format!("tcp://127.0.0.1:{advertised}");
         let child = Command::new(tansu_bin())
             .args([
                 "broker",
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised_url,
                 "--storage-engine",
                 "memory://tansu/",
             ])
@@ -72,6 +82,7 @@ impl Broker {
         let broker = Broker {
             child: Some(child),
             port,
+            client: vec![("bootstrap.servers".to_string(), format!("127.0.0.1:{port}"))],
         };
         let deadline = Instant::now() + Duration::from_secs(15);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -82,6 +93,15 @@ impl Broker {
             std::thread::sleep(Duration::from_millis(50));
         }
         broker
+    }
+
+    /// The test's client settings, as `client` says.
+    fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        for (k, v) in &self.client {
+            config.set(k, v);
+        }
+        config
     }
 
     /// `host:port` for `brokers =`.
@@ -122,8 +142,8 @@ impl Broker {
         records: &[(Option<&[u8]>, &[u8])],
         headers: &[(&str, &str)],
     ) {
-        let producer: BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", self.address())
+        let producer: BaseProducer = self
+            .client_config()
             .set("linger.ms", "5")
             .create()
             .expect("a producer");
@@ -180,8 +200,8 @@ impl Broker {
     /// Reads `n` records of `topic` from the start (a fresh group), with
     /// their keys and headers.
     pub fn consume_records(&self, topic: &str, n: usize) -> Vec<Record> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", self.address())
+        let consumer: BaseConsumer = self
+            .client_config()
             .set("group.id", format!("test-reader-{}", free_port()))
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", "6000")

@@ -4,6 +4,7 @@
 pub mod cassandra;
 pub mod compliance;
 pub mod kafka;
+pub mod kafka_tls;
 pub mod proxy;
 pub mod registry;
 pub mod services;

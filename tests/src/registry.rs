@@ -1,6 +1,7 @@
 //! A small Confluent-API-compatible schema registry (no real one can be
 //! installed here): `POST /subjects/{s}/versions`, `GET /schemas/ids/{id}`,
-//! `GET /subjects`, `GET /subjects/{s}/versions/latest` and
+//! `GET /subjects`, `GET /subjects/{s}/versions`,
+//! `GET /subjects/{s}/versions/{n|latest}` and
 //! `POST /compatibility/subjects/{s}/versions/latest` (always compatible: it
 //! checks nothing), optional basic auth. In memory, in a thread; also the
 //! `weir-test-registry` binary for the examples.
@@ -177,12 +178,19 @@ fn answer(
             Some(schema) => (200, serde_json::json!({"schema": schema})),
             None => not_found("schema"),
         },
-        (Method::Get, ["subjects", subject, "versions", "latest"]) => {
-            match store
-                .subjects
-                .get(*subject)
-                .and_then(|v| v.last().map(|id| (v.len(), *id)))
-            {
+        (Method::Get, ["subjects", subject, "versions"]) => match store.subjects.get(*subject) {
+            Some(ids) => (200, serde_json::json!((1..=ids.len()).collect::<Vec<_>>())),
+            None => not_found("subject"),
+        },
+        (Method::Get, ["subjects", subject, "versions", version]) => {
+            let found = store.subjects.get(*subject).and_then(|ids| match *version {
+                "latest" => ids.last().map(|id| (ids.len(), *id)),
+                n => n
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| ids.get(n.wrapping_sub(1)).map(|id| (n, *id))),
+            });
+            match found {
                 Some((version, id)) => (
                     200,
                     serde_json::json!({
@@ -192,7 +200,7 @@ fn answer(
                         "schema": store.schemas[id as usize - 1],
                     }),
                 ),
-                None => not_found("subject"),
+                None => not_found("subject or version"),
             }
         }
         (Method::Post, ["compatibility", "subjects", _, "versions", _]) => {

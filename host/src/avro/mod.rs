@@ -1,11 +1,13 @@
 //! Avro with a Confluent-compatible schema registry, as the source's
 //! decoder and the Kafka capability's encoder share it: the registry client,
-//! the Arrow shape of Avro types, and encoding Arrow rows Confluent-framed.
+//! the Arrow shape of Avro types, encoding Arrow rows Confluent-framed, and
+//! checking that a reader schema can read every writer version of a subject.
 //! Decoding lives with the other decoders, in `source::decode::avro`.
 
+pub mod compatibility;
 mod encode;
 pub(crate) mod normalize;
 mod registry;
 
 pub use encode::AvroEncoder;
-pub use registry::{Registry, RegistryError};
+pub use registry::{Registry, RegistryError, Version};

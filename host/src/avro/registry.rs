@@ -1,9 +1,18 @@
-//! A client of the Confluent Schema Registry API (the subset weir needs):
-//! schemas by id (cached: an id never changes its schema), a subject's
-//! latest version, and registering a schema. Basic auth and a custom CA.
+//! The Confluent-compatible schema registry, through
+//! `schema_registry_converter`'s async client (reqwest with rustls, which
+//! the object-store client already builds) on a small current-thread tokio
+//! runtime: the host is synchronous and blocks here. Schemas by id are
+//! cached (an id never changes its schema); a subject's latest version,
+//! every version of a subject (for the compatibility check), registering.
+//! Basic auth, and a CA file for an `https` registry with a private CA.
+//! A registry that does not answer is retried for `patience_ms`.
 
 use crate::config::kafka::RegistryConfig;
+use schema_registry_converter::async_impl::schema_registry::{self as sr, SrSettings};
+use schema_registry_converter::error::SRCError;
+use schema_registry_converter::schema_registry_common::{SchemaType, SuppliedSchema};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -30,51 +39,68 @@ pub enum RegistryError {
     Config(String),
 }
 
+/// One registered version of a subject.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub version: u32,
+    pub id: u32,
+    pub schema: String,
+}
+
 pub struct Registry {
     url: String,
-    agent: ureq::Agent,
-    auth: Option<String>,
+    settings: SrSettings,
+    runtime: tokio::runtime::Runtime,
     patience: Duration,
     by_id: Mutex<HashMap<u32, String>>,
 }
 
+/// How long one request may take before it counts as unanswered.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Registry {
     pub fn new(config: &RegistryConfig) -> Result<Registry, RegistryError> {
-        let mut builder = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(5)))
-            .http_status_as_error(false);
-        let mut tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::NativeTls);
-        if let Some(ca) = &config.ca_location {
-            let pem = std::fs::read(ca).map_err(|e| {
-                RegistryError::Config(format!("cannot read ca_location {}: {e}", ca.display()))
-            })?;
-            let certs = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(e)),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| RegistryError::Config(format!("{}: {e}", ca.display())))?;
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
-        }
-        builder = builder.tls_config(tls.build());
-        let auth = match (&config.username, &config.password) {
-            (Some(user), password) => Some(format!(
-                "Basic {}",
-                base64(format!("{user}:{}", password.as_deref().unwrap_or("")).as_bytes())
-            )),
+        let url = config.url.trim_end_matches('/').to_string();
+        let mut builder = SrSettings::new_builder(url.clone());
+        builder.set_timeout(REQUEST_TIMEOUT);
+        match (&config.username, &config.password) {
+            (Some(user), password) => {
+                builder.set_basic_authorization(user, password.as_deref());
+            }
             (None, Some(_)) => {
                 return Err(RegistryError::Config(
                     "a password without a username".to_string(),
                 ));
             }
-            (None, None) => None,
-        };
+            (None, None) => {}
+        }
+        let mut client = reqwest::Client::builder();
+        if let Some(ca) = &config.ca_location {
+            let pem = std::fs::read(ca).map_err(|e| {
+                RegistryError::Config(format!("cannot read ca_location {}: {e}", ca.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| RegistryError::Config(format!("{}: {e}", ca.display())))?;
+            if certs.is_empty() {
+                return Err(RegistryError::Config(format!(
+                    "ca_location {} holds no PEM certificate",
+                    ca.display()
+                )));
+            }
+            // Trusted beside the system's roots.
+            client = client.tls_certs_merge(certs);
+        }
+        let settings = builder
+            .build_with(client)
+            .map_err(|e| RegistryError::Config(describe(&e)))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| RegistryError::Config(format!("cannot start the HTTP client: {e}")))?;
         Ok(Registry {
-            url: config.url.trim_end_matches('/').to_string(),
-            agent: builder.build().into(),
-            auth,
+            url,
+            settings,
+            runtime,
             patience: Duration::from_millis(config.patience_ms),
             by_id: Mutex::new(HashMap::new()),
         })
@@ -89,95 +115,112 @@ impl Registry {
         if let Some(schema) = self.by_id.lock().expect("not poisoned").get(&id) {
             return Ok(schema.clone());
         }
-        let body = self.get(&format!("/schemas/ids/{id}"), &format!("schema id {id}"))?;
-        let schema = self.schema_of(&body, &format!("schema id {id}"))?;
-        self.by_id
-            .lock()
-            .expect("not poisoned")
-            .insert(id, schema.clone());
+        let what = format!("schema id {id}");
+        let found = self.call(&what, || sr::get_schema_by_id(id, &self.settings))?;
+        let schema = self.avro(found.schema_type, found.schema, &what)?;
+        self.remember(id, &schema);
         Ok(schema)
     }
 
     /// The latest version of `subject`: its id and schema.
     pub fn latest(&self, subject: &str) -> Result<(u32, String), RegistryError> {
         let what = format!("subject {subject:?}");
-        let body = self.get(&format!("/subjects/{subject}/versions/latest"), &what)?;
-        let id = body["id"]
-            .as_u64()
-            .ok_or_else(|| self.refused(&what, "no id"))? as u32;
-        let schema = self.schema_of(&body, &what)?;
-        self.by_id
-            .lock()
-            .expect("not poisoned")
-            .insert(id, schema.clone());
-        Ok((id, schema))
+        let found = self.call(&what, || {
+            sr::get_schema_by_subject_and_version(&self.settings, subject, None)
+        })?;
+        let schema = self.avro(found.schema_type, found.schema, &what)?;
+        self.remember(found.id, &schema);
+        Ok((found.id, schema))
+    }
+
+    /// Every version registered under `subject`, oldest first.
+    pub fn versions(&self, subject: &str) -> Result<Vec<Version>, RegistryError> {
+        let what = format!("the versions of subject {subject:?}");
+        let numbers = self.call(&what, || {
+            sr::get_all_versions(&self.settings, subject.to_string())
+        })?;
+        let mut versions = Vec::with_capacity(numbers.len());
+        for version in numbers {
+            let what = format!("version {version} of subject {subject:?}");
+            let found = self.call(&what, || {
+                sr::get_schema_by_subject_and_version(&self.settings, subject, Some(version))
+            })?;
+            let schema = self.avro(found.schema_type, found.schema, &what)?;
+            self.remember(found.id, &schema);
+            versions.push(Version {
+                version,
+                id: found.id,
+                schema,
+            });
+        }
+        Ok(versions)
     }
 
     /// Registers `schema` under `subject` (or finds it there); its id.
     pub fn register(&self, subject: &str, schema: &str) -> Result<u32, RegistryError> {
         let what = format!("registering a schema under {subject:?}");
-        let body = serde_json::json!({ "schema": schema });
-        let answer = self.call(&what, || {
-            let mut request = self
-                .agent
-                .post(format!("{}/subjects/{subject}/versions", self.url))
-                .header("Content-Type", "application/vnd.schemaregistry.v1+json");
-            if let Some(auth) = &self.auth {
-                request = request.header("Authorization", auth);
-            }
-            request.send_json(&body)
+        let registered = self.call(&what, || {
+            sr::post_schema(
+                &self.settings,
+                subject.to_string(),
+                SuppliedSchema::new(None, SchemaType::Avro, schema.to_string()),
+            )
         })?;
-        let id = answer["id"]
-            .as_u64()
-            .ok_or_else(|| self.refused(&what, "no id"))? as u32;
+        self.remember(registered.id, schema);
+        Ok(registered.id)
+    }
+
+    fn remember(&self, id: u32, schema: &str) {
         self.by_id
             .lock()
             .expect("not poisoned")
             .insert(id, schema.to_string());
-        Ok(id)
     }
 
-    fn get(&self, path: &str, what: &str) -> Result<serde_json::Value, RegistryError> {
-        self.call(what, || {
-            let mut request = self.agent.get(format!("{}{path}", self.url));
-            if let Some(auth) = &self.auth {
-                request = request.header("Authorization", auth);
-            }
-            request.call()
-        })
+    fn avro(&self, kind: SchemaType, schema: String, what: &str) -> Result<String, RegistryError> {
+        match kind {
+            SchemaType::Avro => Ok(schema),
+            other => Err(RegistryError::Refused {
+                url: self.url.clone(),
+                what: what.to_string(),
+                reason: format!("a {other:?} schema, not Avro"),
+            }),
+        }
     }
 
     /// One request, retried with backoff while the registry is unavailable
     /// (connection refused, timeouts, 5xx), for up to `patience`.
-    fn call(
+    fn call<T, F: Future<Output = Result<T, SRCError>>>(
         &self,
         what: &str,
-        send: impl Fn() -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<serde_json::Value, RegistryError> {
+        request: impl Fn() -> F,
+    ) -> Result<T, RegistryError> {
         let deadline = Instant::now() + self.patience;
         let mut backoff = Duration::from_millis(100);
         loop {
-            let reason = match send() {
-                Ok(mut response) => {
-                    let status = response.status().as_u16();
-                    let text = response.body_mut().read_to_string().unwrap_or_default();
-                    match status {
-                        200..=299 => {
-                            return serde_json::from_str(&text)
-                                .map_err(|e| self.refused(what, &format!("not JSON: {e}")));
-                        }
-                        404 => {
-                            return Err(RegistryError::NotFound {
-                                url: self.url.clone(),
-                                what: what.to_string(),
-                            });
-                        }
-                        500..=599 => format!("HTTP {status}: {text}"),
-                        _ => return Err(self.refused(what, &format!("HTTP {status}: {text}"))),
-                    }
-                }
-                Err(e) => e.to_string(),
+            let e = match self.runtime.block_on(request()) {
+                Ok(answer) => return Ok(answer),
+                Err(e) => e,
             };
+            let status = http_status(&e);
+            let reason = match status {
+                Some(status) => format!("HTTP {status}: {}", e.cause.as_deref().unwrap_or("")),
+                None => describe(&e),
+            };
+            if status == Some(404) {
+                return Err(RegistryError::NotFound {
+                    url: self.url.clone(),
+                    what: what.to_string(),
+                });
+            }
+            let retry = e.retriable || status.is_some_and(|s| s >= 500);
+            if !retry {
+                return Err(RegistryError::Refused {
+                    url: self.url.clone(),
+                    what: what.to_string(),
+                    reason,
+                });
+            }
             if Instant::now() + backoff > deadline {
                 return Err(RegistryError::Unavailable {
                     url: self.url.clone(),
@@ -190,40 +233,46 @@ impl Registry {
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
-
-    fn schema_of(&self, body: &serde_json::Value, what: &str) -> Result<String, RegistryError> {
-        if let Some(kind) = body["schemaType"].as_str()
-            && kind != "AVRO"
-        {
-            return Err(self.refused(what, &format!("a {kind} schema, not Avro")));
-        }
-        body["schema"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| self.refused(what, "no schema in the answer"))
-    }
-
-    fn refused(&self, what: &str, reason: &str) -> RegistryError {
-        RegistryError::Refused {
-            url: self.url.clone(),
-            what: what.to_string(),
-            reason: reason.to_string(),
-        }
-    }
 }
 
-/// Standard base64 with padding, for the basic-auth header.
-fn base64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+/// The HTTP status the registry answered with, if it answered.
+fn http_status(e: &SRCError) -> Option<u16> {
+    let rest = e.error.split("failed with status ").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// The error and every cause under it (reqwest's own message hides the
+/// TLS or connection error that matters).
+fn describe(e: &SRCError) -> String {
+    let mut text = e.error.clone();
+    if let Some(cause) = &e.cause {
+        text.push_str(": ");
+        text.push_str(cause);
+    }
+    let mut source = std::error::Error::source(e).and_then(std::error::Error::source);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn base64_matches_rfc_4648() {
-        assert_eq!(super::base64(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(super::base64(b"ab"), "YWI=");
-        assert_eq!(super::base64(b"a"), "YQ==");
+    fn the_status_is_read_from_the_clients_error() {
+        let e = SRCError::non_retryable_with_cause(
+            "Unauthorized",
+            "HTTP request to schema registry failed with status 401 Unauthorized",
+        );
+        assert_eq!(http_status(&e), Some(401));
+        let e = SRCError::new("http call to schema registry failed", None, true);
+        assert_eq!(http_status(&e), None);
     }
 }

@@ -8,6 +8,7 @@ pub mod ddl;
 pub mod duration;
 mod env;
 pub mod kafka;
+mod kafka_security;
 mod limits;
 mod read;
 mod sandbox;
@@ -367,6 +368,7 @@ impl PipelineConfig {
                 if let Some(ca) = k.registry.as_mut().and_then(|r| r.ca_location.as_mut()) {
                     resolve(ca);
                 }
+                kafka_security::resolve_paths(&mut k.properties, base);
             }
             SourceConfig::Generator(_) => {}
         }
@@ -386,6 +388,7 @@ impl PipelineConfig {
                     if let Some(ca) = k.registry.as_mut().and_then(|r| r.ca_location.as_mut()) {
                         resolve(ca);
                     }
+                    kafka_security::resolve_paths(&mut k.properties, base);
                 }
                 SinkConfig::Plugin(p) => p.resolve_paths(base),
             }
@@ -393,8 +396,12 @@ impl PipelineConfig {
         for c in self.connections.values_mut() {
             c.resolve_paths(base);
         }
-        if let DeadLetterConfig::Jsonl { path } = &mut self.dead_letter {
-            resolve(path);
+        match &mut self.dead_letter {
+            DeadLetterConfig::Jsonl { path } => resolve(path),
+            DeadLetterConfig::Kafka { properties, .. } => {
+                kafka_security::resolve_paths(properties, base);
+            }
+            DeadLetterConfig::Stderr => {}
         }
     }
 
@@ -402,6 +409,7 @@ impl PipelineConfig {
         if let Some(c) = &self.checkpoint {
             c.validate()?;
         }
+        self.check_security_files()?;
         match &self.source {
             SourceConfig::Files(f) => {
                 if f.format != FileFormat::Lines && f.schema.is_none() {
@@ -464,6 +472,27 @@ impl PipelineConfig {
                 p.validate(&self.connections)
                     .map_err(|e| format!("key `sinks[{i}].{e}"))?;
             }
+        }
+        Ok(())
+    }
+}
+
+impl PipelineConfig {
+    /// Every Kafka client's certificate and key files can be read.
+    fn check_security_files(&self) -> Result<(), String> {
+        if let SourceConfig::Kafka(k) = &self.source {
+            kafka_security::check_files(&k.properties, "source.properties")?;
+        }
+        for (i, s) in self.sinks.iter().enumerate() {
+            if let SinkConfig::Kafka(k) = s {
+                kafka_security::check_files(&k.properties, &format!("sinks[{i}].properties"))?;
+            }
+        }
+        for (name, c) in &self.connections {
+            kafka_security::check_files(&c.properties, &format!("connections.{name}.properties"))?;
+        }
+        if let DeadLetterConfig::Kafka { properties, .. } = &self.dead_letter {
+            kafka_security::check_files(properties, "dead_letter.properties")?;
         }
         Ok(())
     }

@@ -171,6 +171,7 @@ impl ConnectionConfig {
         {
             *ca = base.join(&*ca);
         }
+        super::kafka_security::resolve_paths(&mut self.properties, base);
         let Some(rest) = self.url.strip_prefix("sqlite:") else {
             return;
         };

@@ -269,6 +269,15 @@ impl Pipeline {
         if requests.is_empty() {
             return;
         }
+        if let Err(e) = self.source.check_before_reload() {
+            tracing::warn!(error = %e, "A reload was refused: the source's check failed.");
+            for request in requests {
+                let _ = request
+                    .reply
+                    .send(Err(format!("the reload is refused: {e}")));
+            }
+            return;
+        }
         for request in requests {
             let answer = self
                 .chain

@@ -4,7 +4,7 @@
 pub mod decode;
 mod files;
 mod generator;
-mod kafka;
+pub(crate) mod kafka;
 mod position;
 
 pub use crate::observe::status::{Done, PartitionProgress, SourceProgress};
@@ -108,6 +108,12 @@ pub trait Source: Send {
     }
     /// The run is over; commit what is left.
     fn close(&mut self) -> Result<(), SourceError> {
+        Ok(())
+    }
+    /// Before a hot reload is applied: what the source checked at start
+    /// still holds (a Kafka Avro source: its reader schema can read every
+    /// writer version of the subject). An error refuses the reload.
+    fn check_before_reload(&mut self) -> Result<(), SourceError> {
         Ok(())
     }
     /// How far reading has got, for live progress (by default, unknown).

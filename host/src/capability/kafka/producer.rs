@@ -4,7 +4,9 @@
 //! A transactional producer (the exactly-once sink) also begins, commits
 //! and aborts one transaction per epoch.
 
+use crate::source::kafka::connect::{self, SecurityRefusals};
 use rdkafka::ClientConfig;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
@@ -21,6 +23,8 @@ pub struct Deliveries {
     failed: Mutex<Vec<String>>,
     /// Some delivery failed because no broker could be reached.
     unreachable: AtomicBool,
+    /// A refused TLS handshake or SASL login: waiting cannot mend it.
+    refusals: SecurityRefusals,
 }
 
 /// Delivery errors that say the brokers are gone, not that the record is bad.
@@ -47,7 +51,11 @@ pub struct FlushError {
     pub unreachable: bool,
 }
 
-impl ClientContext for Deliveries {}
+impl ClientContext for Deliveries {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        connect::log(&self.refusals, level, fac, message);
+    }
+}
 
 impl ProducerContext for Deliveries {
     type DeliveryOpaque = ();
@@ -76,6 +84,8 @@ pub struct KafkaProducer {
     producer: ThreadedProducer<Deliveries>,
     /// For messages: where the records go.
     brokers: String,
+    /// The security properties, to name them when the brokers refuse them.
+    properties: BTreeMap<String, String>,
     /// The transactional id, for a transactional producer.
     transactional_id: Option<String>,
 }
@@ -132,10 +142,11 @@ impl KafkaProducer {
         }
         let producer = config
             .create_with_context(Deliveries::default())
-            .map_err(|e| format!("kafka: {e}"))?;
+            .map_err(|e| connect::creation_error(&e, properties))?;
         Ok(KafkaProducer {
             producer,
             brokers: brokers.to_string(),
+            properties: properties.clone(),
             transactional_id: transactional_id.map(str::to_string),
         })
     }
@@ -242,16 +253,34 @@ impl KafkaProducer {
     }
 
     /// Waits until every record sent is acknowledged; fails if any was refused.
+    /// A refused TLS handshake or SASL login fails it at once.
     pub fn flush(&self) -> Result<(), FlushError> {
-        self.producer.flush(FLUSH_TIMEOUT).map_err(|e| FlushError {
-            message: format!(
-                "kafka: records to {} not acknowledged within {} s: {e}",
-                self.brokers,
-                FLUSH_TIMEOUT.as_secs()
-            ),
-            unreachable: true,
-        })?;
         let context = self.producer.context();
+        let deadline = std::time::Instant::now() + FLUSH_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let flushed = self.producer.flush(left.min(Duration::from_millis(250)));
+            if let Some(line) = context.refusals.first() {
+                return Err(FlushError {
+                    message: connect::explain(&line, &self.brokers, &self.properties),
+                    unreachable: false,
+                });
+            }
+            match flushed {
+                Ok(()) => break,
+                Err(e) if left.is_zero() => {
+                    return Err(FlushError {
+                        message: format!(
+                            "kafka: records to {} not acknowledged within {} s: {e}",
+                            self.brokers,
+                            FLUSH_TIMEOUT.as_secs()
+                        ),
+                        unreachable: true,
+                    });
+                }
+                Err(_) => {}
+            }
+        }
         let failed = std::mem::take(&mut *context.failed.lock().expect("not poisoned"));
         let unreachable = context.unreachable.swap(false, Ordering::Relaxed);
         if failed.is_empty() {

@@ -6,7 +6,9 @@
 //! noted for the source to announce to the windows, whose watermark waits
 //! for each assigned partition.
 
+use super::connect::{self, Refusals, SecurityRefusals};
 use super::offsets::Offsets;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::collections::{BTreeSet, HashMap};
@@ -20,6 +22,8 @@ pub struct GroupContext {
     /// `start = "timestamp:..."`: partitions without a committed offset start here (ms).
     pub start_timestamp: Option<i64>,
     pub assignment: Arc<Mutex<Assignment>>,
+    /// Refused TLS handshakes and SASL logins, for the wait at start.
+    pub refusals: SecurityRefusals,
 }
 
 /// The partitions the group has assigned to this member.
@@ -30,7 +34,17 @@ pub struct Assignment {
     pub changed: bool,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        connect::log(&self.refusals, level, fac, message);
+    }
+}
+
+impl Refusals for GroupContext {
+    fn refusals(&self) -> &SecurityRefusals {
+        &self.refusals
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

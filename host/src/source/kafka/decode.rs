@@ -30,7 +30,30 @@ pub enum RecordDecoder {
     Avro {
         decoder: Box<AvroDecoder>,
         schema: SchemaRef,
+        /// What the compatibility check is run on again before a reload.
+        subject: Option<ReaderSubject>,
     },
+}
+
+/// The subject whose writer versions the reader schema must read.
+pub struct ReaderSubject {
+    registry: Arc<Registry>,
+    subject: String,
+    reader_id: u32,
+    reader: String,
+}
+
+impl ReaderSubject {
+    fn check(&self) -> Result<(), SourceError> {
+        crate::avro::compatibility::check_subject(
+            &self.registry,
+            &self.subject,
+            self.reader_id,
+            &self.reader,
+        )
+        .map(drop)
+        .map_err(|e| SourceError::Config(format!("avro: {e}")))
+    }
 }
 
 impl RecordDecoder {
@@ -64,28 +87,49 @@ impl RecordDecoder {
                     .as_ref()
                     .expect("validated: avro has a registry");
                 let registry = Arc::new(Registry::new(settings).map_err(registry_error)?);
-                let (id, reader) = match settings.reader_schema_id {
-                    Some(id) => (id, registry.schema_by_id(id).map_err(registry_error)?),
-                    None => {
-                        let subject = match (&settings.subject, topics) {
-                            (Some(s), _) => s.clone(),
-                            (None, [topic]) => format!("{topic}-value"),
-                            (None, _) => return Err(SourceError::Config(
-                                "key `source.registry.subject`: with several topics (or a pattern), name the subject whose latest schema rows follow".to_string(),
-                            )),
-                        };
-                        registry.latest(&subject).map_err(registry_error)?
-                    }
+                let subject = match (&settings.subject, topics) {
+                    (Some(s), _) => Some(s.clone()),
+                    (None, [topic]) => Some(format!("{topic}-value")),
+                    (None, _) => None,
                 };
+                let (id, reader) = match (settings.reader_schema_id, &subject) {
+                    (Some(id), _) => (id, registry.schema_by_id(id).map_err(registry_error)?),
+                    (None, Some(subject)) => registry.latest(subject).map_err(registry_error)?,
+                    (None, None) => return Err(SourceError::Config(
+                        "key `source.registry.subject`: with several topics (or a pattern), name the subject whose latest schema rows follow".to_string(),
+                    )),
+                };
+                let subject = subject.map(|subject| ReaderSubject {
+                    registry: registry.clone(),
+                    subject,
+                    reader_id: id,
+                    reader: reader.clone(),
+                });
+                if let Some(subject) = &subject {
+                    subject.check()?;
+                }
                 let decoder = AvroDecoder::new(registry, id, reader, config.batch_size)
                     .map_err(|e| SourceError::Config(format!("avro: {e}")))?;
                 let schema = metadata::schema(&decoder.schema(), config.include_headers);
                 RecordDecoder::Avro {
                     decoder: Box::new(decoder),
                     schema,
+                    subject,
                 }
             }
         })
+    }
+
+    /// Avro: the reader schema can still read every writer version of its
+    /// subject (some may have been registered since the start).
+    pub fn check_compatibility(&self) -> Result<(), SourceError> {
+        match self {
+            RecordDecoder::Avro {
+                subject: Some(subject),
+                ..
+            } => subject.check(),
+            _ => Ok(()),
+        }
     }
 
     pub fn schema(&self) -> SchemaRef {

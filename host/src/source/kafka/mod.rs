@@ -5,6 +5,7 @@
 //! batch (`Source::commit`).
 
 mod available_now;
+pub(crate) mod connect;
 mod context;
 mod decode;
 mod metadata;
@@ -78,6 +79,7 @@ impl KafkaSource {
                 StartAt::Timestamp(ms) => Some(ms),
                 _ => None,
             },
+            refusals: Default::default(),
         };
         let mut client = ClientConfig::new();
         client
@@ -104,8 +106,9 @@ impl KafkaSource {
             client.set(key, value);
         }
         let kafka = |e: rdkafka::error::KafkaError| SourceError::Config(format!("kafka: {e}"));
-        let consumer: BaseConsumer<GroupContext> =
-            client.create_with_context(context).map_err(kafka)?;
+        let consumer: BaseConsumer<GroupContext> = client
+            .create_with_context(context)
+            .map_err(|e| SourceError::Config(connect::creation_error(&e, &config.properties)))?;
         let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
         let topics = check_topics(&consumer, config, connect_timeout)?;
         let decoder = RecordDecoder::new(config, &topics)?;
@@ -264,6 +267,10 @@ impl Source for KafkaSource {
         self.replay = batches.iter().copied().collect();
     }
 
+    fn check_before_reload(&mut self) -> Result<(), SourceError> {
+        self.decoder.check_compatibility()
+    }
+
     /// Each partition's next offset; with --available-now, of the end
     /// offset it reads to.
     fn progress(&self) -> SourceProgress {
@@ -343,13 +350,7 @@ fn check_topics(
     config: &KafkaSourceConfig,
     timeout: Duration,
 ) -> Result<Vec<String>, SourceError> {
-    let metadata = consumer.fetch_metadata(None, timeout).map_err(|e| {
-        SourceError::Config(format!(
-            "kafka: cannot reach the brokers {} within {} s: {e}",
-            config.brokers,
-            timeout.as_secs_f64()
-        ))
-    })?;
+    let metadata = connect::metadata(consumer, &config.brokers, &config.properties, timeout)?;
     let existing: Vec<&str> = metadata
         .topics()
         .iter()
