@@ -17,6 +17,8 @@ pub mod dead_letter;
 pub mod devtools;
 pub mod envelope;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod observe;
 pub mod operator;
 pub mod pipeline;

@@ -7,6 +7,7 @@ mod checkpoints;
 mod cli;
 mod docs;
 mod etl_example;
+mod fuzz_corpus;
 mod hostile;
 mod kafka;
 mod kafka_watermark;

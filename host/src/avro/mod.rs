@@ -5,7 +5,7 @@
 
 mod encode;
 pub(crate) mod normalize;
-mod registry;
+pub(crate) mod registry;
 
 pub use encode::AvroEncoder;
 pub use registry::{Registry, RegistryError};

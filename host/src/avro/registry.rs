@@ -89,8 +89,9 @@ impl Registry {
         if let Some(schema) = self.by_id.lock().expect("not poisoned").get(&id) {
             return Ok(schema.clone());
         }
-        let body = self.get(&format!("/schemas/ids/{id}"), &format!("schema id {id}"))?;
-        let schema = self.schema_of(&body, &format!("schema id {id}"))?;
+        let what = format!("schema id {id}");
+        let body = self.get(&format!("/schemas/ids/{id}"), &what)?;
+        let schema = schema_answer(&body).map_err(|e| self.refused(&what, &e))?;
         self.by_id
             .lock()
             .expect("not poisoned")
@@ -102,10 +103,7 @@ impl Registry {
     pub fn latest(&self, subject: &str) -> Result<(u32, String), RegistryError> {
         let what = format!("subject {subject:?}");
         let body = self.get(&format!("/subjects/{subject}/versions/latest"), &what)?;
-        let id = body["id"]
-            .as_u64()
-            .ok_or_else(|| self.refused(&what, "no id"))? as u32;
-        let schema = self.schema_of(&body, &what)?;
+        let (id, schema) = latest_answer(&body).map_err(|e| self.refused(&what, &e))?;
         self.by_id
             .lock()
             .expect("not poisoned")
@@ -127,9 +125,7 @@ impl Registry {
             }
             request.send_json(&body)
         })?;
-        let id = answer["id"]
-            .as_u64()
-            .ok_or_else(|| self.refused(&what, "no id"))? as u32;
+        let id = id_of(&answer).map_err(|e| self.refused(&what, &e))?;
         self.by_id
             .lock()
             .expect("not poisoned")
@@ -163,8 +159,7 @@ impl Registry {
                     let text = response.body_mut().read_to_string().unwrap_or_default();
                     match status {
                         200..=299 => {
-                            return serde_json::from_str(&text)
-                                .map_err(|e| self.refused(what, &format!("not JSON: {e}")));
+                            return parse_answer(&text).map_err(|e| self.refused(what, &e));
                         }
                         404 => {
                             return Err(RegistryError::NotFound {
@@ -191,18 +186,6 @@ impl Registry {
         }
     }
 
-    fn schema_of(&self, body: &serde_json::Value, what: &str) -> Result<String, RegistryError> {
-        if let Some(kind) = body["schemaType"].as_str()
-            && kind != "AVRO"
-        {
-            return Err(self.refused(what, &format!("a {kind} schema, not Avro")));
-        }
-        body["schema"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| self.refused(what, "no schema in the answer"))
-    }
-
     fn refused(&self, what: &str, reason: &str) -> RegistryError {
         RegistryError::Refused {
             url: self.url.clone(),
@@ -210,6 +193,36 @@ impl Registry {
             reason: reason.to_string(),
         }
     }
+}
+
+/// A 2xx answer's body as JSON.
+pub fn parse_answer(text: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))
+}
+
+/// The Avro schema in an answer to `/schemas/ids/{id}` or a subject's version.
+pub fn schema_answer(body: &serde_json::Value) -> Result<String, String> {
+    if let Some(kind) = body["schemaType"].as_str()
+        && kind != "AVRO"
+    {
+        return Err(format!("a {kind} schema, not Avro"));
+    }
+    body["schema"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| "no schema in the answer".to_string())
+}
+
+/// The id and schema in an answer to `/subjects/{subject}/versions/latest`.
+pub fn latest_answer(body: &serde_json::Value) -> Result<(u32, String), String> {
+    Ok((id_of(body)?, schema_answer(body)?))
+}
+
+/// A schema id, which the wire format holds in 4 bytes: a larger one is
+/// refused rather than cut down to another schema's id.
+pub fn id_of(body: &serde_json::Value) -> Result<u32, String> {
+    let id = body["id"].as_u64().ok_or("no id")?;
+    u32::try_from(id).map_err(|_| format!("schema id {id} does not fit the wire format's 4 bytes"))
 }
 
 /// Standard base64 with padding, for the basic-auth header.
