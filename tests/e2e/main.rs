@@ -14,6 +14,7 @@ mod kafka_watermark;
 mod languages;
 mod layering;
 mod plugin_errors;
+mod pressure;
 mod reload;
 mod resume_files;
 mod rows;

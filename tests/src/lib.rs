@@ -7,6 +7,7 @@ pub mod kafka;
 pub mod proxy;
 pub mod registry;
 pub mod services;
+pub mod tmpfs;
 pub mod uppercase;
 
 use std::path::{Path, PathBuf};

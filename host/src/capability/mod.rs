@@ -106,6 +106,7 @@ impl Capabilities {
             .outage()
             .or_else(|| self.cql.outage())
             .or_else(|| self.kafka.outage())
+            .or_else(|| self.files.outage())
     }
 
     /// Drops what the epoch left behind: staged files deleted, open

@@ -27,7 +27,7 @@ pub use transform::{
 /// A failure to load, link, initialise or call a plugin.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
-    #[error("sink `{plugin}` lost its database: {reason}")]
+    #[error("sink `{plugin}` cannot write for now: {reason}")]
     Unavailable { plugin: String, reason: String },
     #[error("cannot read plugin {path}: {source}")]
     Read {
