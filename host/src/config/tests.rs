@@ -116,9 +116,8 @@ fn a_memory_limit_past_the_instance_pool_is_refused_naming_the_key() {
         err.contains("transforms[0].memory_limit_mb") && err.contains("1024"),
         "{err}"
     );
-    let sink = format!(
-        "{source}\n[[sinks]]\nname = \"s\"\nplugin = \"s.wasm\"\nmemory_limit_mb = 2048\n"
-    );
+    let sink =
+        format!("{source}\n[[sinks]]\nname = \"s\"\nplugin = \"s.wasm\"\nmemory_limit_mb = 2048\n");
     let err = load(&sink).unwrap_err().to_string();
     assert!(err.contains("sinks[0].memory_limit_mb"), "{err}");
     let ok = transform.replace("4096", "1024");
@@ -131,9 +130,10 @@ fn a_csv_delimiter_outside_ascii_is_refused_naming_the_key() {
     let text = "[source]\ntype = \"files\"\npath = \"in\"\nformat = \"csv\"\nschema = \"a STRING\"\ndelimiter = \"€\"\n\n[[sinks]]\nname = \"o\"\ntype = \"csv\"\npath = \"o.csv\"\n";
     let err = load(text).unwrap_err().to_string();
     assert!(err.contains("source.delimiter"), "{err}");
-    let sink = text
-        .replace("delimiter = \"€\"\n", "")
-        .replace("path = \"o.csv\"\n", "path = \"o.csv\"\ndelimiter = \"é\"\n");
+    let sink = text.replace("delimiter = \"€\"\n", "").replace(
+        "path = \"o.csv\"\n",
+        "path = \"o.csv\"\ndelimiter = \"é\"\n",
+    );
     let err = load(&sink).unwrap_err().to_string();
     assert!(err.contains("sinks[0].delimiter"), "{err}");
 }

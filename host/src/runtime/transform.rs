@@ -601,9 +601,8 @@ pub(crate) fn assemble(
         columns.push(array);
     }
     let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(out_rows));
-    let output =
-        RecordBatch::try_new_with_options(output_schema.clone(), columns, &options)
-            .map_err(|e| ConvertError(e.to_string()))?;
+    let output = RecordBatch::try_new_with_options(output_schema.clone(), columns, &options)
+        .map_err(|e| ConvertError(e.to_string()))?;
     Ok(BatchOutcome::Processed {
         output,
         selection,

@@ -189,7 +189,11 @@ impl AvroDecoder {
     /// Takes `schema` as writer schema `id` without asking the registry
     /// (the fuzz targets have none), if it resolves to the reader schema.
     pub(crate) fn learn_writer(&mut self, id: u32, schema: String) -> Result<(), String> {
-        build(&self.reader_schema, &HashMap::from([(id, schema.clone())]), 1)?;
+        build(
+            &self.reader_schema,
+            &HashMap::from([(id, schema.clone())]),
+            1,
+        )?;
         self.writers.insert(id, schema);
         self.rebuild();
         Ok(())
@@ -232,16 +236,18 @@ impl AvroDecoder {
         let mut kept = Vec::new();
         for &i in good.iter() {
             let mut one = Vec::new();
-            let result = feed(&mut self.decoder, records[i].expect("checked"), &mut one)
-                .and_then(|()| self.decoder.flush().map_err(|e| format!("corrupt Avro: {e}")));
+            let result =
+                feed(&mut self.decoder, records[i].expect("checked"), &mut one).and_then(|()| {
+                    self.decoder
+                        .flush()
+                        .map_err(|e| format!("corrupt Avro: {e}"))
+                });
             let result = result.and_then(|last| {
                 one.extend(last);
                 match rows(&one) {
                     1 => Ok(()),
                     0 => Err("corrupt Avro: the body holds no record".to_string()),
-                    n => Err(format!(
-                        "corrupt Avro: the body holds {n} records, not one"
-                    )),
+                    n => Err(format!("corrupt Avro: the body holds {n} records, not one")),
                 }
             });
             match result {
