@@ -17,6 +17,9 @@ pub mod dead_letter;
 pub(crate) mod devtools;
 pub(crate) mod envelope;
 pub(crate) mod error;
+/// Entry points for the fuzz targets (fuzz/) and their corpus replay test.
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod observe;
 pub mod operator;
 pub mod pipeline;

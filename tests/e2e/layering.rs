@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["checkpoint"],
     &["pipeline"],
     &["admin"],
-    &["devtools"],
+    &["devtools", "fuzzing"],
     &["cli"],
 ];
 

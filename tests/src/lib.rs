@@ -8,6 +8,7 @@ pub mod kafka_tls;
 pub mod proxy;
 pub mod registry;
 pub mod services;
+pub mod tmpfs;
 pub mod uppercase;
 
 use std::path::{Path, PathBuf};

@@ -7,7 +7,7 @@
 pub mod compatibility;
 mod encode;
 pub(crate) mod normalize;
-mod registry;
+pub(crate) mod registry;
 
 pub use encode::AvroEncoder;
 pub use registry::{Registry, RegistryError, Version};

@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use wasmtime::component::{HasData, Linker};
 
 /// A sink's files: its granted directory and the files it has open.
@@ -25,6 +27,8 @@ pub struct Files {
     /// What files written in place become when created: emptied (a fresh
     /// run) or cut back to their lengths at the checkpoint resumed from.
     resume: ResumeFiles,
+    /// Set when a write found the device full: an outage, not a bad row.
+    full: Option<String>,
 }
 
 struct OpenFile {
@@ -41,13 +45,51 @@ struct OpenFile {
     writer: Writer,
     rows: u64,
     header: bool,
+    /// Set by `Watched` when a write found the device full.
+    full: Arc<AtomicBool>,
+}
+
+/// A file that remembers whether a write found its device full (or the
+/// quota used up): arrow's CSV writer turns I/O errors into text, and a
+/// full disk must be told apart from a row that cannot be written.
+struct Watched {
+    file: File,
+    full: Arc<AtomicBool>,
+}
+
+/// No space left on the device, or no quota left.
+fn is_full(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+impl Watched {
+    fn watch<T>(&self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &result
+            && is_full(e)
+        {
+            self.full.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+}
+
+impl Write for Watched {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let result = self.file.write(buf);
+        self.watch(result)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let result = self.file.flush();
+        self.watch(result)
+    }
 }
 
 enum Writer {
     /// arrow's CSV writer flushes to the file after every batch.
-    Csv(Box<arrow::csv::Writer<File>>),
-    Jsonl(arrow::json::LineDelimitedWriter<BufWriter<File>>),
-    Parquet(Box<ArrowWriter<File>>),
+    Csv(Box<arrow::csv::Writer<Watched>>),
+    Jsonl(arrow::json::LineDelimitedWriter<BufWriter<Watched>>),
+    Parquet(Box<ArrowWriter<Watched>>),
     Finished,
 }
 
@@ -80,7 +122,29 @@ impl Files {
             open: HashMap::new(),
             next: 0,
             resume: ResumeFiles::Fresh,
+            full: None,
         }
+    }
+
+    /// A device that filled up under one of the sink's files: the epoch
+    /// is aborted and retried from the checkpoint (the file is cut back to
+    /// its length there), as when a database goes away.
+    pub fn outage(&self) -> Option<String> {
+        self.full.clone()
+    }
+
+    /// Notes an outage if `result` failed on a full device.
+    fn watch<T>(&mut self, handle: u32, result: Result<T, String>) -> Result<T, String> {
+        if let Err(e) = &result
+            && let Some(open) = self.open.get(&handle)
+            && open.full.load(Ordering::Relaxed)
+        {
+            tracing::warn!(sink = %self.sink, file = %open.written.display(), error = %e, "The device under a sink's file is full; the epoch will be retried.");
+            self.full.get_or_insert_with(|| {
+                format!("no space left on the device of {}", open.written.display())
+            });
+        }
+        result
     }
 
     /// Files written in place are resumed as `resume` says, not emptied.
@@ -197,7 +261,8 @@ impl OpenFile {
             Writer::Parquet(w) => w.into_inner().map_err(|e| fail(&e))?,
             Writer::Finished => return Ok(()),
         };
-        file.sync_all().map_err(|e| fail(&e))
+        let synced = file.file.sync_all();
+        file.watch(synced).map_err(|e| fail(&e))
     }
 }
 
@@ -226,8 +291,14 @@ impl files::Host for FilesView<'_> {
         };
         let in_place = !options.staged && options.format != Format::Parquet;
         let (file, header) = if in_place {
-            let (file, len) = open_in_place(&written, files.resume.file(&path))
-                .map_err(|e| format!("cannot open {}: {e}", written.display()))?;
+            let (file, len) = open_in_place(&written, files.resume.file(&path)).map_err(|e| {
+                if is_full(&e) {
+                    files.full.get_or_insert_with(|| {
+                        format!("no space left on the device of {}", written.display())
+                    });
+                }
+                format!("cannot open {}: {e}", written.display())
+            })?;
             // A file resumed with rows in it has its header already.
             (file, options.header && len == 0)
         } else {
@@ -238,6 +309,11 @@ impl files::Host for FilesView<'_> {
                 tracing::warn!(sink = %files.sink, file = %target.display(), "A single Parquet file cannot be appended to: this run replaces it, and rows of earlier runs are in it no longer. Leave `path` out to write one file per epoch.");
             }
             (open_file(&written)?, options.header)
+        };
+        let full = Arc::new(AtomicBool::new(false));
+        let file = Watched {
+            file,
+            full: full.clone(),
         };
         let writer = match options.format {
             Format::Csv => Writer::Csv(Box::new(
@@ -274,6 +350,7 @@ impl files::Host for FilesView<'_> {
                 writer,
                 rows: 0,
                 header,
+                full,
             },
         );
         Ok(handle)
@@ -286,7 +363,8 @@ impl files::Host for FilesView<'_> {
             .get_mut(&file)
             .ok_or_else(|| format!("no open file has handle {file}"))?;
         let batch = select(self.batch, rows, open.columns.as_deref())?;
-        open.write(&batch)
+        let written = open.write(&batch);
+        self.files.watch(file, written)
     }
 
     fn finish(&mut self, file: u32) -> Result<(), String> {
@@ -299,7 +377,8 @@ impl files::Host for FilesView<'_> {
             Some(c) => std::sync::Arc::new(files.schema.project(c).map_err(|e| e.to_string())?),
             None => files.schema.clone(),
         };
-        open.finish(&schema)
+        let finished = open.finish(&schema);
+        files.watch(file, finished)
     }
 
     fn publish(&mut self, file: u32) -> Result<(), String> {

@@ -106,6 +106,7 @@ impl Capabilities {
             .outage()
             .or_else(|| self.cql.outage())
             .or_else(|| self.kafka.outage())
+            .or_else(|| self.files.outage())
     }
 
     /// Why the sink cannot go on at all, if it cannot: a transactional

@@ -101,7 +101,11 @@ impl Store {
                     std::fs::rename(&temporary, dir.join(&name))?;
                     std::fs::File::open(dir)?.sync_all()
                 };
-                write().map_err(|e| self.error(e))
+                write().map_err(|e| {
+                    // A full disk must not stay full of a half-written file.
+                    let _ = std::fs::remove_file(&temporary);
+                    self.error(format!("cannot write {}: {e}", temporary.display()))
+                })
             }
             Store::Object { .. } => self.put(&name, bytes),
         }
@@ -164,7 +168,10 @@ impl Store {
                 let temporary = dir.join(".committed.tmp");
                 std::fs::write(&temporary, bytes)
                     .and_then(|()| std::fs::rename(&temporary, dir.join(COMMITTED)))
-                    .map_err(|e| self.error(e))
+                    .map_err(|e| {
+                        let _ = std::fs::remove_file(&temporary);
+                        self.error(format!("cannot write {}: {e}", temporary.display()))
+                    })
             }
             Store::Object { .. } => self.put(COMMITTED, bytes),
         }

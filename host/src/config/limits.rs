@@ -8,6 +8,10 @@ use std::time::Duration;
 
 /// Memory an instance may grow to, in MiB (`memory_limit_mb`).
 pub const DEFAULT_MEMORY_LIMIT_MB: u64 = 512;
+/// The most `memory_limit_mb` may be: the instance pool reserves this much
+/// address space for each of its memories (`runtime::Runtime::new`), so an
+/// instance can never grow past it whatever its limit says.
+pub const MAX_MEMORY_LIMIT_MB: u64 = 1024;
 /// How long one transform call may run, in ms (`timeout_ms`).
 pub const DEFAULT_TRANSFORM_TIMEOUT_MS: u64 = 10_000;
 /// How long one sink call may run, in ms (`timeout_ms`): sinks write
@@ -76,6 +80,18 @@ impl PluginSinkConfig {
     pub fn limits(&self) -> PluginLimits {
         PluginLimits::new(self.timeout_ms, self.memory_limit_mb)
     }
+}
+
+/// Refuses a `memory_limit_mb` the instance pool cannot honour (it would
+/// silently act as `MAX_MEMORY_LIMIT_MB`).
+pub(super) fn check_memory_limit(memory_limit_mb: u64) -> Result<(), String> {
+    if memory_limit_mb > MAX_MEMORY_LIMIT_MB {
+        return Err(format!(
+            "{memory_limit_mb} MiB is more than a plugin instance can have \
+             ({MAX_MEMORY_LIMIT_MB} MiB, the size of each memory in weir's instance pool)"
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn default_state_limit_mb() -> u64 {

@@ -18,7 +18,7 @@ mod window;
 pub use checkpoint::{CheckpointConfig, DEFAULT_INTERVAL_MS};
 pub use limits::{
     DEFAULT_MAX_OUTPUT_ROWS, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_SINK_TIMEOUT_MS,
-    DEFAULT_STATE_LIMIT_MB, DEFAULT_TRANSFORM_TIMEOUT_MS, PluginLimits,
+    DEFAULT_STATE_LIMIT_MB, DEFAULT_TRANSFORM_TIMEOUT_MS, MAX_MEMORY_LIMIT_MB, PluginLimits,
 };
 pub use sandbox::{ErrorPolicy, Grant};
 pub use sink::{ConnectionConfig, PluginSinkConfig, SinkConfig};
@@ -277,6 +277,17 @@ impl DeadLetterConfig {
     }
 }
 
+/// CSV is split and written byte by byte: a delimiter outside ASCII would
+/// cut characters in two (and a quote or a line break cannot delimit).
+fn check_delimiter(delimiter: char) -> Result<(), String> {
+    if !delimiter.is_ascii() || matches!(delimiter, '"' | '\n' | '\r') {
+        return Err(format!(
+            "{delimiter:?} cannot separate CSV fields: use one ASCII character other than a quote or a line break"
+        ));
+    }
+    Ok(())
+}
+
 fn default_delimiter() -> char {
     ','
 }
@@ -309,16 +320,26 @@ impl PipelineConfig {
     /// Reads, interpolates, parses and validates a pipeline file, and
     /// resolves its relative paths against the file's folder.
     pub fn load(path: &Path) -> Result<PipelineConfig, ConfigError> {
+        let text = read::pipeline_text(path).map_err(|message| ConfigError {
+            path: path.display().to_string(),
+            message,
+        })?;
+        PipelineConfig::from_text(&text, path)
+    }
+
+    /// Parses and validates the text of a pipeline file that was read from
+    /// `path` (which names it in errors, resolves its relative paths and
+    /// gives the default name). Reads no file itself.
+    pub fn from_text(text: &str, path: &Path) -> Result<PipelineConfig, ConfigError> {
         let shown = path.display().to_string();
         let fail = |message: String| ConfigError {
             path: shown.clone(),
             message,
         };
-        let text = read::pipeline_text(path).map_err(fail)?;
         // Structure first, from the user's own text, so that toml's message
         // shows the line and names the key; interpolation changes only values.
-        toml::from_str::<PipelineConfig>(&text).map_err(|e| fail(e.to_string()))?;
-        let mut value: toml::Value = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        toml::from_str::<PipelineConfig>(text).map_err(|e| fail(e.to_string()))?;
+        let mut value: toml::Value = toml::from_str(text).map_err(|e| fail(e.to_string()))?;
         env::interpolate(&mut value, "").map_err(fail)?;
         let mut config: PipelineConfig = value
             .try_into()
@@ -425,8 +446,12 @@ impl PipelineConfig {
                 if f.batch_size == 0 {
                     return Err("key `source.batch_size` must be at least 1".to_string());
                 }
+                check_delimiter(f.delimiter).map_err(|e| format!("key `source.delimiter`: {e}"))?;
             }
-            SourceConfig::Kafka(k) => k.validate()?,
+            SourceConfig::Kafka(k) => {
+                k.validate()?;
+                check_delimiter(k.delimiter).map_err(|e| format!("key `source.delimiter`: {e}"))?;
+            }
             SourceConfig::Generator(g) => {
                 if g.simulation != "user-events" {
                     return Err(format!(
@@ -452,6 +477,8 @@ impl PipelineConfig {
                     ));
                 }
                 plugin_config(t).map_err(|e| format!("key `{list}[{i}].config.{e}"))?;
+                limits::check_memory_limit(t.memory_limit_mb)
+                    .map_err(|e| format!("key `{list}[{i}].memory_limit_mb`: {e}"))?;
             }
         }
         match &self.window {
@@ -468,7 +495,13 @@ impl PipelineConfig {
                     s.name()
                 ));
             }
+            if let SinkConfig::Csv(c) = s {
+                check_delimiter(c.delimiter)
+                    .map_err(|e| format!("key `sinks[{i}].delimiter`: {e}"))?;
+            }
             if let SinkConfig::Plugin(p) = s {
+                limits::check_memory_limit(p.memory_limit_mb)
+                    .map_err(|e| format!("key `sinks[{i}].memory_limit_mb`: {e}"))?;
                 p.validate(&self.connections)
                     .map_err(|e| format!("key `sinks[{i}].{e}"))?;
             }

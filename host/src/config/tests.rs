@@ -103,3 +103,37 @@ fn nested_plugin_config_is_refused_with_its_key() {
         .to_string();
     assert!(err.contains("transforms[0].config.list"), "{err}");
 }
+
+#[test]
+fn a_memory_limit_past_the_instance_pool_is_refused_naming_the_key() {
+    // Before, 4096 silently acted as 1024: the pool's memories are 1 GiB.
+    let source = "[source]\ntype = \"generator\"\ncount = 1\n";
+    let transform = format!(
+        "{source}\n[[transforms]]\nname = \"t\"\nplugin = \"t.wasm\"\nmemory_limit_mb = 4096\n"
+    );
+    let err = load(&transform).unwrap_err().to_string();
+    assert!(
+        err.contains("transforms[0].memory_limit_mb") && err.contains("1024"),
+        "{err}"
+    );
+    let sink =
+        format!("{source}\n[[sinks]]\nname = \"s\"\nplugin = \"s.wasm\"\nmemory_limit_mb = 2048\n");
+    let err = load(&sink).unwrap_err().to_string();
+    assert!(err.contains("sinks[0].memory_limit_mb"), "{err}");
+    let ok = transform.replace("4096", "1024");
+    assert!(load(&ok).is_ok(), "{:?}", load(&ok).err());
+}
+
+#[test]
+fn a_csv_delimiter_outside_ascii_is_refused_naming_the_key() {
+    // Split byte by byte, '€' (cut to the byte 0xac) split characters in two.
+    let text = "[source]\ntype = \"files\"\npath = \"in\"\nformat = \"csv\"\nschema = \"a STRING\"\ndelimiter = \"€\"\n\n[[sinks]]\nname = \"o\"\ntype = \"csv\"\npath = \"o.csv\"\n";
+    let err = load(text).unwrap_err().to_string();
+    assert!(err.contains("source.delimiter"), "{err}");
+    let sink = text.replace("delimiter = \"€\"\n", "").replace(
+        "path = \"o.csv\"\n",
+        "path = \"o.csv\"\ndelimiter = \"é\"\n",
+    );
+    let err = load(&sink).unwrap_err().to_string();
+    assert!(err.contains("sinks[0].delimiter"), "{err}");
+}

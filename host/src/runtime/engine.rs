@@ -57,7 +57,7 @@ impl Runtime {
         pool.total_component_instances(256)
             .total_memories(256)
             .total_tables(256)
-            .max_memory_size(1 << 30);
+            .max_memory_size((crate::config::MAX_MEMORY_LIMIT_MB as usize) << 20);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         // `WEIR_PROFILE=perfmap` names JIT-compiled plugin functions for
         // `perf report` (written to /tmp/perf-PID.map).

@@ -8,7 +8,7 @@ mod deadline;
 mod engine;
 pub mod inspect;
 mod log;
-mod output;
+pub(crate) mod output;
 mod reload;
 mod selection;
 pub mod sink;
@@ -29,7 +29,7 @@ pub use transform::{
 /// A failure to load, link, initialise or call a plugin.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
-    #[error("sink `{plugin}` lost its database: {reason}")]
+    #[error("sink `{plugin}` cannot write for now: {reason}")]
     Unavailable { plugin: String, reason: String },
     /// Another producer of the sink's transactional id took over: a retry
     /// would only fence it back.

@@ -11,7 +11,7 @@ use arrow::datatypes::SchemaRef;
 
 /// Builds the output batch: pass-through columns from `input` with the
 /// row selection applied, computed columns from the plugin.
-pub(super) fn assemble(
+pub(crate) fn assemble(
     input: &RecordBatch,
     output: wit::TransformOutput,
     output_schema: &SchemaRef,

@@ -8,6 +8,7 @@
 
 mod epochs;
 pub mod producer;
+pub mod security;
 
 use super::connect::ConnectError;
 use super::grants::{Grants, Outage};

@@ -4,7 +4,7 @@
 //! A transactional producer (the exactly-once sink) also begins, commits
 //! and aborts one transaction per epoch.
 
-use crate::source::kafka::connect::{self, SecurityRefusals};
+use super::security::{self, SecurityRefusals};
 use rdkafka::ClientConfig;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
@@ -53,7 +53,7 @@ pub struct FlushError {
 
 impl ClientContext for Deliveries {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        connect::log(&self.refusals, level, fac, message);
+        security::log(&self.refusals, level, fac, message);
     }
 }
 
@@ -142,7 +142,7 @@ impl KafkaProducer {
         }
         let producer = config
             .create_with_context(Deliveries::default())
-            .map_err(|e| connect::creation_error(&e, properties))?;
+            .map_err(|e| security::creation_error(&e, properties))?;
         Ok(KafkaProducer {
             producer,
             brokers: brokers.to_string(),
@@ -262,7 +262,7 @@ impl KafkaProducer {
             let flushed = self.producer.flush(left.min(Duration::from_millis(250)));
             if let Some(line) = context.refusals.first() {
                 return Err(FlushError {
-                    message: connect::explain(&line, &self.brokers, &self.properties),
+                    message: security::explain(&line, &self.brokers, &self.properties),
                     unreachable: false,
                 });
             }

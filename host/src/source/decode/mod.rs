@@ -52,7 +52,14 @@ struct CsvSplitter {
 impl CsvSplitter {
     fn new(delimiter: u8) -> Self {
         CsvSplitter {
-            reader: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            // A line comes without its line break (the source cuts at `\n`
+            // and strips a trailing `\r`), so only `\n` may end a record: by
+            // default csv-core also ends one at a `\r`, and the text after a
+            // `\r` inside a line was lost.
+            reader: csv_core::ReaderBuilder::new()
+                .delimiter(delimiter)
+                .terminator(csv_core::Terminator::Any(b'\n'))
+                .build(),
             text: vec![0; 256],
             ends: vec![0; 32],
         }

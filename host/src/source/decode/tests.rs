@@ -90,3 +90,18 @@ fn lines_keep_the_text_as_is() {
     );
     assert_eq!(out.batch.num_rows(), 2);
 }
+
+#[test]
+fn csv_keeps_the_text_after_a_carriage_return_inside_a_line() {
+    // Before, csv-core ended the record at the `\r`: "a\rb,2" became one
+    // field "a" (refused: 1 field for 2) and "x,y\rz" lost "z".
+    let schema = parse_schema("name STRING, note STRING").unwrap();
+    let decoder = Decoder::new(FileFormat::Csv, Some(schema), ',');
+    let out = decoder.decode(lines(&["a\rb,2", "x,y\rz", "\"q\rq\",w"]));
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected[0].reason);
+    let names = out.batch.column(0).as_string::<i32>();
+    let notes = out.batch.column(1).as_string::<i32>();
+    assert_eq!(names.value(0), "a\rb");
+    assert_eq!(notes.value(1), "y\rz");
+    assert_eq!(names.value(2), "q\rq");
+}

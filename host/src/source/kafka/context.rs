@@ -6,8 +6,8 @@
 //! noted for the source to announce to the windows, whose watermark waits
 //! for each assigned partition.
 
-use super::connect::{self, Refusals, SecurityRefusals};
 use super::offsets::Offsets;
+use crate::capability::kafka::security::{self, Refusals, SecurityRefusals};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -36,7 +36,7 @@ pub struct Assignment {
 
 impl ClientContext for GroupContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        connect::log(&self.refusals, level, fac, message);
+        security::log(&self.refusals, level, fac, message);
     }
 }
 

@@ -5,7 +5,6 @@
 //! batch (`Source::commit`).
 
 mod available_now;
-pub(crate) mod connect;
 mod context;
 mod decode;
 mod metadata;
@@ -19,6 +18,7 @@ use super::{
     KafkaPartition, Mark, PartitionProgress, Position, RunMode, Source, SourceBatch, SourceError,
     SourceProgress,
 };
+use crate::capability::kafka::security;
 use crate::config::kafka::{KafkaSourceConfig, StartAt};
 use available_now::AvailableNow;
 use context::{Assignment, GroupContext};
@@ -108,7 +108,7 @@ impl KafkaSource {
         let kafka = |e: rdkafka::error::KafkaError| SourceError::Config(format!("kafka: {e}"));
         let consumer: BaseConsumer<GroupContext> = client
             .create_with_context(context)
-            .map_err(|e| SourceError::Config(connect::creation_error(&e, &config.properties)))?;
+            .map_err(|e| SourceError::Config(security::creation_error(&e, &config.properties)))?;
         let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
         let topics = check_topics(&consumer, config, connect_timeout)?;
         let decoder = RecordDecoder::new(config, &topics)?;
@@ -350,7 +350,8 @@ fn check_topics(
     config: &KafkaSourceConfig,
     timeout: Duration,
 ) -> Result<Vec<String>, SourceError> {
-    let metadata = connect::metadata(consumer, &config.brokers, &config.properties, timeout)?;
+    let metadata = security::metadata(consumer, &config.brokers, &config.properties, timeout)
+        .map_err(SourceError::Config)?;
     let existing: Vec<&str> = metadata
         .topics()
         .iter()

@@ -4,9 +4,9 @@
 //! a hang and then a timeout. Its log lines (served when the client is
 //! polled, which the wait for metadata does) are collected here; one
 //! that says the handshake or the login was refused ends the wait at once
-//! with an error naming the setting and the broker.
+//! with an error naming the setting and the broker. The Kafka source's
+//! consumer and the sinks' and dead-letter's producers share it.
 
-use crate::source::SourceError;
 use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -140,7 +140,7 @@ pub fn metadata<C: ConsumerContext + Refusals>(
     brokers: &str,
     properties: &BTreeMap<String, String>,
     timeout: Duration,
-) -> Result<Metadata, SourceError> {
+) -> Result<Metadata, String> {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -149,15 +149,15 @@ pub fn metadata<C: ConsumerContext + Refusals>(
         // before the subscription a poll serves only those (and errors).
         let _ = consumer.poll(Duration::ZERO);
         if let Some(line) = consumer.context().refusals().first() {
-            return Err(SourceError::Config(explain(&line, brokers, properties)));
+            return Err(explain(&line, brokers, properties));
         }
         match result {
             Ok(metadata) => return Ok(metadata),
             Err(e) if Instant::now() >= deadline => {
-                return Err(SourceError::Config(format!(
+                return Err(format!(
                     "kafka: cannot reach the brokers {brokers} within {} s: {e}",
                     timeout.as_secs_f64()
-                )));
+                ));
             }
             Err(_) => {}
         }
