@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 mod checkpoint;
+mod dead_letter;
 pub mod ddl;
 pub mod duration;
 mod env;
@@ -16,6 +17,7 @@ mod sink;
 mod window;
 
 pub use checkpoint::{CheckpointConfig, DEFAULT_INTERVAL_MS};
+pub use dead_letter::DeadLetterConfig;
 pub use limits::{
     DEFAULT_MAX_OUTPUT_ROWS, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_SINK_TIMEOUT_MS,
     DEFAULT_STATE_LIMIT_MB, DEFAULT_TRANSFORM_TIMEOUT_MS, MAX_MEMORY_LIMIT_MB, PluginLimits,
@@ -187,94 +189,6 @@ pub struct JsonlSinkConfig {
 #[serde(deny_unknown_fields)]
 pub struct StdoutSinkConfig {
     pub name: String,
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum DeadLetterConfig {
-    /// JSON Lines on standard error (the default: never silent).
-    #[default]
-    Stderr,
-    Jsonl {
-        path: PathBuf,
-    },
-    /// One JSON record per dead letter on a Kafka topic, through a
-    /// `kafka://` connection from `[connections]`, as the sinks use them.
-    Kafka {
-        connection: Option<String>,
-        topic: String,
-        /// The brokers and producer properties: set from `connection` when
-        /// the file is loaded. Written here, they are the older inline form
-        /// (still read, with a warning).
-        #[serde(default)]
-        brokers: String,
-        #[serde(default)]
-        properties: std::collections::BTreeMap<String, String>,
-    },
-}
-
-impl DeadLetterConfig {
-    /// Fills a Kafka dead-letter's brokers and properties from its
-    /// connection (errors start with the key, after `dead_letter.`).
-    fn resolve_connection(
-        &mut self,
-        declared: &std::collections::BTreeMap<String, ConnectionConfig>,
-    ) -> Result<(), String> {
-        let DeadLetterConfig::Kafka {
-            connection,
-            brokers,
-            properties,
-            ..
-        } = self
-        else {
-            return Ok(());
-        };
-        let Some(name) = connection else {
-            if brokers.is_empty() {
-                return Err(
-                    "connection`: a Kafka dead-letter names a `kafka://` connection \
-                     from [connections]: connection = \"NAME\""
-                        .to_string(),
-                );
-            }
-            tracing::warn!(
-                "`dead_letter.brokers` is deprecated: declare [connections.NAME] with \
-                 url = \"kafka://BROKERS\" and set dead_letter.connection = \"NAME\"."
-            );
-            return Ok(());
-        };
-        if !brokers.is_empty() || !properties.is_empty() {
-            return Err(
-                "connection`: give either `connection` or the older `brokers` \
-                 (and `properties`), not both; properties go in the connection"
-                    .to_string(),
-            );
-        }
-        let known = || declared.keys().cloned().collect::<Vec<_>>().join(", ");
-        let c = declared.get(name.as_str()).ok_or_else(|| {
-            format!(
-                "connection`: no connection {name:?} is declared in [connections] (declared: {})",
-                if declared.is_empty() {
-                    "none".to_string()
-                } else {
-                    known()
-                }
-            )
-        })?;
-        let Some(list) = c
-            .url
-            .strip_prefix("kafka://")
-            .map(|b| b.trim_end_matches('/'))
-        else {
-            return Err(format!(
-                "connection`: connection {name:?} is not a Kafka connection (its url must start \
-                 with kafka://)"
-            ));
-        };
-        *brokers = list.to_string();
-        *properties = c.properties.clone();
-        Ok(())
-    }
 }
 
 /// CSV is split and written byte by byte: a delimiter outside ASCII would
