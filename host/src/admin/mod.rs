@@ -87,6 +87,32 @@ fn authorised(context: &AdminContext, headers: &HeaderMap) -> bool {
     given == Some(token.as_str())
 }
 
+/// Why a request that changes the pipeline came from another site, if it
+/// did. On loopback no token is needed, so without this check any web page
+/// the operator has open could post a reload; a browser always says where
+/// a request comes from (`Sec-Fetch-Site`, `Origin`), and `weir reload`
+/// sends neither.
+fn cross_site(headers: &HeaderMap) -> Option<String> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site")
+        && site != "same-origin"
+        && site != "none"
+    {
+        return Some(format!(
+            "a {site} request cannot change the pipeline (Sec-Fetch-Site: {site})"
+        ));
+    }
+    let origin = header("origin")?;
+    let host = header("host").unwrap_or_default();
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or(origin);
+    (origin_host != host).then(|| {
+        format!("a request from {origin} cannot change the pipeline served at {host}")
+    })
+}
+
 fn unauthorised() -> Response {
     (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response()
 }
@@ -128,6 +154,9 @@ async fn reload(
 ) -> Response {
     if !authorised(&context, &headers) {
         return unauthorised();
+    }
+    if let Some(refusal) = cross_site(&headers) {
+        return (StatusCode::FORBIDDEN, format!("{refusal}\n")).into_response();
     }
     let path = body.and_then(|Json(b)| b.path);
     // Compiling takes milliseconds to seconds: off the async thread and off
@@ -174,5 +203,41 @@ pub fn request_reload(
             StatusCode::GATEWAY_TIMEOUT,
             "the pipeline did not reach a batch boundary in time".to_string(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cross_site;
+    use axum::http::HeaderMap;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn a_request_from_another_site_cannot_reload() {
+        let evil = headers(&[
+            ("host", "127.0.0.1:9100"),
+            ("origin", "http://evil.example"),
+        ]);
+        assert!(cross_site(&evil).unwrap().contains("evil.example"));
+        let fetched = headers(&[("host", "127.0.0.1:9100"), ("sec-fetch-site", "cross-site")]);
+        assert!(cross_site(&fetched).is_some());
+    }
+
+    #[test]
+    fn the_cli_and_same_origin_pages_can_reload() {
+        assert_eq!(cross_site(&headers(&[("host", "127.0.0.1:9100")])), None);
+        let page = headers(&[
+            ("host", "127.0.0.1:9100"),
+            ("origin", "http://127.0.0.1:9100"),
+            ("sec-fetch-site", "same-origin"),
+        ]);
+        assert_eq!(cross_site(&page), None);
     }
 }
