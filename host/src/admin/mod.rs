@@ -108,9 +108,8 @@ fn cross_site(headers: &HeaderMap) -> Option<String> {
         .strip_prefix("http://")
         .or_else(|| origin.strip_prefix("https://"))
         .unwrap_or(origin);
-    (origin_host != host).then(|| {
-        format!("a request from {origin} cannot change the pipeline served at {host}")
-    })
+    (origin_host != host)
+        .then(|| format!("a request from {origin} cannot change the pipeline served at {host}"))
 }
 
 fn unauthorised() -> Response {

@@ -4,8 +4,8 @@
 
 pub mod aggregate;
 mod checkpoint;
-mod dead_letter;
 pub mod ddl;
+mod dead_letter;
 pub mod duration;
 mod env;
 pub mod kafka;
