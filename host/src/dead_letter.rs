@@ -4,6 +4,7 @@
 use crate::capability::in_place::{Resume, open_in_place};
 pub use crate::capability::json::rows_as_json;
 use crate::config::DeadLetterConfig;
+use crate::observe::letters::LetterLog;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,13 +30,19 @@ pub struct DeadLetterWriter {
     file: Option<(PathBuf, u64)>,
     pub target: String,
     pub written: u64,
+    /// The newest letters, for the console.
+    log: LetterLog,
 }
 
 impl DeadLetterWriter {
     /// Opens the dead-letter; a JSON Lines file is kept (cut back to its
     /// length at the checkpoint a run resumes from, see [`Resume`]) rather
     /// than emptied, so the letters of committed epochs survive a restart.
-    pub fn open(config: &DeadLetterConfig, resume: Resume) -> std::io::Result<Self> {
+    pub fn open(
+        config: &DeadLetterConfig,
+        resume: Resume,
+        log: LetterLog,
+    ) -> std::io::Result<Self> {
         let mut file = None;
         let (out, target): (Box<dyn Write + Send>, String) = match config {
             DeadLetterConfig::Stderr => (Box::new(std::io::stderr()), "stderr".to_string()),
@@ -71,6 +78,7 @@ impl DeadLetterWriter {
             file,
             target,
             written: 0,
+            log,
         })
     }
 
@@ -82,6 +90,14 @@ impl DeadLetterWriter {
             *len += line.len() as u64;
         }
         self.written += 1;
+        let input = letter.input.to_string();
+        self.log.record(
+            &letter.stage,
+            &letter.reason,
+            &letter.source,
+            letter.offset,
+            &input,
+        );
         Ok(())
     }
 

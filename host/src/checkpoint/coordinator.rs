@@ -9,6 +9,7 @@
 
 use super::{Checkpoint, OperatorSnapshot, Recovery, StateTable, Store, StoreError, crash_point};
 use crate::dead_letter::DeadLetterWriter;
+use crate::observe::epochs::{EpochJournal, EpochRecord};
 use crate::operator::{Operator, OperatorError, StateTables};
 use crate::source::{Mark, Position, Source, SourceError};
 use std::time::{Duration, Instant};
@@ -59,6 +60,8 @@ pub struct Coordinator {
     origin: Option<Checkpoint>,
     /// Epochs committed by this process.
     commits: u64,
+    /// What the console shows of the epochs.
+    journal: EpochJournal,
 }
 
 impl Coordinator {
@@ -68,6 +71,7 @@ impl Coordinator {
         keep: usize,
         interval: Duration,
         start: Position,
+        journal: EpochJournal,
     ) -> Self {
         Coordinator {
             pipeline: pipeline.to_string(),
@@ -82,6 +86,7 @@ impl Coordinator {
             replaying: false,
             origin: None,
             commits: 0,
+            journal,
         }
     }
 
@@ -98,6 +103,11 @@ impl Coordinator {
     /// Epochs committed by this process so far.
     pub fn commits(&self) -> u64 {
         self.commits
+    }
+
+    /// What the console shows of the epochs: restarts write to it too.
+    pub fn journal(&self) -> &EpochJournal {
+        &self.journal
     }
 
     /// Whether the batches now are a replayed epoch's: they must meet the
@@ -220,7 +230,9 @@ impl Coordinator {
     /// a durable checkpoint. An epoch without batches ends without one.
     pub fn end_epoch(&mut self, barrier: &mut Barrier<'_>) -> Result<(), EpochError> {
         let epoch = self.epoch;
-        self.started = Instant::now();
+        let ran = self.started.elapsed();
+        let ending = Instant::now();
+        self.started = ending;
         if self.replay.is_some() {
             // Stopped before the replayed epoch was whole: committing a part
             // of it would split it. The next run replays it again.
@@ -250,11 +262,15 @@ impl Coordinator {
         let replayed = std::mem::take(&mut self.replaying);
         // A replayed epoch's checkpoint is already stored, and the replay
         // ended in the same state.
+        let mut checkpoint_bytes = None;
         if let Some(store) = self.store.as_ref().filter(|_| !replayed) {
             let checkpoint = self.snapshot(epoch, barrier);
-            if let Err(error) = store.write(&checkpoint) {
-                self.abort(barrier.operators);
-                return Err(EpochError::CheckpointWrite { epoch, error });
+            match store.write(&checkpoint) {
+                Ok(size) => checkpoint_bytes = Some(size),
+                Err(error) => {
+                    self.abort(barrier.operators);
+                    return Err(EpochError::CheckpointWrite { epoch, error });
+                }
             }
         }
         crash_point("after-write", epoch);
@@ -272,6 +288,22 @@ impl Coordinator {
         }
         // The group's offsets follow the sinks, for lag monitoring only.
         barrier.source.commit().map_err(EpochError::Source)?;
+        self.journal.committed(EpochRecord {
+            epoch,
+            at: crate::observe::epochs::now(),
+            ran_ms: ran.as_secs_f64() * 1e3,
+            commit_ms: ending.elapsed().as_secs_f64() * 1e3,
+            batches: self.batches.len(),
+            records: self.batches.iter().map(|m| m.records).sum(),
+            checkpoint_bytes,
+            replayed,
+            source: barrier.source.position().describe(),
+            committed: barrier
+                .operators
+                .iter()
+                .map(|o| o.name().to_string())
+                .collect(),
+        });
         self.commits += 1;
         self.epoch += 1;
         self.batches.clear();

@@ -85,8 +85,10 @@ impl Store {
     /// Writes the checkpoint so that it is either whole or absent: a
     /// temporary file, synced, renamed, and the directory synced (object
     /// stores make a put atomic themselves).
-    pub fn write(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+    /// Writes `checkpoint` durably; returns its size in bytes.
+    pub fn write(&self, checkpoint: &Checkpoint) -> Result<u64, StoreError> {
         let bytes = checkpoint.encode();
+        let size = bytes.len() as u64;
         let name = file_name(checkpoint.epoch);
         match self {
             Store::Local(dir) => {
@@ -105,10 +107,11 @@ impl Store {
                     // A full disk must not stay full of a half-written file.
                     let _ = std::fs::remove_file(&temporary);
                     self.error(format!("cannot write {}: {e}", temporary.display()))
-                })
+                })?;
             }
-            Store::Object { .. } => self.put(&name, bytes),
+            Store::Object { .. } => self.put(&name, bytes)?,
         }
+        Ok(size)
     }
 
     /// Epochs with a checkpoint file, oldest first (whether valid or not).

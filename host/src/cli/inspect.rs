@@ -29,9 +29,10 @@ pub(super) fn inspect(
             World::Sink,
             runtime
                 .load_world(&shown, &bytes, World::Sink)
-                .map_err(|_| first)?,
+                .map_err(|_| first)?
+                .0,
         ),
-        loaded => (World::Transform, loaded?),
+        loaded => (World::Transform, loaded?.0),
     };
     let info = PluginInfo::read(&runtime.engine, &shown, &bytes, &component)?;
     let mut report = serde_json::to_value(&info)?;

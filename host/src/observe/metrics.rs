@@ -34,6 +34,13 @@ struct ReloadLabels {
     outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PartitionLabels {
+    pipeline: String,
+    topic: String,
+    partition: i32,
+}
+
 type Counts = Family<PipelineLabels, Counter>;
 type PluginCounts = Family<PluginLabels, Counter>;
 
@@ -60,6 +67,8 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
     let state_refusals = PluginCounts::default();
     let logs_dropped = PluginCounts::default();
     let reloads = Family::<ReloadLabels, Counter>::default();
+    let lag = Family::<PartitionLabels, Gauge>::default();
+    let watermark = Family::<PipelineLabels, Gauge>::default();
     for status in statuses {
         let counts = &status.counts;
         let p = PipelineLabels {
@@ -75,6 +84,19 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
         if let Some(w) = &counts.window {
             late.get_or_create(&p)
                 .inc_by(w.late_dropped + w.late_dead_lettered);
+            if let Some(ms) = w.watermark_ms {
+                watermark.get_or_create(&p).set(ms);
+            }
+        }
+        for partition in &status.progress.partitions {
+            if let Some(behind) = partition.lag {
+                let l = PartitionLabels {
+                    pipeline: counts.pipeline.clone(),
+                    topic: partition.topic.clone(),
+                    partition: partition.partition,
+                };
+                lag.get_or_create(&l).set(behind);
+            }
         }
         for sink in &counts.sinks {
             let l = SinkLabels {
@@ -129,6 +151,16 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
         "window_late",
         "Rows behind the watermark (dropped or dead-lettered)",
         late,
+    );
+    registry.register(
+        "window_watermark_ms",
+        "The window's event-time watermark, ms since the Unix epoch",
+        watermark,
+    );
+    registry.register(
+        "kafka_lag",
+        "Records in a Kafka partition not read yet (its high watermark less the next offset)",
+        lag,
     );
     registry.register("sink_rows", "Rows a sink wrote", sink_rows);
     registry.register(

@@ -207,6 +207,7 @@ mod tests {
             start,
             next,
             end: Some(end),
+            lag: None,
         }
     }
 

@@ -4,6 +4,8 @@
 //! for longer than a clone. The counts are the run summary's own
 //! ([`RunSummary`]), so `/status`, `/metrics` and the summary cannot differ.
 
+use super::epochs::EpochJournal;
+use super::letters::LetterLog;
 use super::summary::RunSummary;
 use crate::runtime::{PluginStats, PluginVersion};
 use serde::Serialize;
@@ -22,8 +24,23 @@ pub struct PipelineStatus {
     /// How far the source has read (files done, partition offsets).
     pub progress: SourceProgress,
     pub plugins: Vec<PluginStatus>,
+    /// The build each sink runs.
+    pub sink_builds: Vec<SinkBuild>,
     /// Every reload and rollback, oldest first (the last 100).
     pub reloads: Vec<ReloadEvent>,
+    /// The newest epochs committed, failures and restarts.
+    pub checkpoints: EpochJournal,
+    /// The newest dead letters and a count per reason.
+    pub dead_letters: LetterLog,
+}
+
+/// Which build a sink runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct SinkBuild {
+    pub name: String,
+    /// `builtin:…` for a bundled sink, `plugin` for a file.
+    pub kind: String,
+    pub version: PluginVersion,
 }
 
 /// How far a source has read, as live progress shows it (`weir run
@@ -56,6 +73,9 @@ pub struct PartitionProgress {
     pub next: i64,
     /// The end offset a bounded run reads up to, when known.
     pub end: Option<i64>,
+    /// Records in the partition not read yet (its high watermark less
+    /// `next`), as the broker last reported it.
+    pub lag: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]

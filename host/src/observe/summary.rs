@@ -62,6 +62,22 @@ pub struct WindowCounts {
     pub open_groups: u64,
     /// RFC 3339, once there is one.
     pub watermark: Option<String>,
+    /// The same in milliseconds since the Unix epoch (not once flushed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watermark_ms: Option<i64>,
+    /// Each source partition's watermark: the window's is the least of
+    /// those not idle.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<PartitionWatermark>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartitionWatermark {
+    /// The partition's watermark id (its Kafka partition, on one topic).
+    pub partition: i32,
+    pub watermark_ms: Option<i64>,
+    /// Idle partitions do not hold the window's watermark back.
+    pub idle: bool,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]

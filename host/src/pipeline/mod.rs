@@ -152,7 +152,10 @@ impl Pipeline {
             Err(e @ PipelineError::Operator(OperatorError::Stopped { .. })) => Some(e),
             Err(e) => {
                 self.coordinator.abort(self.chain.operators());
-                self.publish("stopped");
+                let epoch = self.coordinator.epoch();
+                let journal = self.coordinator.journal();
+                journal.failed(epoch, e.to_string(), "stopped".to_string());
+                self.publish("failed");
                 return Err(e);
             }
         };
@@ -199,6 +202,8 @@ impl Pipeline {
                 self.chain
                     .handle_watermark(Watermark::Idle, &mut self.dead_letter)?;
                 self.after_batch(None)?;
+                // The watermark may have moved, and the source's lag.
+                self.publish("running");
                 continue;
             }
             // Not in a replayed epoch: its batches must meet the same builds.

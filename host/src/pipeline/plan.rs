@@ -7,7 +7,9 @@ use super::{Pipeline, PipelineError};
 use crate::checkpoint::{self, Barrier, Coordinator, Recovery, Store};
 use crate::config::{self, Grant, PipelineConfig, TransformConfig};
 use crate::dead_letter::DeadLetterWriter;
-use crate::observe::status::StatusBoard;
+use crate::observe::epochs::EpochJournal;
+use crate::observe::letters::LetterLog;
+use crate::observe::status::{SinkBuild, StatusBoard};
 use crate::observe::summary::RunSummary;
 use crate::operator::Operator;
 use crate::runtime::{PluginSettings, Runtime, TransformPlugin};
@@ -31,6 +33,8 @@ pub struct Plan {
     /// what the sinks receive. [`Plan::stages`] names them.
     pub schemas: Vec<SchemaRef>,
     stages: Vec<String>,
+    /// The build each sink runs, for the status board.
+    sink_builds: Vec<SinkBuild>,
 }
 
 /// The stages planned so far, the source's first: each one's name (as
@@ -152,6 +156,18 @@ impl Plan {
         }
         // The sinks are the last operator; their input is the last schema,
         // so they add no stage of their own to `weir check`'s list.
+        let sink_builds = sinks
+            .iter()
+            .map(|s: &sink::PlannedSink| SinkBuild {
+                name: s.name.clone(),
+                kind: if s.version.path.starts_with("builtin:") {
+                    s.version.path.clone()
+                } else {
+                    "plugin".to_string()
+                },
+                version: s.version.clone(),
+            })
+            .collect();
         let Stages {
             names,
             schemas,
@@ -172,6 +188,7 @@ impl Plan {
             runtime: runtime.clone(),
             schemas,
             stages: names,
+            sink_builds,
         })
     }
 
@@ -199,14 +216,17 @@ impl Plan {
             }
         };
         let rewind = checkpoint::Rewind::from_base(recovery.base.as_ref());
-        let mut dead_letter =
-            DeadLetterWriter::open(&self.config.dead_letter, rewind.dead_letter()).map_err(
-                |error| PipelineError::DeadLetter {
-                    file: file.clone(),
-                    target: format!("{:?}", self.config.dead_letter),
-                    error,
-                },
-            )?;
+        let letters = LetterLog::default();
+        let mut dead_letter = DeadLetterWriter::open(
+            &self.config.dead_letter,
+            rewind.dead_letter(),
+            letters.clone(),
+        )
+        .map_err(|error| PipelineError::DeadLetter {
+            file: file.clone(),
+            target: format!("{:?}", self.config.dead_letter),
+            error,
+        })?;
         let summary = RunSummary {
             pipeline: self.config.name().to_string(),
             source: self.source.describe(),
@@ -219,12 +239,14 @@ impl Plan {
         };
         let keep = self.config.checkpoint.as_ref().map_or(2, |c| c.keep);
         let mut source = self.source;
+        let journal = EpochJournal::default();
         let mut coordinator = Coordinator::new(
             self.config.name(),
             store,
             keep,
             Duration::from_millis(interval),
             source.position(),
+            journal.clone(),
         );
         let mut chain = Chain::new(self.operators);
         // What a restart goes back to when no checkpoint is written yet.
@@ -245,6 +267,12 @@ impl Plan {
         let epoch = coordinator.epoch();
         let checkpointed = coordinator.checkpointed();
         chain.start(epoch, checkpointed, &file)?;
+        let board = StatusBoard::default();
+        board.publish(|s| {
+            s.sink_builds = self.sink_builds;
+            s.checkpoints = journal;
+            s.dead_letters = letters;
+        });
         Ok(Pipeline {
             flush: self.mode.flush || source.bounded(),
             source,
@@ -255,7 +283,7 @@ impl Plan {
             dead_letter,
             coordinator,
             summary,
-            board: StatusBoard::default(),
+            board,
             reloads: None,
         })
     }

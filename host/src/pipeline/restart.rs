@@ -53,11 +53,20 @@ impl Pipeline {
                 }
                 let wait = backoff(attempt);
                 tracing::warn!(%error, domain = %error.domain(), epoch = self.coordinator.epoch(), attempt, wait_s = wait.as_secs(), "The epoch failed and was rolled back; retrying from the last checkpoint.");
+                self.coordinator.journal().failed(
+                    self.coordinator.epoch(),
+                    error.to_string(),
+                    format!("retrying in {}s (attempt {attempt})", wait.as_secs()),
+                );
+                self.publish("retrying");
                 if !self.pause(wait) {
                     return Err(error);
                 }
                 match self.restart() {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        self.coordinator.journal().restarted();
+                        break;
+                    }
                     Err(e) if self.retryable(&e) => {
                         tracing::warn!(error = %e, "Cannot restart yet.");
                     }

@@ -1,7 +1,8 @@
 //! The wasmtime engine every plugin of a process shares, configured once.
 
+use super::builds::LoadedBuilds;
 use super::cache::ComponentCache;
-use super::{PluginError, PluginVersion, inspect};
+use super::{ContractVersion, PluginError, PluginVersion, inspect};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
@@ -43,6 +44,8 @@ impl std::error::Error for StopRequested {}
 pub struct Runtime {
     pub engine: Engine,
     cache: Arc<ComponentCache>,
+    /// Every transform build loaded, for a rollback.
+    builds: LoadedBuilds,
 }
 
 impl Runtime {
@@ -82,6 +85,7 @@ impl Runtime {
         Ok(Runtime {
             engine,
             cache: Arc::new(cache),
+            builds: LoadedBuilds::default(),
         })
     }
 
@@ -94,22 +98,28 @@ impl Runtime {
             path: shown.clone(),
             source,
         })?;
-        let component = self.load_bytes(&shown, &bytes)?;
-        Ok((component, PluginVersion::of(&shown, &bytes)))
+        let (component, contract) = self.load_world(&shown, &bytes, inspect::World::Transform)?;
+        let version = PluginVersion {
+            contract: contract.to_string(),
+            ..PluginVersion::of(&shown, &bytes)
+        };
+        self.builds.remember(&component, &version);
+        Ok((component, version))
     }
 
     /// Loads a transform from bytes (see [`Runtime::load`]).
     pub fn load_bytes(&self, shown: &str, bytes: &[u8]) -> Result<Component, PluginError> {
-        self.load_world(shown, bytes, inspect::World::Transform)
+        Ok(self.load_world(shown, bytes, inspect::World::Transform)?.0)
     }
 
-    /// Loads a component that must be of `world`.
+    /// Loads a component that must be of `world`; returns it with the
+    /// contract version it was built against.
     pub fn load_world(
         &self,
         shown: &str,
         bytes: &[u8],
         world: inspect::World,
-    ) -> Result<Component, PluginError> {
+    ) -> Result<(Component, ContractVersion), PluginError> {
         inspect::check_header(shown, bytes)?;
         let component = self
             .cache
@@ -118,8 +128,13 @@ impl Runtime {
                 path: shown.to_string(),
                 reason: format!("{e:#}"),
             })?;
-        inspect::check_contract(&self.engine, shown, &component, world)?;
-        Ok(component)
+        let (_, contract) = inspect::check_contract(&self.engine, shown, &component, world)?;
+        Ok((component, contract))
+    }
+
+    /// A transform build this process loaded before, by SHA-256.
+    pub fn loaded_build(&self, sha256: &str) -> Option<(Component, PluginVersion)> {
+        self.builds.find(sha256)
     }
 
     pub fn cache(&self) -> &ComponentCache {

@@ -64,6 +64,8 @@ pub use crate::config::PluginLimits;
 pub struct PluginVersion {
     pub path: String,
     pub sha256: String,
+    /// The `weir:plugin` contract version it was built against.
+    pub contract: String,
 }
 
 impl PluginVersion {
@@ -72,6 +74,7 @@ impl PluginVersion {
         PluginVersion {
             path: path.to_string(),
             sha256: format!("{:x}", Sha256::digest(bytes)),
+            contract: String::new(),
         }
     }
 }
@@ -204,7 +207,7 @@ impl TransformPlugin {
             name: name.to_string(),
             version: PluginVersion {
                 path: shown_path.to_string(),
-                sha256: String::new(),
+                ..PluginVersion::default()
             },
             stats: PluginStats::default(),
             settings,

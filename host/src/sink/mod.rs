@@ -53,6 +53,8 @@ pub struct PlannedSink {
     pub name: String,
     /// Where rows go, for the run summary.
     pub target: String,
+    /// Which build writes: a bundled sink's (`builtin:…`) or the file's.
+    pub version: crate::runtime::PluginVersion,
     shown: String,
     component: Component,
     settings: SinkSettings,
@@ -243,7 +245,7 @@ pub fn plan(
         )));
     }
     let builtin = builtin::find(&entry.plugin).map_err(|m| fail(format!("key `plugin`: {m}")))?;
-    let (shown, component) = match builtin {
+    let (shown, bytes) = match builtin {
         Some(b) => {
             let (key, value) = b.preset;
             if pairs.iter().any(|(k, _)| k == key) {
@@ -253,10 +255,10 @@ pub fn plan(
                 )));
             }
             pairs.push((key.to_string(), value.to_string()));
-            let component = runtime
-                .load_world(&entry.plugin, b.component, World::Sink)
-                .map_err(|e| SinkError::Plugin(Box::new(e)))?;
-            (entry.plugin.clone(), component)
+            (
+                entry.plugin.clone(),
+                std::borrow::Cow::Borrowed(b.component),
+            )
         }
         None => {
             let bytes = std::fs::read(&entry.plugin).map_err(|source| {
@@ -265,11 +267,15 @@ pub fn plan(
                     source,
                 }))
             })?;
-            let component = runtime
-                .load_world(&entry.plugin, &bytes, World::Sink)
-                .map_err(|e| SinkError::Plugin(Box::new(e)))?;
-            (entry.plugin.clone(), component)
+            (entry.plugin.clone(), std::borrow::Cow::Owned(bytes))
         }
+    };
+    let (component, contract) = runtime
+        .load_world(&shown, &bytes, World::Sink)
+        .map_err(|e| SinkError::Plugin(Box::new(e)))?;
+    let version = crate::runtime::PluginVersion {
+        contract: contract.to_string(),
+        ..crate::runtime::PluginVersion::of(&shown, &bytes)
     };
     let specs: Vec<ConnectionSpec> = entry
         .connections
@@ -310,6 +316,7 @@ pub fn plan(
     Ok(PlannedSink {
         name: entry.name.clone(),
         target,
+        version,
         shown,
         component,
         settings: SinkSettings {

@@ -37,6 +37,33 @@ pub struct KafkaPartition {
 }
 
 impl Position {
+    /// Where the source stands, in a few words, for the console's list of
+    /// epochs: `3 files read, a.csv at line 120`, `events/0 at 500, …`.
+    pub fn describe(&self) -> String {
+        const SHOWN: usize = 4;
+        match self {
+            Position::Files { read, current, .. } => {
+                let mut text = format!("{} files read", read.len());
+                if let Some((file, line)) = current {
+                    text.push_str(&format!(", {file} at line {line}"));
+                }
+                text
+            }
+            Position::Generator { emitted, .. } => format!("{emitted} records generated"),
+            Position::Kafka { partitions } => {
+                let mut parts: Vec<String> = partitions
+                    .iter()
+                    .take(SHOWN)
+                    .map(|p| format!("{}/{} at {}", p.topic, p.partition, p.next))
+                    .collect();
+                if partitions.len() > SHOWN {
+                    parts.push(format!("{} more partitions", partitions.len() - SHOWN));
+                }
+                parts.join(", ")
+            }
+        }
+    }
+
     /// The start of an epoch as it should be recorded: `self` as captured at
     /// the epoch's start, plus where the partitions first read during the
     /// epoch began (from `now`, the position at the epoch's end).

@@ -168,6 +168,12 @@ impl WindowOperator {
         Some(self.watermark.current()).filter(|&w| w != i64::MIN)
     }
 
+    /// Each source partition's watermark, in microseconds, and whether it
+    /// is idle (see [`WatermarkTracker::partitions`]).
+    pub fn partition_watermarks(&self) -> Vec<(i32, Option<i64>, bool)> {
+        self.watermark.partitions(Instant::now())
+    }
+
     pub fn open_groups(&self) -> usize {
         self.state.open_groups()
     }

@@ -5,7 +5,7 @@
 use super::{WindowOperator, show_time};
 use crate::config::{LatePolicy, WindowConfig};
 use crate::envelope::Envelope;
-use crate::observe::summary::{StageCounts, WindowCounts};
+use crate::observe::summary::{PartitionWatermark, StageCounts, WindowCounts};
 use crate::operator::{Operator, OperatorError, Processed, Refusal, StateTables, Watermark};
 use arrow::array::RecordBatch;
 use std::time::Instant;
@@ -157,10 +157,22 @@ impl Operator for WindowStage {
     fn counts(&self) -> StageCounts {
         let mut counts = self.counts.clone();
         counts.open_groups = self.window.open_groups() as u64;
-        counts.watermark = self.window.watermark().map(|w| match w {
+        let watermark = self.window.watermark();
+        counts.watermark = watermark.map(|w| match w {
             i64::MAX => "past the end of the input (flushed)".to_string(),
             w => show_time(w),
         });
+        counts.watermark_ms = watermark.filter(|&w| w != i64::MAX).map(|w| w / 1000);
+        counts.partitions = self
+            .window
+            .partition_watermarks()
+            .into_iter()
+            .map(|(partition, watermark, idle)| PartitionWatermark {
+                partition,
+                watermark_ms: watermark.map(|w| w / 1000),
+                idle,
+            })
+            .collect();
         StageCounts::Window(counts)
     }
 }

@@ -108,6 +108,22 @@ impl WatermarkTracker {
         self.watermark
     }
 
+    /// Each partition's own watermark (its newest event time less the
+    /// delay; `None` before it delivered), and whether it is idle at `now`
+    /// (idle partitions do not hold the watermark back).
+    pub fn partitions(&self, now: Instant) -> Vec<(i32, Option<i64>, bool)> {
+        self.partitions
+            .iter()
+            .map(|(&id, p)| {
+                let idle = self
+                    .idle_timeout
+                    .is_some_and(|timeout| now.duration_since(p.last_seen) > timeout);
+                let watermark = p.max_event_time.map(|t| t.saturating_sub(self.delay));
+                (id, watermark, idle)
+            })
+            .collect()
+    }
+
     /// Takes the input as complete: every window can close.
     pub fn flush(&mut self) {
         self.watermark = i64::MAX;

@@ -24,6 +24,9 @@ pub struct GroupContext {
     pub assignment: Arc<Mutex<Assignment>>,
     /// Refused TLS handshakes and SASL logins, for the wait at start.
     pub refusals: SecurityRefusals,
+    /// Each partition's high watermark as the client's statistics last
+    /// reported it (every second): the lag the console shows.
+    pub high_watermarks: Arc<Mutex<HashMap<(String, i32), i64>>>,
 }
 
 /// The partitions the group has assigned to this member.
@@ -37,6 +40,48 @@ pub struct Assignment {
 impl ClientContext for GroupContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         security::log(&self.refusals, level, fac, message);
+    }
+
+    /// Only the high watermarks are read, from the raw JSON: rdkafka's
+    /// full `Statistics` refuses what some brokers' clients leave out.
+    fn stats_raw(&self, json: &[u8]) {
+        #[derive(serde::Deserialize)]
+        struct Stats {
+            #[serde(default)]
+            topics: HashMap<String, Topic>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Topic {
+            #[serde(default)]
+            partitions: HashMap<String, PartitionStats>,
+        }
+        #[derive(serde::Deserialize)]
+        struct PartitionStats {
+            #[serde(default = "unknown")]
+            hi_offset: i64,
+        }
+        fn unknown() -> i64 {
+            -1
+        }
+        let Ok(stats) = serde_json::from_slice::<Stats>(json) else {
+            return;
+        };
+        let mut highs = self
+            .high_watermarks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (topic, t) in stats.topics {
+            // librdkafka lists an internal partition -1, and negative
+            // offsets for partitions it has not fetched from yet.
+            for (partition, p) in t.partitions {
+                if let Ok(partition) = partition.parse::<i32>()
+                    && partition >= 0
+                    && p.hi_offset >= 0
+                {
+                    highs.insert((topic.clone(), partition), p.hi_offset);
+                }
+            }
+        }
     }
 }
 

@@ -63,6 +63,8 @@ pub struct KafkaSource {
     resume: Arc<Mutex<HashMap<Partition, i64>>>,
     /// The group's assignment, as the rebalance callback keeps it.
     assignment: Arc<Mutex<Assignment>>,
+    /// High watermarks from the client's statistics, for the lag.
+    high_watermarks: Arc<Mutex<HashMap<Partition, i64>>>,
 }
 
 impl KafkaSource {
@@ -71,6 +73,7 @@ impl KafkaSource {
         let offsets = Arc::new(Mutex::new(Offsets::default()));
         let resume = Arc::new(Mutex::new(HashMap::new()));
         let assignment = Arc::new(Mutex::new(Assignment::default()));
+        let high_watermarks = Arc::new(Mutex::new(HashMap::new()));
         let context = GroupContext {
             offsets: offsets.clone(),
             resume: resume.clone(),
@@ -80,6 +83,7 @@ impl KafkaSource {
                 _ => None,
             },
             refusals: Default::default(),
+            high_watermarks: high_watermarks.clone(),
         };
         let mut client = ClientConfig::new();
         client
@@ -94,6 +98,9 @@ impl KafkaSource {
             // the loop drained the queue, then waited out the rest of the
             // second: 110-170 k msg/s wherever the broker could serve more.
             .set("fetch.queue.backoff.ms", "10")
+            // Statistics each second give every partition's high watermark,
+            // for the lag `/status` and the console show.
+            .set("statistics.interval.ms", "1000")
             .set(
                 "auto.offset.reset",
                 match start {
@@ -142,6 +149,7 @@ impl KafkaSource {
             held: HashMap::new(),
             resume,
             assignment,
+            high_watermarks,
             started: Instant::now(),
             connect_timeout,
         })
@@ -290,6 +298,7 @@ impl Source for KafkaSource {
                         // broker can report one below the true end; the
                         // run reads on until idle, see docs/kafka.md).
                         end: Some(high.max(next)),
+                        lag: None,
                     }
                 })
                 .collect(),
@@ -302,9 +311,19 @@ impl Source for KafkaSource {
                     start: self.first.get(p).copied().unwrap_or(next),
                     next,
                     end: None,
+                    lag: None,
                 })
                 .collect(),
         };
+        let highs = self
+            .high_watermarks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for p in &mut partitions {
+            let key = (p.topic.clone(), p.partition);
+            p.lag = highs.get(&key).map(|&high| (high - p.next).max(0));
+        }
+        drop(highs);
         partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
         SourceProgress {
             partitions,
