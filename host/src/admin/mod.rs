@@ -1,7 +1,13 @@
-//! The admin server (axum): health, status, Prometheus metrics and plugin
-//! reloads for the pipeline this process runs. It binds to 127.0.0.1 by
-//! default; binding elsewhere requires a bearer token.
+//! The admin server (axum): health, status, Prometheus metrics, plugin
+//! reloads and rollbacks, and the web console, for the pipeline this
+//! process runs. It binds to 127.0.0.1 by default; binding elsewhere
+//! requires a bearer token (see [`guard`]).
 
+pub mod console;
+mod guard;
+pub mod redact;
+
+use crate::observe::status::short;
 use crate::observe::{metrics, status::StatusBoard};
 use crate::runtime::Runtime;
 use crate::runtime::{ReloadReport, ReloadRequest};
@@ -26,6 +32,7 @@ pub struct AdminContext {
     pub runtime: Runtime,
     /// A request must carry `Authorization: Bearer TOKEN` when set.
     pub token: Option<String>,
+    pub console: console::Console,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,11 +58,14 @@ pub fn start(addr: SocketAddr, context: AdminContext) -> Result<SocketAddr, Admi
     let listener = std::net::TcpListener::bind(addr).map_err(bind)?;
     listener.set_nonblocking(true).map_err(bind)?;
     let bound = listener.local_addr().map_err(bind)?;
+    console::start_sampler(context.board.clone(), context.console.history.clone()).map_err(bind)?;
     let app = Router::new()
         .route("/health", get(|| async { "ok\n" }))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/plugins/{plugin}/reload", post(reload))
+        .route("/plugins/{plugin}/rollback", post(rollback))
+        .merge(console::routes())
         .with_state(context);
     std::thread::Builder::new()
         .name("weir-admin".into())
@@ -76,56 +86,16 @@ pub fn start(addr: SocketAddr, context: AdminContext) -> Result<SocketAddr, Admi
     Ok(bound)
 }
 
-fn authorised(context: &AdminContext, headers: &HeaderMap) -> bool {
-    let Some(token) = &context.token else {
-        return true;
-    };
-    let given = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    given == Some(token.as_str())
-}
-
-/// Why a request that changes the pipeline came from another site, if it
-/// did. On loopback no token is needed, so without this check any web page
-/// the operator has open could post a reload; a browser always says where
-/// a request comes from (`Sec-Fetch-Site`, `Origin`), and `weir reload`
-/// sends neither.
-fn cross_site(headers: &HeaderMap) -> Option<String> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = header("sec-fetch-site")
-        && site != "same-origin"
-        && site != "none"
-    {
-        return Some(format!(
-            "a {site} request cannot change the pipeline (Sec-Fetch-Site: {site})"
-        ));
-    }
-    let origin = header("origin")?;
-    let host = header("host").unwrap_or_default();
-    let origin_host = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .unwrap_or(origin);
-    (origin_host != host)
-        .then(|| format!("a request from {origin} cannot change the pipeline served at {host}"))
-}
-
-fn unauthorised() -> Response {
-    (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response()
-}
-
 async fn status(State(context): State<AdminContext>, headers: HeaderMap) -> Response {
-    if !authorised(&context, &headers) {
-        return unauthorised();
+    if let Err(refusal) = guard::may_read(context.token.as_deref(), &headers) {
+        return refusal.into_response();
     }
     Json(serde_json::json!({ "pipelines": [context.board.snapshot()] })).into_response()
 }
 
 async fn metrics(State(context): State<AdminContext>, headers: HeaderMap) -> Response {
-    if !authorised(&context, &headers) {
-        return unauthorised();
+    if let Err(refusal) = guard::may_read(context.token.as_deref(), &headers) {
+        return refusal.into_response();
     }
     let text = metrics::render(&[context.board.snapshot()]);
     (
@@ -151,44 +121,103 @@ async fn reload(
     headers: HeaderMap,
     body: Option<Json<ReloadBody>>,
 ) -> Response {
-    if !authorised(&context, &headers) {
-        return unauthorised();
-    }
-    if let Some(refusal) = cross_site(&headers) {
-        return (StatusCode::FORBIDDEN, format!("{refusal}\n")).into_response();
+    if let Err(refusal) = guard::may_change(context.token.as_deref(), &headers) {
+        return refusal.into_response();
     }
     let path = body.and_then(|Json(b)| b.path);
     // Compiling takes milliseconds to seconds: off the async thread and off
     // the pipeline's processing path.
-    let answer = tokio::task::spawn_blocking(move || request_reload(&context, &plugin, path))
-        .await
-        .unwrap_or_else(|e| Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())));
-    match answer {
+    answer(tokio::task::spawn_blocking(move || request_reload(&context, &plugin, path)).await)
+}
+
+/// Swaps back the build a plugin ran before its last reload, compiled
+/// still, through the same path as a reload (the schema check, probation).
+async fn rollback(
+    State(context): State<AdminContext>,
+    Path(plugin): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refusal) = guard::may_change(context.token.as_deref(), &headers) {
+        return refusal.into_response();
+    }
+    answer(tokio::task::spawn_blocking(move || request_rollback(&context, &plugin)).await)
+}
+
+type Answer = Result<ReloadReport, (StatusCode, String)>;
+
+fn answer(joined: Result<Answer, tokio::task::JoinError>) -> Response {
+    match joined.unwrap_or_else(|e| Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))) {
         Ok(report) => Json(report).into_response(),
         Err((code, message)) => (code, format!("{message}\n")).into_response(),
     }
 }
 
-/// Compiles the new build, hands it to the pipeline and waits for its answer.
-pub fn request_reload(
+/// The plugin of this pipeline named `plugin`, as the board shows it.
+fn find_plugin(
     context: &AdminContext,
     plugin: &str,
-    path: Option<PathBuf>,
-) -> Result<ReloadReport, (StatusCode, String)> {
+) -> Result<crate::observe::status::PluginStatus, (StatusCode, String)> {
     let known = context.board.snapshot().plugins;
-    let Some(current) = known.iter().find(|p| p.name == plugin) else {
-        let names: Vec<&str> = known.iter().map(|p| p.name.as_str()).collect();
-        return Err((
-            StatusCode::NOT_FOUND,
-            format!(
-                "no transform `{plugin}` in this pipeline (it has: {})",
-                names.join(", ")
-            ),
-        ));
-    };
+    let names: Vec<&str> = known.iter().map(|p| p.name.as_str()).collect();
+    let missing = format!(
+        "no transform `{plugin}` in this pipeline (it has: {})",
+        names.join(", ")
+    );
+    known
+        .iter()
+        .find(|p| p.name == plugin)
+        .cloned()
+        .ok_or((StatusCode::NOT_FOUND, missing))
+}
+
+/// Compiles the new build, hands it to the pipeline and waits for its answer.
+pub fn request_reload(context: &AdminContext, plugin: &str, path: Option<PathBuf>) -> Answer {
+    let current = find_plugin(context, plugin)?;
     let path = path.unwrap_or_else(|| PathBuf::from(&current.version.path));
     let (request, answer) = ReloadRequest::prepare(&context.runtime, plugin, &path)
         .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    submit(context, request, answer)
+}
+
+/// Finds the build the plugin ran before the reload that swapped in the
+/// one running now, and asks the pipeline to swap it back.
+pub fn request_rollback(context: &AdminContext, plugin: &str) -> Answer {
+    let current = find_plugin(context, plugin)?;
+    let running = &current.version.sha256;
+    let reloads = context.board.snapshot().reloads;
+    let previous = reloads
+        .iter()
+        .rev()
+        .find(|e| e.plugin == plugin && e.outcome == "swapped" && &e.to_sha256 == running)
+        .map(|e| e.from_sha256.clone())
+        .ok_or_else(|| {
+            (
+                StatusCode::CONFLICT,
+                format!(
+                    "no earlier build of `{plugin}` to roll back to: build {} was not swapped in by a reload of this run",
+                    short(running)
+                ),
+            )
+        })?;
+    let (component, version) = context.runtime.loaded_build(&previous).ok_or_else(|| {
+        (
+            StatusCode::CONFLICT,
+            format!(
+                "build {} of `{plugin}` is no longer kept by this process; reload it from its file",
+                short(&previous)
+            ),
+        )
+    })?;
+    let (request, answer) = ReloadRequest::new(plugin, component, version);
+    submit(context, request, answer)
+}
+
+/// Hands a prepared build to the pipeline and waits for its answer.
+fn submit(
+    context: &AdminContext,
+    request: ReloadRequest,
+    answer: mpsc::Receiver<Result<ReloadReport, String>>,
+) -> Answer {
     context.reloads.send(request).map_err(|_| {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -202,41 +231,5 @@ pub fn request_reload(
             StatusCode::GATEWAY_TIMEOUT,
             "the pipeline did not reach a batch boundary in time".to_string(),
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cross_site;
-    use axum::http::HeaderMap;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(*name, value.parse().unwrap());
-        }
-        map
-    }
-
-    #[test]
-    fn a_request_from_another_site_cannot_reload() {
-        let evil = headers(&[
-            ("host", "127.0.0.1:9100"),
-            ("origin", "http://evil.example"),
-        ]);
-        assert!(cross_site(&evil).unwrap().contains("evil.example"));
-        let fetched = headers(&[("host", "127.0.0.1:9100"), ("sec-fetch-site", "cross-site")]);
-        assert!(cross_site(&fetched).is_some());
-    }
-
-    #[test]
-    fn the_cli_and_same_origin_pages_can_reload() {
-        assert_eq!(cross_site(&headers(&[("host", "127.0.0.1:9100")])), None);
-        let page = headers(&[
-            ("host", "127.0.0.1:9100"),
-            ("origin", "http://127.0.0.1:9100"),
-            ("sec-fetch-site", "same-origin"),
-        ]);
-        assert_eq!(cross_site(&page), None);
     }
 }

@@ -32,6 +32,7 @@ impl Drop for AdminAddress {
 /// and, with `--watch`, the file watcher; writes the server's address
 /// beside the pipeline file.
 pub(super) fn start_admin(
+    (pipeline, pipeline_text): (&Path, &str),
     address_file: &Path,
     listen: &str,
     watch: bool,
@@ -56,9 +57,20 @@ pub(super) fn start_admin(
         token: std::env::var("WEIR_ADMIN_TOKEN")
             .ok()
             .filter(|t| !t.is_empty()),
+        console: crate::admin::console::Console {
+            config_path: pipeline.display().to_string(),
+            config_text: crate::admin::redact::redact(pipeline_text),
+            history: Default::default(),
+        },
     };
     let bound = crate::admin::start(addr, context.clone())?;
     tracing::info!(url = %format!("http://{bound}"), "Admin server listening.");
+    // 0.0.0.0 is where it listens, not an address a browser can open.
+    let shown = match bound.ip().is_unspecified() {
+        true => std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), bound.port()),
+        false => bound,
+    };
+    tracing::info!(url = %format!("http://{shown}/"), "Web console.");
     if let Some(dir) = address_file.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

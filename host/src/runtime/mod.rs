@@ -1,6 +1,7 @@
 //! The plugin runtime: a wasmtime engine, the precompiled-component cache,
 //! the host capabilities plugins import, and running transforms.
 
+mod builds;
 mod cache;
 mod clock;
 pub mod convert;

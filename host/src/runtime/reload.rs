@@ -27,6 +27,15 @@ impl ReloadRequest {
         path: &std::path::Path,
     ) -> Result<(Self, mpsc::Receiver<Result<ReloadReport, String>>), PluginError> {
         let (component, version) = runtime.load(path)?;
+        Ok(Self::new(plugin, component, version))
+    }
+
+    /// A request for a build compiled already (a rollback's).
+    pub fn new(
+        plugin: &str,
+        component: Component,
+        version: PluginVersion,
+    ) -> (Self, mpsc::Receiver<Result<ReloadReport, String>>) {
         let (reply, answer) = mpsc::channel();
         let request = ReloadRequest {
             plugin: plugin.to_string(),
@@ -34,7 +43,7 @@ impl ReloadRequest {
             version,
             reply,
         };
-        Ok((request, answer))
+        (request, answer)
     }
 }
 
