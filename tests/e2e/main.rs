@@ -6,6 +6,7 @@ mod boundary;
 mod check;
 mod checkpoints;
 mod cli;
+mod console;
 mod docs;
 mod etl_example;
 mod fuzz_corpus;
