@@ -178,6 +178,24 @@ pub trait Operator {
     }
 }
 
+impl OperatorError {
+    /// The stage that failed, as the console names it (`transform:NAME` for
+    /// a transform before or after the window, `window`, `sink:NAME`).
+    pub fn stage(&self) -> Option<String> {
+        match self {
+            OperatorError::Stopped { plugin, .. } => Some(format!("transform:{plugin}")),
+            OperatorError::Window(_) => Some("window".to_string()),
+            OperatorError::Commit { sink, .. } => Some(format!("sink:{sink}")),
+            OperatorError::Sink(e) | OperatorError::SinkOpen { error: e, .. } => {
+                e.plugin().map(|sink| format!("sink:{sink}"))
+            }
+            OperatorError::Restore { stage, .. } => Some(stage.clone()),
+            // A stop, not a failure.
+            OperatorError::Interrupted { .. } => None,
+        }
+    }
+}
+
 impl Classified for OperatorError {
     fn domain(&self) -> ErrorDomain {
         match self {

@@ -487,7 +487,7 @@ path = "out/dead-letter.jsonl"
     drop_file(&scratch, 0);
     let mut child = start(
         &scratch,
-        &["run", "pipeline.toml", "--admin", "off"],
+        &["run", "pipeline.toml", "--admin", "127.0.0.1:0"],
         &[],
         0,
     );
@@ -510,6 +510,20 @@ path = "out/dead-letter.jsonl"
     drop_file(&scratch, 4);
     weir_tests::wait_for("all five files in PostgreSQL", 90, || count() >= 10_000);
     std::thread::sleep(Duration::from_millis(500));
+    // The console's journal names the failing stage and the restart.
+    let status = scratch.weir(&["status", "pipeline.toml"]).ok().stdout();
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let checkpoints = &status["pipelines"][0]["checkpoints"];
+    let failure = &checkpoints["failures"][0];
+    assert_eq!(failure["stage"], "sink:table", "{checkpoints}");
+    assert!(
+        failure["action"]
+            .as_str()
+            .unwrap()
+            .starts_with("retrying in"),
+        "{failure}"
+    );
+    assert!(checkpoints["restarts"].as_u64() >= Some(1), "{checkpoints}");
     child.kill().unwrap();
     child.wait().unwrap();
 

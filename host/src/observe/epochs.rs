@@ -39,6 +39,9 @@ pub struct EpochRecord {
 pub struct FailureRecord {
     pub epoch: u64,
     pub at: f64,
+    /// The stage that failed (`source`, `transform:NAME`, `window`,
+    /// `sink:NAME`, `dead_letter`, `checkpoint`), when one did.
+    pub stage: Option<String>,
     pub error: String,
     /// `retrying in Ns (attempt K)`, or `stopped`.
     pub action: String,
@@ -82,7 +85,7 @@ impl EpochJournal {
         journal.epochs.push_back(record);
     }
 
-    pub fn failed(&self, epoch: u64, error: String, action: String) {
+    pub fn failed(&self, epoch: u64, stage: Option<String>, error: String, action: String) {
         let mut journal = self.lock();
         if journal.failures.len() == KEPT {
             journal.failures.pop_front();
@@ -90,6 +93,7 @@ impl EpochJournal {
         journal.failures.push_back(FailureRecord {
             epoch,
             at: now(),
+            stage,
             error,
             action,
         });
@@ -126,7 +130,12 @@ mod tests {
                 committed: vec![],
             });
         }
-        journal.failed(9, "sink down".into(), "retrying in 2s (attempt 1)".into());
+        journal.failed(
+            9,
+            Some("sink:pg".into()),
+            "sink down".into(),
+            "retrying in 2s (attempt 1)".into(),
+        );
         let json = serde_json::to_value(&journal).unwrap();
         assert_eq!(json["epochs"].as_array().unwrap().len(), KEPT);
         assert_eq!(json["epochs"][0]["epoch"], 4);

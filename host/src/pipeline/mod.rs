@@ -91,6 +91,20 @@ impl From<EpochError> for PipelineError {
     }
 }
 
+impl PipelineError {
+    /// The stage a running pipeline's error is in, as the console names
+    /// it; `None` when it is not one stage's.
+    pub fn stage(&self) -> Option<String> {
+        match self {
+            PipelineError::Operator(e) => e.stage(),
+            PipelineError::Read(_) => Some("source".to_string()),
+            PipelineError::DeadLetterWrite { .. } => Some("dead_letter".to_string()),
+            PipelineError::CheckpointWrite { .. } => Some("checkpoint".to_string()),
+            _ => None,
+        }
+    }
+}
+
 /// Planning errors are the pipeline file's; a running pipeline's errors are
 /// classified where they were made. A source that fails is not retried (a
 /// missing or unreadable input does not come back by itself); a dead-letter
@@ -154,7 +168,7 @@ impl Pipeline {
                 self.coordinator.abort(self.chain.operators());
                 let epoch = self.coordinator.epoch();
                 let journal = self.coordinator.journal();
-                journal.failed(epoch, e.to_string(), "stopped".to_string());
+                journal.failed(epoch, e.stage(), e.to_string(), "stopped".to_string());
                 self.publish("failed");
                 return Err(e);
             }

@@ -55,6 +55,7 @@ impl Pipeline {
                 tracing::warn!(%error, domain = %error.domain(), epoch = self.coordinator.epoch(), attempt, wait_s = wait.as_secs(), "The epoch failed and was rolled back; retrying from the last checkpoint.");
                 self.coordinator.journal().failed(
                     self.coordinator.epoch(),
+                    error.stage(),
                     error.to_string(),
                     format!("retrying in {}s (attempt {attempt})", wait.as_secs()),
                 );

@@ -86,6 +86,21 @@ pub enum PluginError {
     Contract { plugin: String, message: String },
 }
 
+impl PluginError {
+    /// The plugin the error is about, when it names one by its pipeline
+    /// name (not its file).
+    pub fn plugin(&self) -> Option<&str> {
+        match self {
+            PluginError::Unavailable { plugin, .. }
+            | PluginError::Fenced { plugin, .. }
+            | PluginError::Refused { plugin, .. }
+            | PluginError::Trap { plugin, .. }
+            | PluginError::Contract { plugin, .. } => Some(plugin),
+            _ => None,
+        }
+    }
+}
+
 impl crate::error::Classified for PluginError {
     fn domain(&self) -> crate::error::ErrorDomain {
         use crate::error::ErrorDomain;

@@ -357,9 +357,21 @@ function tick() {
 // ---------------------------------------------------------------------------
 // The pipeline graph
 
-// A stage's state: the pipeline's when it is not running; a plugin fresh
-// from a reload is on probation.
-function stageState(st, plugin) {
+// A stage's state. While the pipeline retries or after it failed, the
+// stage the last failure names shows it and the others wait (or stopped);
+// a failure naming no stage shows on every one. A plugin fresh from a
+// reload is on probation.
+function stageState(st, plugin, stage) {
+  if (st.state === 'retrying' || st.state === 'failed') {
+    const failures = (st.checkpoints && st.checkpoints.failures) || [];
+    const last = failures[failures.length - 1];
+    const failed = last && last.stage;
+    if (!failed || !stage) return st.state;
+    // A transform's failure names it `transform:NAME`, before the window or after.
+    const named = failed === stage || failed === stage.replace(/^after_window:/, 'transform:');
+    if (named) return st.state;
+    return st.state === 'failed' ? 'stopped' : 'waiting';
+  }
   if (st.state !== 'running') return st.state;
   return plugin && plugin.probation_batches_left != null ? 'probation' : 'running';
 }
@@ -372,7 +384,7 @@ function stagesOf(st) {
   const progress = st.progress || {};
   const lag = (progress.partitions || []).reduce((sum, p) => (isNum(p.lag) ? (sum ?? 0) + p.lag : sum), null);
   stages.push({
-    stage: 'source', kind: 'source', name: st.source || 'source', state: stageState(st),
+    stage: 'source', kind: 'source', name: st.source || 'source', state: stageState(st, null, 'source'),
     facts: [
       ['batches', fmtInt(st.batches)],
       progress.files ? ['files', `${fmtInt(progress.files.done)} / ${fmtInt(progress.files.total)}`] : null,
@@ -383,9 +395,10 @@ function stagesOf(st) {
   const transform = (t, stage, kind) => {
     const plugin = plugins.get(`${stage}:${t.name}`);
     const probation = plugin && plugin.probation_batches_left;
+    const name = `${stage === 'transforms' ? 'transform' : 'after_window'}:${t.name}`;
     return {
-      stage: `${stage === 'transforms' ? 'transform' : 'after_window'}:${t.name}`, kind, name: t.name,
-      state: stageState(st, plugin), inTotal: t.rows_in, inLabel: 'rows',
+      stage: name, kind, name: t.name,
+      state: stageState(st, plugin, name), inTotal: t.rows_in, inLabel: 'rows',
       facts: [
         ['out', fmtInt(t.rows_out)],
         t.filtered ? ['filtered', fmtInt(t.filtered)] : null,
@@ -400,7 +413,7 @@ function stagesOf(st) {
   const w = st.window;
   if (w) {
     stages.push({
-      stage: 'window', kind: 'window', name: w.kind, state: stageState(st), inTotal: w.rows_in, inLabel: 'rows',
+      stage: 'window', kind: 'window', name: w.kind, state: stageState(st, null, 'window'), inTotal: w.rows_in, inLabel: 'rows',
       facts: [
         ['out', fmtInt(w.rows_out)],
         ['open groups', fmtInt(w.open_groups)],
@@ -413,12 +426,12 @@ function stagesOf(st) {
   for (const t of st.after_window || []) stages.push(transform(t, 'after_window', 'after window'));
   for (const s of st.sinks || []) {
     stages.push({
-      stage: `sink:${s.name}`, kind: 'sink', name: s.name, state: stageState(st), inTotal: s.rows, inLabel: 'written',
+      stage: `sink:${s.name}`, kind: 'sink', name: s.name, state: stageState(st, null, `sink:${s.name}`), inTotal: s.rows, inLabel: 'written',
       facts: [['target', s.target, 'path']], dead: s.dead_lettered, sink: true,
     });
   }
   stages.push({
-    stage: 'dead_letter', kind: 'dead letters', name: st.dead_letter_target || 'dead letters', state: stageState(st),
+    stage: 'dead_letter', kind: 'dead letters', name: st.dead_letter_target || 'dead letters', state: stageState(st, null, 'dead_letter'),
     inTotal: st.dead_lettered, facts: [], deadLetter: true,
   });
   return stages;
@@ -729,7 +742,7 @@ function updatePluginCard(c, p, reloads) {
   c.root.dataset.sha = v.sha256 || '';
   c.stage.textContent = p.stage === 'after_window' ? 'after window' : 'transform';
   const probation = p.probation_batches_left;
-  const state = stageState(app.status, p);
+  const state = stageState(app.status, p, `${p.stage === "transforms" ? "transform" : "after_window"}:${p.name}`);
   c.state.dataset.state = state;
   c.state.textContent = probation != null ? `probation · ${probation} left` : state;
   if (changed(`build:${p.name}`, v)) c.build.replaceChildren(...buildFacts(v));
