@@ -20,6 +20,7 @@ pub(crate) mod error;
 /// Entry points for the fuzz targets (fuzz/) and their corpus replay test.
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod join;
 pub(crate) mod observe;
 pub mod operator;
 pub mod pipeline;

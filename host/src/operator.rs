@@ -64,6 +64,9 @@ pub enum OperatorError {
     Stopped { plugin: String, reason: String },
     #[error("window failed: {0}")]
     Window(String),
+    /// A join could not be computed (its table's columns no longer fit).
+    #[error("{stage} failed: {reason}")]
+    Join { stage: String, reason: String },
     /// A sink failed to write a batch (a refused row is not a failure).
     #[error(transparent)]
     Sink(Box<PluginError>),
@@ -185,6 +188,7 @@ impl OperatorError {
         match self {
             OperatorError::Stopped { plugin, .. } => Some(format!("transform:{plugin}")),
             OperatorError::Window(_) => Some("window".to_string()),
+            OperatorError::Join { stage, .. } => Some(stage.clone()),
             OperatorError::Commit { sink, .. } => Some(format!("sink:{sink}")),
             OperatorError::Sink(e) | OperatorError::SinkOpen { error: e, .. } => {
                 e.plugin().map(|sink| format!("sink:{sink}"))
@@ -201,6 +205,7 @@ impl Classified for OperatorError {
         match self {
             OperatorError::Stopped { .. }
             | OperatorError::Window(_)
+            | OperatorError::Join { .. }
             | OperatorError::Interrupted { .. } => ErrorDomain::User,
             OperatorError::Restore { .. } => ErrorDomain::Internal,
             OperatorError::Sink(e)
@@ -213,6 +218,7 @@ impl Classified for OperatorError {
         match self {
             OperatorError::Stopped { .. }
             | OperatorError::Window(_)
+            | OperatorError::Join { .. }
             | OperatorError::Interrupted { .. }
             | OperatorError::Restore { .. } => Retry::Useless,
             OperatorError::Sink(e)

@@ -11,6 +11,7 @@ mod docs;
 mod etl_example;
 mod fuzz_corpus;
 mod hostile;
+mod joins;
 mod kafka;
 mod kafka_tls;
 mod kafka_transactions;

@@ -8,6 +8,7 @@ pub mod ddl;
 mod dead_letter;
 pub mod duration;
 mod env;
+pub mod join;
 pub mod kafka;
 mod kafka_security;
 mod limits;
@@ -47,6 +48,9 @@ pub struct PipelineConfig {
     /// Transforms before the window (or all of them, without a window).
     #[serde(default)]
     pub transforms: Vec<TransformConfig>,
+    /// Stream–table joins, after the transforms and before the window.
+    #[serde(default)]
+    pub joins: Vec<join::JoinConfig>,
     /// Event-time windows and aggregates, computed by the host.
     pub window: Option<WindowConfig>,
     /// Transforms of the aggregate rows a window emits.
@@ -314,6 +318,9 @@ impl PipelineConfig {
         {
             resolve(&mut t.plugin);
         }
+        for j in &mut self.joins {
+            resolve(&mut j.table.path);
+        }
         for s in &mut self.sinks {
             match s {
                 SinkConfig::Csv(c) => resolve(&mut c.path),
@@ -394,6 +401,15 @@ impl PipelineConfig {
                 limits::check_memory_limit(t.memory_limit_mb)
                     .map_err(|e| format!("key `{list}[{i}].memory_limit_mb`: {e}"))?;
             }
+        }
+        for (i, j) in self.joins.iter().enumerate() {
+            if !names.insert(j.name.as_str()) {
+                return Err(format!(
+                    "key `joins[{i}].name`: the name {:?} is used twice",
+                    j.name
+                ));
+            }
+            j.validate().map_err(|e| format!("key `joins[{i}].{e}"))?;
         }
         match &self.window {
             Some(w) => w.validate().map_err(|e| format!("key `window.{e}"))?,

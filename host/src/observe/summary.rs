@@ -27,6 +27,10 @@ pub struct RunSummary {
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct TransformCounts {
     pub name: String,
+    /// `join` for a stream–table join, which counts as a transform does
+    /// (unmatched rows it drops are `filtered`); unset for a plugin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
     pub rows_in: u64,
     pub rows_out: u64,
     /// Input rows that produced no output and were not rejected.
@@ -287,7 +291,7 @@ impl std::fmt::Display for RunSummary {
         )?;
         writeln!(f, "  decode: {} dead-lettered", self.decode_dead_lettered)?;
         for t in &self.transforms {
-            write_transform(f, "transform", t)?;
+            write_transform(f, t.kind.unwrap_or("transform"), t)?;
         }
         if let Some(w) = &self.window {
             let late = w.late_dropped + w.late_dead_lettered;

@@ -40,6 +40,12 @@ pub enum PipelineError {
     },
     #[error("{file}: key `window`: {message}")]
     Window { file: String, message: String },
+    #[error("{file}: key `joins[{index}].{message}")]
+    Join {
+        file: String,
+        index: usize,
+        message: String,
+    },
     #[error("{file}: key `sinks[{index}]`: {error}")]
     /// A sink that cannot take the pipeline's rows, is misconfigured, or
     /// cannot be opened (connected).

@@ -7,6 +7,7 @@ use super::{Pipeline, PipelineError};
 use crate::checkpoint::{self, Barrier, Coordinator, Recovery, Store};
 use crate::config::{self, Grant, PipelineConfig, TransformConfig};
 use crate::dead_letter::DeadLetterWriter;
+use crate::join::JoinStage;
 use crate::observe::epochs::EpochJournal;
 use crate::observe::letters::LetterLog;
 use crate::observe::status::{SinkBuild, StatusBoard};
@@ -125,6 +126,16 @@ impl Plan {
             runtime,
             &mut stages,
         )?;
+        for (index, j) in config.joins.iter().enumerate() {
+            let join =
+                JoinStage::new(j, &stages.output()).map_err(|message| PipelineError::Join {
+                    file: file.clone(),
+                    index,
+                    message,
+                })?;
+            let schema = join.output_schema();
+            stages.push(format!("join {}", j.name), schema, Box::new(join));
+        }
         if let Some(w) = &config.window {
             let window = WindowOperator::new(w, &stages.output()).map_err(|message| {
                 PipelineError::Window {

@@ -395,9 +395,11 @@ function stagesOf(st) {
   const transform = (t, stage, kind) => {
     const plugin = plugins.get(`${stage}:${t.name}`);
     const probation = plugin && plugin.probation_batches_left;
-    const name = `${stage === 'transforms' ? 'transform' : 'after_window'}:${t.name}`;
+    // A stream–table join counts as a transform does, marked `kind: join`.
+    const join = t.kind === 'join';
+    const name = join ? `join:${t.name}` : `${stage === 'transforms' ? 'transform' : 'after_window'}:${t.name}`;
     return {
-      stage: name, kind, name: t.name,
+      stage: name, kind: join ? 'join' : kind, name: t.name,
       state: stageState(st, plugin, name), inTotal: t.rows_in, inLabel: 'rows',
       facts: [
         ['out', fmtInt(t.rows_out)],
