@@ -38,6 +38,15 @@ def goals(cases):
         add("stocks", "throughput vs PySpark's query alone", q["median"], 20, q["min"], q["max"],
             "Spark's session start-up left out, weir's whole process")
         add("stocks", "peak memory, PySpark / weir", 1 / m["median"], 5, 1 / m["max"], 1 / m["min"])
+    j = cases.get("joins")
+    if j:
+        t, m = j["throughput_ratio"], j["memory_ratio"]
+        add("joins", "throughput vs PySpark", t["median"], 20, t["min"], t["max"],
+            "issue 20's goal; whole processes, Spark's session start-up included")
+        q = j["query_throughput_ratio"]
+        add("joins", "throughput vs PySpark's query alone", q["median"], 20, q["min"], q["max"],
+            "Spark's session start-up left out, weir's whole process")
+        add("joins", "peak memory, PySpark / weir", 1 / m["median"], 5, 1 / m["max"], 1 / m["min"])
     k = cases.get("kafka")
     if k:
         add("kafka", "JSON: weir / bare consumer", k["json_ratio"], 0.8, note="ratio of medians")
@@ -122,6 +131,14 @@ def table(results):
             (_spread(s["weir_rows_per_s"]) + " rows/s", _spread(s["spark_query_rows_per_s"]) + " rows/s"),
             (_spread(s["weir_peak_mib"], mib) + " MiB", _spread(s["spark_peak_mib"], mib) + " MiB"),
         ]
+    if "joins" in c:
+        j = c["joins"]
+        mib = lambda x: f"{x:.0f}"  # noqa: E731
+        figures["joins"] = [
+            (_spread(j["weir_rows_per_s"]) + " rows/s", _spread(j["spark_rows_per_s"]) + " rows/s"),
+            (_spread(j["weir_rows_per_s"]) + " rows/s", _spread(j["spark_query_rows_per_s"]) + " rows/s"),
+            (_spread(j["weir_peak_mib"], mib) + " MiB", _spread(j["spark_peak_mib"], mib) + " MiB"),
+        ]
     if "kafka" in c:
         k = c["kafka"]
         figures["kafka"] = [
@@ -164,6 +181,18 @@ def _details(results):
             f"back with pyarrow: all {last['spark_windows']:,} windows Spark wrote are in weir's "
             f"output with equal values ({last['weir_only_windows']} more in weir's). Spark's "
             f"session start-up: {_spread(_col(s, 'spark_session_s'), lambda x: f'{x:.1f}')} s.")
+    if "joins" in c:
+        j, i = c["joins"], c["joins"]["input"]
+        last = j["runs"][-1]
+        out.append(
+            f"- **joins**: {i['events']:,} purchase events in {i['files']} CSV files joined with "
+            f"a {i['customers']:,}-row customer table (CSV; seed {i['seed']}; "
+            f"{i['matched']:,} events match, the rest are dropped by the inner join) into "
+            f"Parquet. weir: `weir run bench/joins.toml --available-now`. PySpark: "
+            f"bench/joins_spark.py, a stream–static join with the table broadcast, `local[2]`, "
+            f"one file per micro-batch ({last['spark_micro_batches']} micro-batches). Each run, "
+            f"both outputs were read back with pyarrow: the same {last['rows_out']:,} rows and "
+            f"the same amount per segment.")
     if "boundary" in c:
         langs = c["boundary"]["languages"]
         cells = ", ".join(f"{name} {_spread(v['wasm_rows_per_s'])}" for name, v in langs.items())

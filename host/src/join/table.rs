@@ -6,19 +6,28 @@
 use crate::config::ddl;
 use crate::config::join::{TableConfig, TableFormat};
 use crate::source::decode::{Decoder, Line};
-use arrow::array::{ArrayRef, RecordBatch};
+use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use arrow::row::{RowConverter, SortField};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Key to the table row holding it. A single BIGINT key, the common case,
+/// is hashed as the number; any other key as Arrow's row encoding of its
+/// columns.
+enum Index {
+    Int64(FastMap<i64, u32>),
+    Rows(FastMap<Box<[u8]>, u32>),
+}
+
 /// A loaded table and its index.
 pub struct LookupTable {
     pub rows: RecordBatch,
-    /// Key (row-encoded) to the table row holding it; the last row wins
-    /// when a key is repeated.
-    index: HashMap<Box<[u8]>, u32>,
+    /// The last row wins when a key is repeated.
+    index: Index,
     converter: RowConverter,
     /// The SHA-256 of the file's bytes: which version a run joined against.
     pub sha256: String,
@@ -59,20 +68,30 @@ impl LookupTable {
                 .collect(),
         )
         .map_err(|e| e.to_string())?;
-        let encoded = converter
-            .convert_columns(&key_columns)
-            .map_err(|e| e.to_string())?;
-        let mut index = HashMap::with_capacity(rows.num_rows());
         let mut duplicates = 0;
-        for row in 0..rows.num_rows() {
-            if key_columns.iter().any(|c| c.is_null(row)) {
-                continue;
+        let live = |row: usize| !key_columns.iter().any(|c| c.is_null(row));
+        let index = match single_int64(&key_columns) {
+            Some(ids) => {
+                let mut index =
+                    FastMap::with_capacity_and_hasher(rows.num_rows(), Default::default());
+                for row in (0..rows.num_rows()).filter(|&r| live(r)) {
+                    duplicates += usize::from(index.insert(ids.value(row), row as u32).is_some());
+                }
+                Index::Int64(index)
             }
-            let key: Box<[u8]> = encoded.row(row).as_ref().into();
-            if index.insert(key, row as u32).is_some() {
-                duplicates += 1;
+            None => {
+                let encoded = converter
+                    .convert_columns(&key_columns)
+                    .map_err(|e| e.to_string())?;
+                let mut index =
+                    FastMap::with_capacity_and_hasher(rows.num_rows(), Default::default());
+                for row in (0..rows.num_rows()).filter(|&r| live(r)) {
+                    let key: Box<[u8]> = encoded.row(row).as_ref().into();
+                    duplicates += usize::from(index.insert(key, row as u32).is_some());
+                }
+                Index::Rows(index)
             }
-        }
+        };
         Ok(LookupTable {
             rows,
             index,
@@ -89,18 +108,41 @@ impl LookupTable {
     /// For each row of `keys` (the stream's key columns), the table row
     /// whose key equals it, if any.
     pub fn lookup(&self, keys: &[ArrayRef]) -> Result<Vec<Option<u32>>, String> {
-        let encoded = self
-            .converter
-            .convert_columns(keys)
-            .map_err(|e| e.to_string())?;
-        Ok((0..encoded.num_rows())
-            .map(|row| {
-                if keys.iter().any(|c| c.is_null(row)) {
-                    return None;
-                }
-                self.index.get(encoded.row(row).as_ref()).copied()
-            })
-            .collect())
+        let live = |row: usize| !keys.iter().any(|c| c.is_null(row));
+        let rows = keys.first().map_or(0, |k| k.len());
+        match &self.index {
+            Index::Int64(index) => {
+                let ids = single_int64(keys).ok_or("the key is no longer one BIGINT column")?;
+                Ok((0..rows)
+                    .map(|row| {
+                        live(row)
+                            .then(|| index.get(&ids.value(row)).copied())
+                            .flatten()
+                    })
+                    .collect())
+            }
+            Index::Rows(index) => {
+                let encoded = self
+                    .converter
+                    .convert_columns(keys)
+                    .map_err(|e| e.to_string())?;
+                Ok((0..rows)
+                    .map(|row| {
+                        live(row)
+                            .then(|| index.get(encoded.row(row).as_ref()).copied())
+                            .flatten()
+                    })
+                    .collect())
+            }
+        }
+    }
+}
+
+/// The key column, when the key is one BIGINT column.
+fn single_int64(keys: &[ArrayRef]) -> Option<&Int64Array> {
+    match keys {
+        [only] => only.as_any().downcast_ref::<Int64Array>(),
+        _ => None,
     }
 }
 
