@@ -4,7 +4,6 @@ fresh process writing fresh output. After every run both outputs are read
 back with pyarrow: the same number of rows, the number the generator says
 match, and the same total amount per segment.
 """
-import json
 import os
 import shutil
 import sys
@@ -64,29 +63,14 @@ def run(root, work, customers, events, files, runs):
         spark = measure.run(spark_cmd, env=env)
         agreement = compare(os.path.join(data, "weir-out"), os.path.join(data, "spark-out"),
                             manifest["matched"])
-        spark_times = json.loads(spark["stdout"].strip().splitlines()[-1])
-        samples.append({
-            "weir_s": weir["seconds"], "weir_peak_mib": weir["peak_rss_mib"],
-            "spark_s": spark["seconds"], "spark_peak_mib": spark["peak_rss_mib"],
-            "spark_session_s": spark_times["session_s"], "spark_query_s": spark_times["query_s"],
-            "spark_micro_batches": spark_times["micro_batches"], **agreement,
-        })
+        samples.append(measure.versus_spark(weir, spark, **agreement))
         print(f"joins: weir {weir['seconds']:.2f} s {weir['peak_rss_mib']:.0f} MiB, "
               f"Spark {spark['seconds']:.1f} s {spark['peak_rss_mib']:.0f} MiB, "
               f"{agreement['rows_out']} rows agree", file=sys.stderr, flush=True)
 
-    col = lambda k: [s[k] for s in samples]  # noqa: E731
-    n = manifest["events"]
     return {
         "input": manifest,
         "runs": samples,
         "command": "bench/run --cases joins",
-        "weir_rows_per_s": measure.spread([n / s for s in col("weir_s")]),
-        "spark_rows_per_s": measure.spread([n / s for s in col("spark_s")]),
-        "spark_query_rows_per_s": measure.spread([n / s for s in col("spark_query_s")]),
-        "weir_peak_mib": measure.spread(col("weir_peak_mib")),
-        "spark_peak_mib": measure.spread(col("spark_peak_mib")),
-        "throughput_ratio": measure.spread([s["spark_s"] / s["weir_s"] for s in samples]),
-        "query_throughput_ratio": measure.spread([s["spark_query_s"] / s["weir_s"] for s in samples]),
-        "memory_ratio": measure.spread([s["weir_peak_mib"] / s["spark_peak_mib"] for s in samples]),
+        **measure.against_spark(samples, manifest["events"]),
     }

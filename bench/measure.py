@@ -63,3 +63,34 @@ def run(cmd, env=None, cwd=None):
 def spread(values):
     """Median, min and max of a list of numbers."""
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def versus_spark(weir, spark, **agreement):
+    """One run of weir and of a PySpark job (whose last stdout line is its
+    session and query times as JSON), as a sample for `against_spark`."""
+    import json
+
+    times = json.loads(spark["stdout"].strip().splitlines()[-1])
+    return {
+        "weir_s": weir["seconds"], "weir_peak_mib": weir["peak_rss_mib"],
+        "spark_s": spark["seconds"], "spark_peak_mib": spark["peak_rss_mib"],
+        "spark_session_s": times["session_s"], "spark_query_s": times["query_s"],
+        "spark_micro_batches": times["micro_batches"], **agreement,
+    }
+
+
+def against_spark(samples, rows):
+    """The figures of a case run against PySpark: rates of `rows` for each
+    side, peaks, and the ratios within each run (weir and Spark back to
+    back), then their spread."""
+    col = lambda k: [s[k] for s in samples]  # noqa: E731
+    return {
+        "weir_rows_per_s": spread([rows / s for s in col("weir_s")]),
+        "spark_rows_per_s": spread([rows / s for s in col("spark_s")]),
+        "spark_query_rows_per_s": spread([rows / s for s in col("spark_query_s")]),
+        "weir_peak_mib": spread(col("weir_peak_mib")),
+        "spark_peak_mib": spread(col("spark_peak_mib")),
+        "throughput_ratio": spread([s["spark_s"] / s["weir_s"] for s in samples]),
+        "query_throughput_ratio": spread([s["spark_query_s"] / s["weir_s"] for s in samples]),
+        "memory_ratio": spread([s["weir_peak_mib"] / s["spark_peak_mib"] for s in samples]),
+    }
