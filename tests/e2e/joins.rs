@@ -278,3 +278,51 @@ fn a_restart_says_when_the_table_changed_since_the_checkpoint() {
     assert_eq!(segments[3].as_deref(), Some("platinum"));
     assert_eq!(segments[0].as_deref(), Some("gold"));
 }
+
+#[test]
+fn a_window_aggregates_on_what_a_join_added() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "in/events.csv",
+        "event,customer_id,ts\ne1,1,2026-12-03T10:00:01Z\ne2,2,2026-12-03T10:00:02Z\n\
+         e3,3,2026-12-03T10:00:03Z\ne4,9,2026-12-03T10:00:04Z\ne5,1,2026-12-03T10:01:05Z\n",
+    );
+    scratch.write("customers.csv", CUSTOMERS);
+    scratch.write(
+        "pipeline.toml",
+        &format!(
+            "[source]\ntype = \"files\"\npath = \"in\"\nformat = \"csv\"\nheader = true\n\
+             schema = \"event STRING NOT NULL, customer_id BIGINT, ts TIMESTAMP NOT NULL\"\n\n\
+             [[joins]]\nname = \"customers\"\non = [\"customer_id\"]\n{CSV_TABLE}\n\n\
+             [window]\ntype = \"tumbling\"\nsize = \"1 minute\"\ntime = \"ts\"\nwatermark = \"0 seconds\"\n\
+             group_by = [\"segment\"]\naggregates = [\"count(*) AS events\"]\n\n\
+             [[sinks]]\nname = \"out\"\ntype = \"jsonl\"\npath = \"out.jsonl\"\n"
+        ),
+    );
+    scratch
+        .weir(&["run", "pipeline.toml", "--available-now", "--flush"])
+        .ok();
+    let mut counts: Vec<(String, String, i64)> = scratch
+        .read("out.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|v| {
+            (
+                v["window_start"].as_str().unwrap().to_string(),
+                v["segment"].as_str().unwrap().to_string(),
+                v["events"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    counts.sort();
+    let minute = |m: u32| format!("2026-12-03T10:0{m}:00Z");
+    assert_eq!(
+        counts,
+        vec![
+            (minute(0), "gold".to_string(), 2),
+            (minute(0), "silver".to_string(), 1),
+            (minute(1), "gold".to_string(), 1),
+        ],
+        "customer 9 is not in the table: dropped before the window"
+    );
+}
