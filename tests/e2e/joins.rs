@@ -326,3 +326,28 @@ fn a_window_aggregates_on_what_a_join_added() {
         "customer 9 is not in the table: dropped before the window"
     );
 }
+
+#[test]
+fn a_json_lines_table_joins_as_a_csv_one_does() {
+    let scratch = scratch_with(
+        "table = { path = \"customers.jsonl\", format = \"jsonl\", \
+         schema = \"customer_id BIGINT NOT NULL, segment STRING, country STRING\" }",
+    );
+    scratch.write(
+        "customers.jsonl",
+        "{\"customer_id\": 1, \"segment\": \"gold\", \"country\": \"KR\"}\n\
+         {\"customer_id\": 2, \"segment\": \"silver\"}\n",
+    );
+    let out = scratch
+        .weir(&["run", "pipeline.toml", "--available-now"])
+        .ok();
+    assert_eq!(
+        rows(&scratch),
+        vec![
+            row("e1", Some("gold"), Some("KR")),
+            row("e3", Some("silver"), None),
+            row("e5", Some("gold"), Some("KR")),
+        ]
+    );
+    assert!(out.stderr().contains("Table read."), "{}", out.stderr());
+}

@@ -96,6 +96,7 @@ impl JoinStage {
             added.push(index);
         }
         let stage = format!("join:{}", config.name);
+        tracing::info!(join = %config.name, path = %config.table.path.display(), rows = table.rows.num_rows(), sha256 = %crate::observe::status::short(&table.sha256), "Table read.");
         if table.duplicates > 0 {
             tracing::warn!(join = %config.name, duplicates = table.duplicates, "The table repeats keys; each row joins the last row of its key.");
         }
