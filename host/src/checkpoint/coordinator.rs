@@ -290,7 +290,7 @@ impl Coordinator {
         barrier.source.commit().map_err(EpochError::Source)?;
         self.journal.committed(EpochRecord {
             epoch,
-            at: crate::observe::epochs::now(),
+            at: crate::observe::unix_now(),
             ran_ms: ran.as_secs_f64() * 1e3,
             commit_ms: ending.elapsed().as_secs_f64() * 1e3,
             batches: self.batches.len(),

@@ -4,6 +4,7 @@
 //! checkpoint coordinator, which writes it, and the status board, which is
 //! read; bounded, so a long run keeps only the newest.
 
+use super::{keep_newest, unix_now};
 use serde::{Serialize, Serializer};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -65,38 +66,24 @@ impl Serialize for EpochJournal {
     }
 }
 
-pub fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
-}
-
 impl EpochJournal {
     fn lock(&self) -> std::sync::MutexGuard<'_, Journal> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn committed(&self, record: EpochRecord) {
-        let mut journal = self.lock();
-        if journal.epochs.len() == KEPT {
-            journal.epochs.pop_front();
-        }
-        journal.epochs.push_back(record);
+        keep_newest(&mut self.lock().epochs, record, KEPT);
     }
 
     pub fn failed(&self, epoch: u64, stage: Option<String>, error: String, action: String) {
-        let mut journal = self.lock();
-        if journal.failures.len() == KEPT {
-            journal.failures.pop_front();
-        }
-        journal.failures.push_back(FailureRecord {
+        let failure = FailureRecord {
             epoch,
-            at: now(),
+            at: unix_now(),
             stage,
             error,
             action,
-        });
+        };
+        keep_newest(&mut self.lock().failures, failure, KEPT);
     }
 
     pub fn restarted(&self) {

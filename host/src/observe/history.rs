@@ -3,6 +3,7 @@
 //! the status board by the admin server, so the pipeline pays nothing for
 //! it; kept in a fixed ring, so it never grows.
 
+use super::keep_newest;
 use super::status::PipelineStatus;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -45,9 +46,7 @@ impl Sample {
             rows_out: counts.rows_out,
             dead_lettered: counts.dead_lettered,
             late: window.map_or(0, |w| w.late_dropped + w.late_dead_lettered),
-            watermark_ms: window
-                .and_then(|w| w.watermark_ms)
-                .filter(|&w| w != i64::MAX && w != i64::MIN),
+            watermark_ms: window.and_then(|w| w.watermark_ms),
             kafka_lag: (!lags.is_empty()).then(|| lags.iter().sum()),
             commit_ms: status.checkpoints.newest_commit_ms(),
         }
@@ -61,10 +60,7 @@ pub struct History(Arc<Mutex<VecDeque<Sample>>>);
 impl History {
     pub fn push(&self, sample: Sample) {
         let mut ring = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if ring.len() == KEPT {
-            ring.pop_front();
-        }
-        ring.push_back(sample);
+        keep_newest(&mut ring, sample, KEPT);
     }
 
     /// The samples taken after `since` (seconds since the Unix epoch),

@@ -9,3 +9,19 @@ pub mod metrics;
 pub mod progress;
 pub mod status;
 pub mod summary;
+
+/// Now, in seconds since the Unix epoch, as the console's records stamp it.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// Appends `item` to a ring that keeps the newest `kept`.
+pub fn keep_newest<T>(ring: &mut std::collections::VecDeque<T>, item: T, kept: usize) {
+    if ring.len() == kept {
+        ring.pop_front();
+    }
+    ring.push_back(item);
+}

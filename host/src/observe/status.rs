@@ -104,12 +104,8 @@ pub struct ReloadEvent {
 
 impl ReloadEvent {
     pub fn now(plugin: &str, outcome: &str, from: &str, to: &str, detail: String) -> Self {
-        let at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
         ReloadEvent {
-            at,
+            at: super::unix_now(),
             plugin: plugin.to_string(),
             outcome: outcome.to_string(),
             from_sha256: from.to_string(),

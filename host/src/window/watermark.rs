@@ -84,11 +84,11 @@ impl WatermarkTracker {
 
     /// Recomputes the watermark from the partitions not idle at `now`.
     pub fn advance(&mut self, now: Instant) -> i64 {
-        let idle = |p: &Partition| {
-            self.idle_timeout
-                .is_some_and(|timeout| now.duration_since(p.last_seen) > timeout)
-        };
-        let mut active = self.partitions.values().filter(|p| !idle(p)).peekable();
+        let mut active = self
+            .partitions
+            .values()
+            .filter(|p| !self.idle(p, now))
+            .peekable();
         let bound = if active.peek().is_some() {
             // An active partition that has delivered nothing holds it here.
             active
@@ -115,13 +115,16 @@ impl WatermarkTracker {
         self.partitions
             .iter()
             .map(|(&id, p)| {
-                let idle = self
-                    .idle_timeout
-                    .is_some_and(|timeout| now.duration_since(p.last_seen) > timeout);
                 let watermark = p.max_event_time.map(|t| t.saturating_sub(self.delay));
-                (id, watermark, idle)
+                (id, watermark, self.idle(p, now))
             })
             .collect()
+    }
+
+    /// Whether `p` has delivered nothing for longer than the idle timeout.
+    fn idle(&self, p: &Partition, now: Instant) -> bool {
+        self.idle_timeout
+            .is_some_and(|timeout| now.duration_since(p.last_seen) > timeout)
     }
 
     /// Takes the input as complete: every window can close.

@@ -6,9 +6,9 @@
 //! pays nothing for the charts.
 
 use super::{AdminContext, guard};
-use crate::observe::epochs::now;
 use crate::observe::history::{History, Sample};
 use crate::observe::status::StatusBoard;
+use crate::observe::unix_now;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
@@ -59,7 +59,7 @@ pub fn start_sampler(board: StatusBoard, history: History) -> std::io::Result<()
         .name("weir-console".into())
         .spawn(move || {
             loop {
-                history.push(Sample::of(&board.snapshot(), now()));
+                history.push(Sample::of(&board.snapshot(), unix_now()));
                 std::thread::sleep(SAMPLE_EVERY);
             }
         })
@@ -81,7 +81,7 @@ async fn state(
         return refusal.into_response();
     }
     axum::Json(serde_json::json!({
-        "now": now(),
+        "now": unix_now(),
         "status": context.board.snapshot(),
         "history": context.console.history.since(since.since.unwrap_or(0.0)),
     }))
