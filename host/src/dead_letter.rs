@@ -90,13 +90,12 @@ impl DeadLetterWriter {
             *len += line.len() as u64;
         }
         self.written += 1;
-        let input = letter.input.to_string();
         self.log.record(
             &letter.stage,
             &letter.reason,
             &letter.source,
             letter.offset,
-            &input,
+            &letter.input,
         );
         Ok(())
     }

@@ -51,28 +51,24 @@ impl LetterLog {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn record(&self, stage: &str, reason: &str, source: &str, offset: i64, input: &str) {
-        let mut letters = self.lock();
-        if letters.recent.len() == RECENT {
-            letters.recent.pop_front();
-        }
-        let mut end = input.len().min(INPUT_BYTES);
-        while !input.is_char_boundary(end) {
-            end -= 1;
-        }
-        let input = if end < input.len() {
-            format!("{}…", &input[..end])
-        } else {
-            input.to_string()
-        };
-        letters.recent.push_back(RecentLetter {
-            at: super::epochs::now(),
+    pub fn record(
+        &self,
+        stage: &str,
+        reason: &str,
+        source: &str,
+        offset: i64,
+        input: &serde_json::Value,
+    ) {
+        let letter = RecentLetter {
+            at: super::unix_now(),
             stage: stage.to_string(),
             reason: reason.to_string(),
             source: source.to_string(),
             offset,
-            input,
-        });
+            input: cut_json(input),
+        };
+        let mut letters = self.lock();
+        super::keep_newest(&mut letters.recent, letter, RECENT);
         let key = (stage.to_string(), reason.to_string());
         let key = if letters.counts.contains_key(&key) || letters.counts.len() < REASONS {
             key
@@ -81,6 +77,34 @@ impl LetterLog {
         };
         *letters.counts.entry(key).or_default() += 1;
     }
+}
+
+/// `input` as JSON text, cut at about [`INPUT_BYTES`]: serialising stops
+/// there, so a huge input is not written out a second time in full (the
+/// dead-letter itself already has it).
+fn cut_json(input: &serde_json::Value) -> String {
+    /// A writer that takes the first bytes and then refuses the rest.
+    struct Prefix(Vec<u8>);
+    impl std::io::Write for Prefix {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let room = INPUT_BYTES.saturating_sub(self.0.len());
+            self.0.extend_from_slice(&buf[..buf.len().min(room)]);
+            if buf.len() > room {
+                return Err(std::io::Error::other("cut"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut prefix = Prefix(Vec::with_capacity(64));
+    let whole = serde_json::to_writer(&mut prefix, input).is_ok();
+    // A cut can fall inside a character.
+    let text = String::from_utf8_lossy(&prefix.0)
+        .trim_end_matches('\u{fffd}')
+        .to_string();
+    if whole { text } else { format!("{text}…") }
 }
 
 impl Serialize for LetterLog {
@@ -119,20 +143,28 @@ mod tests {
     fn letters_are_counted_by_reason_and_the_newest_kept_cut_short() {
         let log = LetterLog::default();
         for i in 0..(RECENT + 10) {
-            log.record("transform:clean", "bad age", "a.csv", i as i64, "{}");
+            log.record(
+                "transform:clean",
+                "bad age",
+                "a.csv",
+                i as i64,
+                &serde_json::json!({}),
+            );
         }
         log.record(
             "decode:csv",
             "3 fields, expected 4",
             "b.csv",
             7,
-            &"x".repeat(5000),
+            &serde_json::json!("x".repeat(5000)),
         );
         let json = serde_json::to_value(&log).unwrap();
         let recent = json["recent"].as_array().unwrap();
         assert_eq!(recent.len(), RECENT);
         assert_eq!(recent[0]["source"], "b.csv");
-        assert!(recent[0]["input"].as_str().unwrap().len() < 1100);
+        let cut = recent[0]["input"].as_str().unwrap();
+        assert!(cut.len() < 1100 && cut.starts_with("\"xxx") && cut.ends_with('…'));
+        assert_eq!(recent[1]["input"], "{}");
         assert_eq!(json["by_reason"][0]["count"], RECENT as u64 + 10);
         assert_eq!(json["by_reason"][1]["reason"], "3 fields, expected 4");
     }
@@ -141,7 +173,13 @@ mod tests {
     fn distinct_reasons_are_bounded() {
         let log = LetterLog::default();
         for i in 0..(REASONS + 50) {
-            log.record("transform:t", &format!("value {i} is bad"), "s", 0, "{}");
+            log.record(
+                "transform:t",
+                &format!("value {i} is bad"),
+                "s",
+                0,
+                &serde_json::json!({}),
+            );
         }
         let json = serde_json::to_value(&log).unwrap();
         let by_reason = json["by_reason"].as_array().unwrap();
