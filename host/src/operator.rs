@@ -46,6 +46,17 @@ pub struct Processed {
     pub stop: Option<OperatorError>,
 }
 
+impl Processed {
+    /// `rows` for the next operator (none if empty), with the refused.
+    pub fn of(rows: Envelope, refused: Vec<Refusal>) -> Self {
+        Processed {
+            rows: (rows.num_rows() > 0).then_some(rows),
+            refused,
+            stop: None,
+        }
+    }
+}
+
 /// What the input says about event time as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Watermark {

@@ -7,7 +7,7 @@ pub mod console;
 mod guard;
 pub mod redact;
 
-use crate::observe::status::short;
+use crate::observe::status::{PipelineStatus, PluginStatus, short};
 use crate::observe::{metrics, status::StatusBoard};
 use crate::runtime::Runtime;
 use crate::runtime::{ReloadReport, ReloadRequest};
@@ -153,11 +153,11 @@ fn answer(joined: Result<Answer, tokio::task::JoinError>) -> Response {
 }
 
 /// The plugin of this pipeline named `plugin`, as the board shows it.
-fn find_plugin(
-    context: &AdminContext,
+fn find_plugin<'a>(
+    status: &'a PipelineStatus,
     plugin: &str,
-) -> Result<crate::observe::status::PluginStatus, (StatusCode, String)> {
-    let known = context.board.snapshot().plugins;
+) -> Result<&'a PluginStatus, (StatusCode, String)> {
+    let known = &status.plugins;
     let names: Vec<&str> = known.iter().map(|p| p.name.as_str()).collect();
     let missing = format!(
         "no transform `{plugin}` in this pipeline (it has: {})",
@@ -166,13 +166,13 @@ fn find_plugin(
     known
         .iter()
         .find(|p| p.name == plugin)
-        .cloned()
         .ok_or((StatusCode::NOT_FOUND, missing))
 }
 
 /// Compiles the new build, hands it to the pipeline and waits for its answer.
 pub fn request_reload(context: &AdminContext, plugin: &str, path: Option<PathBuf>) -> Answer {
-    let current = find_plugin(context, plugin)?;
+    let status = context.board.snapshot();
+    let current = find_plugin(&status, plugin)?;
     let path = path.unwrap_or_else(|| PathBuf::from(&current.version.path));
     let (request, answer) = ReloadRequest::prepare(&context.runtime, plugin, &path)
         .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
@@ -182,10 +182,10 @@ pub fn request_reload(context: &AdminContext, plugin: &str, path: Option<PathBuf
 /// Finds the build the plugin ran before the reload that swapped in the
 /// one running now, and asks the pipeline to swap it back.
 pub fn request_rollback(context: &AdminContext, plugin: &str) -> Answer {
-    let current = find_plugin(context, plugin)?;
-    let running = &current.version.sha256;
-    let reloads = context.board.snapshot().reloads;
-    let previous = reloads
+    let status = context.board.snapshot();
+    let running = &find_plugin(&status, plugin)?.version.sha256;
+    let previous = status
+        .reloads
         .iter()
         .rev()
         .find(|e| e.plugin == plugin && e.outcome == "swapped" && &e.to_sha256 == running)

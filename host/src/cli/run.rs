@@ -32,8 +32,6 @@ pub(super) fn run_pipeline(
         signal_hook::flag::register(signal, crate::runtime::stop_flag())
             .context("cannot install the signal handler")?;
     }
-    // The file as it is loaded, for the console.
-    let pipeline_text = std::fs::read_to_string(pipeline_arg).unwrap_or_default();
     let plan = plan(
         pipeline_arg,
         RunMode {
@@ -47,7 +45,7 @@ pub(super) fn run_pipeline(
     let mut pipeline = plan.open()?;
     let (board, reloads) = pipeline.control();
     let _admin = start_admin(
-        (pipeline_arg, &pipeline_text),
+        (pipeline_arg, &config.text),
         &pipeline_file_admin(pipeline_arg, &config),
         admin,
         watch,

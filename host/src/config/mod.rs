@@ -65,6 +65,10 @@ pub struct PipelineConfig {
     pub dead_letter: DeadLetterConfig,
     /// Checkpoints for exactly-once; none unless the table is there.
     pub checkpoint: Option<CheckpointConfig>,
+    /// The file as it was read (before `${ENV}` interpolation), for the
+    /// console to show redacted.
+    #[serde(skip)]
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -267,6 +271,7 @@ impl PipelineConfig {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         config.resolve_paths(base);
+        config.text = text.to_string();
         if config.name.is_none() {
             config.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         }

@@ -254,11 +254,7 @@ impl Operator for JoinStage {
             .map_err(|e| failed(&self.stage, e))?;
         self.counts.record(n, &selection, refused.len());
         let rows = rows.derive(output, &selection);
-        Ok(Processed {
-            rows: (rows.num_rows() > 0).then_some(rows),
-            refused,
-            stop: None,
-        })
+        Ok(Processed::of(rows, refused))
     }
 
     /// The table's version is what a checkpoint records: a replay that

@@ -59,11 +59,7 @@ impl Operator for TransformStage {
                     .map(|(row, reason)| refusal(row as usize, reason))
                     .collect();
                 let rows = rows.derive(output, &selection);
-                Ok(Processed {
-                    rows: (rows.num_rows() > 0).then_some(rows),
-                    refused,
-                    stop: None,
-                })
+                Ok(Processed::of(rows, refused))
             }
             // A stop interrupted the call: the batch is abandoned with its
             // epoch, not dead-lettered (a restart reads it again).
