@@ -61,20 +61,27 @@ fn row(
     )
 }
 
+/// Runs the pipeline to the end of its input, and checks it succeeded.
+fn run(scratch: &Scratch) -> weir_tests::Run {
+    scratch
+        .weir(&["run", "pipeline.toml", "--available-now"])
+        .ok()
+}
+
+/// The rows of EVENTS an inner join against CUSTOMERS keeps.
+fn matched() -> Vec<(String, Option<String>, Option<String>)> {
+    vec![
+        row("e1", Some("gold"), Some("KR")),
+        row("e3", Some("silver"), Some("FR")),
+        row("e5", Some("gold"), Some("KR")),
+    ]
+}
+
 #[test]
 fn an_inner_join_keeps_matched_rows_and_drops_the_rest_counting_them() {
     let scratch = scratch_with(CSV_TABLE);
-    let out = scratch
-        .weir(&["run", "pipeline.toml", "--available-now"])
-        .ok();
-    assert_eq!(
-        rows(&scratch),
-        vec![
-            row("e1", Some("gold"), Some("KR")),
-            row("e3", Some("silver"), Some("FR")),
-            row("e5", Some("gold"), Some("KR")),
-        ]
-    );
+    let out = run(&scratch);
+    assert_eq!(rows(&scratch), matched());
     let summary = out.stderr();
     assert!(
         summary.contains("join customers: 5 in, 3 out, 2 filtered, 0 dead-lettered"),
@@ -88,9 +95,7 @@ fn a_left_join_keeps_every_row_with_nulls_for_the_unmatched() {
     let scratch = scratch_with(&format!(
         "kind = \"left\"\ncolumns = [\"segment\"]\n{CSV_TABLE}"
     ));
-    scratch
-        .weir(&["run", "pipeline.toml", "--available-now"])
-        .ok();
+    run(&scratch);
     assert_eq!(
         rows(&scratch),
         vec![
@@ -110,9 +115,7 @@ fn a_left_join_keeps_every_row_with_nulls_for_the_unmatched() {
 #[test]
 fn an_unmatched_row_can_go_to_the_dead_letter_naming_its_key() {
     let scratch = scratch_with(&format!("on_miss = \"dead-letter\"\n{CSV_TABLE}"));
-    scratch
-        .weir(&["run", "pipeline.toml", "--available-now"])
-        .ok();
+    run(&scratch);
     assert_eq!(rows(&scratch).len(), 3);
     let letters = scratch.dead_letters("dead.jsonl");
     let reasons: Vec<(&str, &str, i64)> = letters
@@ -154,17 +157,8 @@ fn a_parquet_table_is_read_with_its_own_schema() {
          pq.write_table(pa.table({{'id': pa.array([2, 1], pa.int64()), 'segment': ['silver', 'gold'], 'country': ['FR', 'KR']}}), {path:?})",
         path = path.display().to_string()
     ));
-    scratch
-        .weir(&["run", "pipeline.toml", "--available-now"])
-        .ok();
-    assert_eq!(
-        rows(&scratch),
-        vec![
-            row("e1", Some("gold"), Some("KR")),
-            row("e3", Some("silver"), Some("FR")),
-            row("e5", Some("gold"), Some("KR")),
-        ]
-    );
+    run(&scratch);
+    assert_eq!(rows(&scratch), matched());
 }
 
 #[test]
@@ -252,9 +246,7 @@ fn a_restart_says_when_the_table_changed_since_the_checkpoint() {
         "pipeline.toml",
         &format!("{text}\n[checkpoint]\nlocation = \"checkpoints\"\n"),
     );
-    let first = scratch
-        .weir(&["run", "pipeline.toml", "--available-now"])
-        .ok();
+    let first = run(&scratch);
     assert!(
         !first.stderr().contains("The table changed"),
         "{}",
@@ -262,9 +254,7 @@ fn a_restart_says_when_the_table_changed_since_the_checkpoint() {
     );
     scratch.write("customers.csv", &CUSTOMERS.replace("1,gold", "1,platinum"));
     scratch.write("in/more.csv", "event,customer_id,amount\ne6,1,1.0\n");
-    let second = scratch
-        .weir(&["run", "pipeline.toml", "--available-now"])
-        .ok();
+    let second = run(&scratch);
     assert!(
         second
             .stderr()
@@ -338,9 +328,7 @@ fn a_json_lines_table_joins_as_a_csv_one_does() {
         "{\"customer_id\": 1, \"segment\": \"gold\", \"country\": \"KR\"}\n\
          {\"customer_id\": 2, \"segment\": \"silver\"}\n",
     );
-    let out = scratch
-        .weir(&["run", "pipeline.toml", "--available-now"])
-        .ok();
+    let out = run(&scratch);
     assert_eq!(
         rows(&scratch),
         vec![
