@@ -27,5 +27,6 @@ pub mod pipeline;
 pub mod runtime;
 pub mod sink;
 pub mod source;
+pub mod storage;
 pub mod transform;
 pub mod window;

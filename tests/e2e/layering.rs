@@ -8,7 +8,7 @@ use std::path::Path;
 /// The layers, bottom first. A module may use modules of its own layer or
 /// below; within a layer, the uses must not form a cycle.
 const LAYERS: &[&[&str]] = &[
-    &["config", "contract", "avro", "error"],
+    &["config", "contract", "avro", "error", "storage"],
     &["capability"],
     &["runtime"],
     &["envelope", "observe", "operator"],

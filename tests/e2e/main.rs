@@ -18,6 +18,7 @@ mod kafka_transactions;
 mod kafka_watermark;
 mod languages;
 mod layering;
+mod object_storage;
 mod plugin_errors;
 mod pressure;
 mod reload;

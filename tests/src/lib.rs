@@ -7,6 +7,7 @@ pub mod kafka;
 pub mod kafka_tls;
 pub mod proxy;
 pub mod registry;
+pub mod s3;
 pub mod services;
 pub mod tmpfs;
 pub mod uppercase;

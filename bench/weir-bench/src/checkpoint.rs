@@ -134,8 +134,8 @@ fn state_cost(keys: usize) -> Result<StateCost, String> {
         files: None,
     };
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let store =
-        Store::open(&dir.path().display().to_string(), dir.path()).map_err(|e| e.to_string())?;
+    let store = Store::open(&dir.path().display().to_string(), &Default::default())
+        .map_err(|e| e.to_string())?;
     let started = Instant::now();
     store.write(&checkpoint).map_err(|e| e.to_string())?;
     let write_ms = started.elapsed().as_secs_f64() * 1e3;

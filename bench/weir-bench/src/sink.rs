@@ -98,7 +98,7 @@ pub fn run(
         memory_limit_mb: 1024,
     });
     let (schema, batches) = batches(rows, batch.max(1));
-    let planned = weir::sink::plan(&entry, &connections, &runtime)?;
+    let planned = weir::sink::plan(&entry, &connections, &Default::default(), &runtime)?;
     // A checkpointed run: the sink knows its first epoch and a stable id.
     let run: Vec<(String, String)> = match epochs {
         Some(_) => vec![

@@ -33,6 +33,20 @@ impl ConnectError {
         }
     }
 
+    /// The sink's object-store directory could not be listed.
+    pub fn storage(url: &str, message: String, retryable: bool) -> Self {
+        ConnectError {
+            connection: "directory".to_string(),
+            url: url.to_string(),
+            message,
+            retry: if retryable {
+                Retry::Helps
+            } else {
+                Retry::Useless
+            },
+        }
+    }
+
     /// A service that could not be reached, which may come back.
     pub fn unreachable(spec: &ConnectionSpec, message: impl Into<String>) -> Self {
         ConnectError {

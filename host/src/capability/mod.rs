@@ -15,7 +15,7 @@ pub mod sql;
 
 pub use connect::{ConnectError, redact};
 pub use cql::{Cql, CqlView};
-pub use files::{Files, FilesView};
+pub use files::{Files, FilesView, Root};
 pub use kafka::{Kafka, KafkaView};
 pub use sql::{Sql, SqlView};
 
@@ -23,7 +23,6 @@ use crate::config::kafka::RegistryConfig;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 use wasmtime::component::Linker;
 
@@ -77,10 +76,15 @@ impl Capabilities {
     /// of the rows the sink receives.
     pub fn connect(
         sink: &str,
-        directory: Option<PathBuf>,
+        directory: Option<Root>,
         connections: &[ConnectionSpec],
         input: SchemaRef,
     ) -> Result<Self, ConnectError> {
+        let url = directory.as_ref().map(Root::describe).unwrap_or_default();
+        let files = Files::new(sink, directory, input.clone());
+        if let Err((message, retryable)) = files.check() {
+            return Err(ConnectError::storage(&url, message, retryable));
+        }
         let of_kind = |kind| -> Vec<ConnectionSpec> {
             let all = connections.iter();
             all.filter(|c| c.kind() == kind).cloned().collect()
@@ -89,7 +93,7 @@ impl Capabilities {
             sql: Sql::connect(sink, &of_kind(ConnectionKind::Sql))?,
             cql: Cql::connect(sink, &of_kind(ConnectionKind::Cql))?,
             kafka: Kafka::connect(sink, &of_kind(ConnectionKind::Kafka), input.clone())?,
-            files: Files::new(sink, directory, input),
+            files,
             batch: None,
         })
     }

@@ -11,7 +11,7 @@ const MAGIC: &[u8; 8] = b"WEIRCKPT";
 /// Bumped when the body's layout changes; older files are then refused.
 /// 2: each operator's state under its stage name (1 had window and plugin
 /// state in fields of their own).
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 const HEADER: usize = MAGIC.len() + 2 + 32;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

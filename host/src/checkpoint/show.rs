@@ -13,7 +13,7 @@ fn store_of(pipeline: &Path) -> anyhow::Result<Store> {
         .as_ref()
         .and_then(|c| c.location.clone())
         .ok_or_else(|| anyhow!("{}: has no [checkpoint] table", pipeline.display()))?;
-    Ok(Store::open(&location, Path::new("."))?)
+    Ok(Store::open(&location, &config.storage)?)
 }
 
 /// One line per checkpoint, newest last, and where a restart would resume.

@@ -1,13 +1,16 @@
 //! Where checkpoints are kept: a local directory (the default), or object
-//! storage through `object_store` (`s3://…`, `gs://…`, `az://…`, `file://…`)
-//! so that hosts of a cluster share them. Files are named by epoch; a
+//! storage (`s3://…`, `gs://…`, `az://…`, `file://…`, opened as every
+//! object-store URL is, with the pipeline's `[storage]` options) so that
+//! hosts of a cluster share them. Files are named by epoch; a
 //! `committed` object records the newest epoch every sink has committed.
 
 use super::crash_point;
 use super::format::Checkpoint;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, path::Path as ObjectPath};
+use crate::config::StorageOptions;
+use crate::storage::{self, Location};
+use object_store::{ObjectStoreExt, PutPayload};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -17,12 +20,7 @@ pub enum StoreError {
 
 pub enum Store {
     Local(PathBuf),
-    Object {
-        url: String,
-        store: Box<dyn ObjectStore>,
-        prefix: ObjectPath,
-        runtime: tokio::runtime::Runtime,
-    },
+    Object(Location),
 }
 
 const COMMITTED: &str = "committed";
@@ -39,39 +37,30 @@ fn epoch_of(name: &str) -> Option<u64> {
 }
 
 impl Store {
-    /// `location` is a URL with a scheme, or a directory (relative to `base`).
-    pub fn open(location: &str, base: &Path) -> Result<Store, StoreError> {
+    /// `location` is an object-store URL, or a directory (resolved against
+    /// the pipeline's folder when the config was loaded).
+    pub fn open(location: &str, options: &StorageOptions) -> Result<Store, StoreError> {
         let error = |message: String| StoreError::Io {
             location: location.to_string(),
             message,
         };
-        if !location.contains("://") {
-            let dir = base.join(location);
-            std::fs::create_dir_all(&dir).map_err(|e| error(e.to_string()))?;
-            return Ok(Store::Local(dir));
+        if !storage::is_url(std::path::Path::new(location)) {
+            std::fs::create_dir_all(location).map_err(|e| error(e.to_string()))?;
+            return Ok(Store::Local(PathBuf::from(location)));
         }
-        let url = url::Url::parse(location).map_err(|e| error(e.to_string()))?;
-        if url.scheme() == "file" {
+        if let Some(dir) = location.strip_prefix("file://") {
             // object_store's local store wants the directory to exist.
-            std::fs::create_dir_all(url.path()).map_err(|e| error(e.to_string()))?;
+            std::fs::create_dir_all(dir).map_err(|e| error(e.to_string()))?;
         }
-        let (store, prefix) = object_store::parse_url(&url).map_err(|e| error(e.to_string()))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| error(e.to_string()))?;
-        Ok(Store::Object {
-            url: location.to_string(),
-            store,
-            prefix,
-            runtime,
-        })
+        storage::open(location, options)
+            .map(Store::Object)
+            .map_err(|e| error(e.to_string()))
     }
 
     pub fn location(&self) -> String {
         match self {
             Store::Local(dir) => dir.display().to_string(),
-            Store::Object { url, .. } => url.clone(),
+            Store::Object(place) => place.url.clone(),
         }
     }
 
@@ -109,7 +98,7 @@ impl Store {
                     self.error(format!("cannot write {}: {e}", temporary.display()))
                 })?;
             }
-            Store::Object { .. } => self.put(&name, bytes)?,
+            Store::Object(_) => self.put(&name, bytes)?,
         }
         Ok(size)
     }
@@ -121,18 +110,14 @@ impl Store {
                 .map_err(|e| self.error(e))?
                 .filter_map(|entry| entry.ok()?.file_name().to_str().and_then(epoch_of))
                 .collect(),
-            Store::Object {
-                store,
-                prefix,
-                runtime,
-                ..
-            } => runtime
-                .block_on(store.list_with_delimiter(Some(prefix)))
-                .map_err(|e| self.error(e))?
-                .objects
-                .iter()
-                .filter_map(|o| o.location.filename().and_then(epoch_of))
-                .collect(),
+            Store::Object(place) => {
+                storage::block_on(place.store.list_with_delimiter(Some(&place.prefix)))
+                    .map_err(|e| self.error(e))?
+                    .objects
+                    .iter()
+                    .filter_map(|o| o.location.filename().and_then(epoch_of))
+                    .collect()
+            }
         };
         epochs.sort_unstable();
         Ok(epochs)
@@ -176,7 +161,7 @@ impl Store {
                         self.error(format!("cannot write {}: {e}", temporary.display()))
                     })
             }
-            Store::Object { .. } => self.put(COMMITTED, bytes),
+            Store::Object(_) => self.put(COMMITTED, bytes),
         }
     }
 
@@ -190,14 +175,12 @@ impl Store {
                 Store::Local(dir) => {
                     std::fs::remove_file(dir.join(name)).map_err(|e| self.error(e))?
                 }
-                Store::Object {
-                    store,
-                    prefix,
-                    runtime,
-                    ..
-                } => runtime
-                    .block_on(store.delete(&prefix.clone().join(name.as_str())))
-                    .map_err(|e| self.error(e))?,
+                Store::Object(place) => storage::block_on(
+                    place
+                        .store
+                        .delete(&place.prefix.clone().join(name.as_str())),
+                )
+                .map_err(|e| self.error(e))?,
             }
         }
         Ok(())
@@ -211,13 +194,8 @@ impl Store {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(self.error(e)),
             },
-            Store::Object {
-                store,
-                prefix,
-                runtime,
-                ..
-            } => runtime.block_on(async {
-                match store.get(&prefix.clone().join(name)).await {
+            Store::Object(place) => storage::block_on(async {
+                match place.store.get(&place.prefix.clone().join(name)).await {
                     Ok(result) => result.bytes().await.map(|b| Some(b.to_vec())),
                     Err(object_store::Error::NotFound { .. }) => Ok(None),
                     Err(e) => Err(e),
@@ -228,19 +206,16 @@ impl Store {
     }
 
     fn put(&self, name: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        let Store::Object {
-            store,
-            prefix,
-            runtime,
-            ..
-        } = self
-        else {
+        let Store::Object(place) = self else {
             unreachable!("local writes go through a temporary file")
         };
-        runtime
-            .block_on(store.put(&prefix.clone().join(name), PutPayload::from(bytes)))
-            .map(|_| ())
-            .map_err(|e| self.error(e))
+        storage::block_on(
+            place
+                .store
+                .put(&place.prefix.clone().join(name), PutPayload::from(bytes)),
+        )
+        .map(|_| ())
+        .map_err(|e| self.error(e))
     }
 }
 

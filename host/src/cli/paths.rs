@@ -13,6 +13,7 @@ pub(super) fn check(pipeline: &Path, config: &PipelineConfig) -> anyhow::Result<
     let fail =
         |key: String, message: String| anyhow::anyhow!("{}: {key}: {message}", pipeline.display());
     if let SourceConfig::Files(files) = &config.source
+        && !crate::config::is_url(&files.path)
         && !files.path.exists()
     {
         let message = place.missing("the source path", &files.path, false);

@@ -15,6 +15,7 @@ mod limits;
 mod read;
 mod sandbox;
 mod sink;
+mod storage;
 mod window;
 
 pub use checkpoint::{CheckpointConfig, DEFAULT_INTERVAL_MS};
@@ -25,6 +26,7 @@ pub use limits::{
 };
 pub use sandbox::{ErrorPolicy, Grant};
 pub use sink::{ConnectionConfig, PluginSinkConfig, SinkConfig};
+pub use storage::StorageOptions;
 
 pub use window::{LatePolicy, OutputMode, WindowConfig, WindowKind};
 
@@ -65,6 +67,9 @@ pub struct PipelineConfig {
     pub dead_letter: DeadLetterConfig,
     /// Checkpoints for exactly-once; none unless the table is there.
     pub checkpoint: Option<CheckpointConfig>,
+    /// Options of the object stores the pipeline's URLs name.
+    #[serde(default, deserialize_with = "storage::deserialize")]
+    pub storage: StorageOptions,
     /// The file as it was read (before `${ENV}` interpolation), for the
     /// console to show redacted.
     #[serde(skip)]
@@ -86,15 +91,55 @@ pub enum FileFormat {
     Lines,
     Csv,
     Jsonl,
+    /// Columns as the files hold them (or those of `schema`, cast to it).
+    Parquet,
+}
+
+impl FileFormat {
+    /// The dead-letter's stage for what this format's decoder refuses.
+    pub fn stage(self) -> &'static str {
+        match self {
+            FileFormat::Lines => "decode:lines",
+            FileFormat::Csv => "decode:csv",
+            FileFormat::Jsonl => "decode:jsonl",
+            FileFormat::Parquet => "decode:parquet",
+        }
+    }
+}
+
+/// How files of text are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compression {
+    /// By each file's extension: `.gz` is gzip, `.zst` zstd, others none.
+    Auto,
+    None,
+    Gzip,
+    Zstd,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilesConfig {
     /// A file, or a directory whose files are read in name order; new files
-    /// are picked up as they arrive.
+    /// are picked up as they arrive. An object-store URL (`s3://bucket/prefix/`)
+    /// reads the objects under the prefix, folders included.
     pub path: PathBuf,
     pub format: FileFormat,
+    /// csv, jsonl, lines: how the files are compressed.
+    #[serde(default = "default_compression")]
+    pub compression: Compression,
+    /// At most this many new files are taken from one listing; the rest
+    /// wait for the next (bounds the queue a checkpoint records).
+    pub max_files_per_batch: Option<usize>,
+    /// Files older than this (by modification time) than the newest file
+    /// seen are taken as read and forgotten, so the set of files read stays
+    /// bounded (Spark's `maxFileAge`).
+    #[serde(default = "default_max_file_age")]
+    pub max_file_age: String,
+    /// The pipeline's `[storage]` options, copied here when it is loaded.
+    #[serde(skip)]
+    pub storage: StorageOptions,
     /// Columns in Spark DDL (`"name STRING, age INT"`); required for csv and jsonl.
     pub schema: Option<String>,
     /// csv: the first line of each file is a header to skip.
@@ -210,6 +255,29 @@ fn check_delimiter(delimiter: char) -> Result<(), String> {
     Ok(())
 }
 
+fn default_compression() -> Compression {
+    Compression::Auto
+}
+
+fn default_max_file_age() -> String {
+    "7d".to_string()
+}
+
+impl FilesConfig {
+    /// `max_file_age` in milliseconds.
+    pub fn max_file_age_ms(&self) -> Result<i64, String> {
+        duration::parse_micros(&self.max_file_age)
+            .map(|micros| micros / 1000)
+            .map_err(|e| format!("key `source.max_file_age`: {e}"))
+    }
+}
+
+/// Whether a path is an object-store URL, not a local path: it is not
+/// resolved against the pipeline's folder.
+pub fn is_url(path: &Path) -> bool {
+    path.to_str().is_some_and(|p| p.contains("://"))
+}
+
 fn default_delimiter() -> char {
     ','
 }
@@ -288,6 +356,9 @@ impl PipelineConfig {
                 base.join(location).display().to_string()
             });
         }
+        if let SourceConfig::Files(f) = &mut config.source {
+            f.storage = config.storage.clone();
+        }
         config.validate().map_err(fail)?;
         config
             .dead_letter
@@ -302,7 +373,7 @@ impl PipelineConfig {
 
     fn resolve_paths(&mut self, base: &Path) {
         let resolve = |p: &mut PathBuf| {
-            if p.is_relative() {
+            if p.is_relative() && !is_url(p) {
                 *p = base.join(&*p);
             }
         };
@@ -359,13 +430,20 @@ impl PipelineConfig {
         self.check_security_files()?;
         match &self.source {
             SourceConfig::Files(f) => {
-                if f.format != FileFormat::Lines && f.schema.is_none() {
+                if matches!(f.format, FileFormat::Csv | FileFormat::Jsonl) && f.schema.is_none() {
                     return Err(
                         "key `source.schema`: the csv and jsonl formats need a declared schema, \
                                 e.g. schema = \"name STRING, age INT\""
                             .to_string(),
                     );
                 }
+                if f.format == FileFormat::Parquet && f.compression != Compression::Auto {
+                    return Err("key `source.compression`: Parquet files compress their own pages; leave it out".to_string());
+                }
+                if f.max_files_per_batch == Some(0) {
+                    return Err("key `source.max_files_per_batch` must be at least 1".to_string());
+                }
+                f.max_file_age_ms()?;
                 if let Some(schema) = &f.schema {
                     ddl::parse_schema(schema).map_err(|e| format!("key `source.schema`: {e}"))?;
                 }

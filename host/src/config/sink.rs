@@ -102,6 +102,7 @@ impl PluginSinkConfig {
     pub(super) fn resolve_paths(&mut self, base: &Path) {
         if let Some(dir) = &mut self.directory
             && dir.is_relative()
+            && !super::is_url(dir)
         {
             *dir = base.join(&*dir);
         }

@@ -112,9 +112,9 @@ impl PipelineError {
 }
 
 /// Planning errors are the pipeline file's; a running pipeline's errors are
-/// classified where they were made. A source that fails is not retried (a
-/// missing or unreadable input does not come back by itself); a dead-letter
-/// that cannot be written (a full disk) is.
+/// classified where they were made. A source that fails is retried only if
+/// its store failed (a missing or unreadable file does not come back by
+/// itself); a dead-letter that cannot be written (a full disk) is.
 impl Classified for PipelineError {
     fn domain(&self) -> ErrorDomain {
         match self {
@@ -132,6 +132,7 @@ impl Classified for PipelineError {
             PipelineError::Operator(e) => e.retry(),
             PipelineError::Sink { error, .. } => error.retry(),
             PipelineError::CheckpointWrite { error, .. } => error.retry(),
+            PipelineError::Read(e) => e.retry(),
             PipelineError::DeadLetterWrite { .. } => Retry::Helps,
             _ => Retry::Useless,
         }

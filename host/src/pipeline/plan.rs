@@ -163,7 +163,8 @@ impl Plan {
                 error,
             };
             sink::check(s, &output).map_err(error)?;
-            sinks.push(sink::plan(s, &config.connections, runtime).map_err(error)?);
+            sinks
+                .push(sink::plan(s, &config.connections, &config.storage, runtime).map_err(error)?);
         }
         // The sinks are the last operator; their input is the last schema,
         // so they add no stage of their own to `weir check`'s list.
@@ -220,8 +221,7 @@ impl Plan {
             None => (None, Recovery::default()),
             Some(c) => {
                 let location = c.location.as_deref().expect("defaulted when loaded");
-                let store =
-                    Store::open(location, std::path::Path::new(".")).map_err(store_error)?;
+                let store = Store::open(location, &self.config.storage).map_err(store_error)?;
                 let recovery = checkpoint::recover(&store).map_err(store_error)?;
                 (Some(store), recovery)
             }

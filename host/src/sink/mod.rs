@@ -17,7 +17,7 @@ use crate::runtime::{PluginError, Runtime, SinkOutcome, SinkPlugin, SinkSettings
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use wasmtime::component::Component;
 
@@ -59,7 +59,7 @@ pub struct PlannedSink {
     component: Component,
     settings: SinkSettings,
     /// The directory the `files` capability may write in.
-    directory: Option<PathBuf>,
+    directory: Option<crate::capability::Root>,
     /// The connections the `sql`, `cql` and `kafka` capabilities may use
     /// (each takes those its URL scheme says are its own).
     connections: Vec<ConnectionSpec>,
@@ -226,6 +226,7 @@ fn as_plugin(config: &SinkConfig) -> PluginSinkConfig {
 pub fn plan(
     config: &SinkConfig,
     connections: &BTreeMap<String, ConnectionConfig>,
+    storage: &crate::config::StorageOptions,
     runtime: &Runtime,
 ) -> Result<PlannedSink, SinkError> {
     let entry = as_plugin(config);
@@ -323,7 +324,12 @@ pub fn plan(
             config: pairs,
             limits: entry.limits(),
         },
-        directory: entry.directory.clone(),
+        directory: entry
+            .directory
+            .as_deref()
+            .map(|d| crate::capability::Root::open(d, storage))
+            .transpose()
+            .map_err(|e| fail(format!("key `directory`: {e}")))?,
         connections: specs,
     })
 }

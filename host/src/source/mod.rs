@@ -11,7 +11,7 @@ pub use crate::observe::status::{Done, PartitionProgress, SourceProgress};
 pub use files::FilesSource;
 pub use generator::GeneratorSource;
 pub use kafka::KafkaSource;
-pub use position::{KafkaPartition, Mark, Position};
+pub use position::{KafkaPartition, Mark, Position, SeenFile};
 
 use crate::config::SourceConfig;
 use crate::dead_letter::DeadLetter;
@@ -68,6 +68,9 @@ pub enum SourceError {
     },
     #[error("{0}")]
     Config(String),
+    /// An object store did not answer, or failed: it may come back.
+    #[error("cannot read {path}: {message}")]
+    Unavailable { path: String, message: String },
 }
 
 /// A source of batches.
@@ -143,8 +146,9 @@ impl crate::error::Classified for SourceError {
     fn domain(&self) -> crate::error::ErrorDomain {
         use crate::error::ErrorDomain;
         match self {
-            // The disk or the file system failed under a file that exists.
-            SourceError::Io { .. } => ErrorDomain::External,
+            // The disk or the file system failed under a file that exists,
+            // or the store under an object.
+            SourceError::Io { .. } | SourceError::Unavailable { .. } => ErrorDomain::External,
             // The path, the settings, or a checkpoint from another source.
             SourceError::Missing { .. } | SourceError::Config(_) | SourceError::Restore(_) => {
                 ErrorDomain::User
@@ -154,7 +158,9 @@ impl crate::error::Classified for SourceError {
 
     fn retry(&self) -> crate::error::Retry {
         match self {
-            SourceError::Io { .. } => crate::error::Retry::Helps,
+            // A store that failed may answer later; a local file that cannot
+            // be read will not read better for a retry.
+            SourceError::Unavailable { .. } => crate::error::Retry::Helps,
             _ => crate::error::Retry::Useless,
         }
     }

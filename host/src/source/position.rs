@@ -7,12 +7,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Position {
     Files {
-        /// Files read to their end, in the order they were read.
-        read: Vec<String>,
-        /// The file being read and the last line returned from it.
-        current: Option<(String, i64)>,
+        /// Files read to their end, in the order they were read (those
+        /// modified before `forget_before` are forgotten).
+        read: Vec<SeenFile>,
+        /// The file being read and the last line (or Parquet row) returned
+        /// from it.
+        current: Option<(SeenFile, i64)>,
         /// Files queued, not yet opened, in order.
-        pending: Vec<String>,
+        pending: Vec<SeenFile>,
+        /// Files modified before this (ms since the Unix epoch) are taken
+        /// as read: the bound on `read`, after Spark's `maxFileAge`.
+        forget_before: i64,
     },
     Generator {
         emitted: u64,
@@ -22,6 +27,16 @@ pub enum Position {
     Kafka {
         partitions: Vec<KafkaPartition>,
     },
+}
+
+/// A file the files source has queued or read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenFile {
+    /// A local path, or an object's URL.
+    pub name: String,
+    /// Milliseconds since the Unix epoch.
+    pub modified_ms: i64,
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,7 +60,7 @@ impl Position {
             Position::Files { read, current, .. } => {
                 let mut text = format!("{} files read", read.len());
                 if let Some((file, line)) = current {
-                    text.push_str(&format!(", {file} at line {line}"));
+                    text.push_str(&format!(", {} at line {line}", file.name));
                 }
                 text
             }

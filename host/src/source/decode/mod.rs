@@ -144,11 +144,7 @@ impl Decoder {
     }
 
     pub fn stage(&self) -> &'static str {
-        match self.format {
-            FileFormat::Lines => "decode:lines",
-            FileFormat::Csv => "decode:csv",
-            FileFormat::Jsonl => "decode:jsonl",
-        }
+        self.format.stage()
     }
 
     pub fn decode(&self, lines: Vec<Line>) -> Decoded {
@@ -167,6 +163,7 @@ impl Decoder {
                 FileFormat::Lines => Ok(vec![Parsed::Str(line.text.as_str().into())]),
                 FileFormat::Csv => self.parse_csv(&mut csv, &line.text),
                 FileFormat::Jsonl => self.parse_json(&line.text),
+                FileFormat::Parquet => unreachable!("Parquet is read by columns, not lines"),
             };
             match parsed {
                 Ok(values) => {
