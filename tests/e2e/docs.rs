@@ -12,7 +12,7 @@ use weir_tests::services::{MYSQL_URL, POSTGRES_URL, mariadb, psql};
 use weir_tests::{root, weir_bin};
 
 /// The Kafka READMEs start a broker and a registry on the ports they name
-/// (9092, 8081): one of them at a time.
+/// (9092, 8081), the S3 one a server on 5055: one of them at a time.
 static FIXED_PORTS: Mutex<()> = Mutex::new(());
 
 /// One fenced block of a README.
@@ -312,6 +312,7 @@ fn every_readme_has_a_docs_test() {
     let tested = [
         "README.md",
         "examples/etl-multi-sink/README.md",
+        "examples/s3-mysql/README.md",
         "examples/stocks/README.md",
         "examples/students-kafka/README.md",
         "examples/students/README.md",
@@ -353,6 +354,14 @@ fn the_user_events_readme_commands_work() {
 fn the_students_kafka_readme_commands_work() {
     let _ports = FIXED_PORTS.lock().unwrap_or_else(|e| e.into_inner());
     run_readme("examples/students-kafka/README.md", &[]);
+}
+
+/// The README starts moto's S3 server on its fixed port and loads the
+/// machine's MariaDB.
+#[test]
+fn the_s3_mysql_readme_commands_work() {
+    let _ports = FIXED_PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    run_readme("examples/s3-mysql/README.md", &[("MYSQL_URL", MYSQL_URL)]);
 }
 
 /// The README needs MYSQL_URL, PG_URL and CASSANDRA_URL: the test

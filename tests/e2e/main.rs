@@ -8,6 +8,7 @@ mod checkpoints;
 mod cli;
 mod console;
 mod docs;
+mod elt;
 mod etl_example;
 mod fuzz_corpus;
 mod hostile;

@@ -87,7 +87,19 @@ async fn connect_once(url: &str) -> Result<Db, sqlx::Error> {
             Db::Pg(PgConnection::connect(url).await?)
         } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
             Db::My(MySqlConnection::connect(&url.replacen("mariadb:", "mysql:", 1)).await?)
-        } else if url.starts_with("sqlite:") {
+        } else if let Some(rest) = url.strip_prefix("sqlite:") {
+            // The database file is created if missing; so is its folder.
+            let file = rest
+                .trim_start_matches("//")
+                .split('?')
+                .next()
+                .unwrap_or_default();
+            if let Some(dir) = std::path::Path::new(file).parent()
+                && !file.is_empty()
+                && file != ":memory:"
+            {
+                std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+            }
             Db::Lite(SqliteConnection::connect(url).await?)
         } else {
             return Err(sqlx::Error::Configuration(

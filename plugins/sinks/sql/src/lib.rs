@@ -33,6 +33,9 @@ struct SqlSink {
     upsert: Option<BatchedStatement>,
     /// The `DELETE … WHERE key IN` of an upsert without ON CONFLICT.
     delete: Option<BatchedStatement>,
+    /// ELT: statements run in each epoch's transaction after its rows are
+    /// loaded (a transform in SQL of what was just loaded).
+    after_load: Vec<String>,
     in_transaction: bool,
     /// With checkpoints: the epoch being written and the markers table.
     epoch: Option<(u64, Markers)>,
@@ -73,6 +76,7 @@ fn open(config: &Config, input: &Schema) -> Result<(SqlSink, SinkPlan), String> 
             ));
         }
     };
+    let after_load = config.get("after_load").map(statements).unwrap_or_default();
     config.reject_unknown()?;
 
     let dialect = sql::dialect_of(&connection)?;
@@ -151,6 +155,7 @@ fn open(config: &Config, input: &Schema) -> Result<(SqlSink, SinkPlan), String> 
         keys: keys.clone(),
         upsert,
         delete,
+        after_load,
         in_transaction: false,
     };
     // Only upserts read values (their keys, to keep the last row per key).
@@ -246,7 +251,14 @@ impl Sink for SqlSink {
     }
 
     fn pre_commit(&mut self, epoch: u64) -> Result<(), String> {
-        // The epoch's rows wait in the open transaction; its marker joins them.
+        // The epoch's rows wait in the open transaction; the ELT statements
+        // and the epoch's marker join them, so the three commit at once.
+        if self.in_transaction {
+            for (i, statement) in self.after_load.iter().enumerate() {
+                sql::execute(&self.connection, statement)
+                    .map_err(|e| format!("config key `after_load`, statement {}: {e}", i + 1))?;
+            }
+        }
         if let (true, Some((_, markers))) = (self.in_transaction, &self.epoch) {
             markers.mark(&self.connection, &self.flavor, epoch)?;
         }
@@ -271,6 +283,35 @@ impl Sink for SqlSink {
             let _ = sql::rollback(&self.connection);
         }
     }
+}
+
+/// The statements of a `;`-separated SQL text (a `;` inside quotes, a
+/// backquoted or double-quoted name, or a `--` comment does not end one).
+fn statements(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            _ if comment => comment = c != '\n',
+            (None, '-') if chars.peek() == Some(&'-') => comment = true,
+            (None, ';') => {
+                out.push(std::mem::take(&mut current));
+                continue;
+            }
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            _ => {}
+        }
+        current.push(c);
+    }
+    out.push(current);
+    out.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 export_sink!(SqlSink);
