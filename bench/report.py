@@ -42,6 +42,14 @@ def goals(cases):
         add(name, "throughput vs PySpark's query alone", q["median"], 20, q["min"], q["max"],
             "Spark's session start-up left out, weir's whole process")
         add(name, "peak memory, PySpark / weir", 1 / m["median"], 5, 1 / m["max"], 1 / m["min"])
+    lake = cases.get("lake")
+    if lake:
+        r = lake["source_vs_pyarrow"]
+        add("lake", "Parquet source / pyarrow", r["median"], 1, r["min"], r["max"],
+            "issue 19's goal; both read the same 4 columns of 8 and total them per score")
+        r = lake["s3_vs_local_sink"]
+        add("lake", "Parquet sink to S3 / to a local folder", r["median"], 0.5, r["min"], r["max"],
+            "the S3 server is moto (Python) on this machine")
     k = cases.get("kafka")
     if k:
         add("kafka", "JSON: weir / bare consumer", k["json_ratio"], 0.8, note="ratio of medians")
@@ -127,6 +135,12 @@ def table(results):
                 (_spread(s["weir_rows_per_s"]) + " rows/s", _spread(s["spark_query_rows_per_s"]) + " rows/s"),
                 (_spread(s["weir_peak_mib"], mib) + " MiB", _spread(s["spark_peak_mib"], mib) + " MiB"),
             ]
+    if "lake" in c:
+        lake = c["lake"]
+        figures["lake"] = [
+            (_spread(lake["weir_source_rows_per_s"]) + " rows/s", _spread(lake["pyarrow_rows_per_s"]) + " rows/s"),
+            (_spread(lake["s3_sink_rows_per_s"]) + " rows/s", _spread(lake["local_sink_rows_per_s"]) + " rows/s"),
+        ]
     if "kafka" in c:
         k = c["kafka"]
         figures["kafka"] = [
@@ -181,6 +195,19 @@ def _details(results):
             f"one file per micro-batch ({last['spark_micro_batches']} micro-batches). Each run, "
             f"both outputs were read back with pyarrow: the same {last['rows_out']:,} rows and "
             f"the same amount per segment.")
+    if "lake" in c:
+        lake, i = c["lake"], c["lake"]["input"]
+        out.append(
+            f"- **lake**: {i['rows']:,} rows in {i['files']} Parquet files of "
+            f"{i['columns_in_files']} columns. Source: `weir run bench/lake.toml --available-now` "
+            f"reads {i['columns_read']} of them and totals them per score (a global window) "
+            f"against pyarrow's dataset reader doing the same, whole processes both, with the "
+            f"totals compared each run; peak memory weir "
+            f"{_spread(lake['weir_source_peak_mib'], lambda x: f'{x:.0f}')} MiB, pyarrow "
+            f"{_spread(lake['pyarrow_peak_mib'], lambda x: f'{x:.0f}')} MiB. Sinks: "
+            f"bench/lake_copy.toml copies the 4 columns into `builtin:parquet` under a local "
+            f"folder, then under `s3://` on moto's S3 server (Python, on this machine: its "
+            f"speed, not the network's, bounds the S3 figure).")
     if "boundary" in c:
         langs = c["boundary"]["languages"]
         cells = ", ".join(f"{name} {_spread(v['wasm_rows_per_s'])}" for name, v in langs.items())

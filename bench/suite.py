@@ -1,7 +1,7 @@
 """The benchmark suite behind bench/run: runs each case, writes the results
 as JSON, then the chart and the summary in BENCHMARKS.md (bench/report.py).
 
-    bench/run [--quick] [--runs N] [--cases stocks,joins,kafka,boundary,sinks]
+    bench/run [--quick] [--runs N] [--cases stocks,joins,lake,kafka,boundary,sinks]
 
 A full run (the default) writes target/bench/results.json, then
 bench/results.json, bench/results.svg and the summary section of
@@ -19,12 +19,13 @@ import platform
 import sys
 
 import case_joins
+import case_lake
 import case_stocks
 import cases
 import report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ALL = ["stocks", "joins", "kafka", "boundary", "sinks"]
+ALL = ["stocks", "joins", "lake", "kafka", "boundary", "sinks"]
 # Input sizes: (full, quick).
 SIZES = {
     "stocks_rows": (1_200_000, 100_000),
@@ -32,6 +33,8 @@ SIZES = {
     "join_customers": (1_000_000, 100_000),
     "join_events": (2_000_000, 200_000),
     "join_files": (8, 2),
+    "lake_rows": (4_000_000, 200_000),
+    "lake_files": (8, 2),
     "kafka_messages": (1_000_000, 100_000),
     "transform_rows": (1_000_000, 200_000),
     "language_rows": (131_072, 32_768),
@@ -79,6 +82,8 @@ def main():
         elif case == "joins":
             r = case_joins.run(ROOT, work, size["join_customers"], size["join_events"],
                                size["join_files"], runs)
+        elif case == "lake":
+            r = case_lake.run(ROOT, work, size["lake_rows"], size["lake_files"], runs)
         elif case == "kafka":
             r = cases.kafka(ROOT, size["kafka_messages"], runs)
         elif case == "boundary":

@@ -315,3 +315,46 @@ pq.write_table(t, {path:?}, row_group_size=300)
         "{letters:?}"
     );
 }
+
+#[test]
+fn a_join_table_is_read_from_the_bucket() {
+    let s3 = S3::start();
+    s3.create_bucket("lake");
+    s3.put(
+        "lake",
+        "tables/customers.csv",
+        b"customer_id,segment\n1,gold\n2,silver\n",
+    );
+    let scratch = Scratch::new();
+    scratch.write("in/events.csv", "e1,1\ne2,3\ne3,2\n");
+    scratch.write(
+        "pipeline.toml",
+        &format!(
+            r#"
+[source]
+type = "files"
+path = "in"
+format = "csv"
+schema = "event STRING NOT NULL, customer_id BIGINT"
+
+[[joins]]
+name = "customers"
+on = ["customer_id"]
+table = {{ path = "s3://lake/tables/customers.csv", format = "csv", header = true, schema = "customer_id BIGINT NOT NULL, segment STRING" }}
+
+[[sinks]]
+name = "out"
+type = "csv"
+path = "out.csv"
+
+{}"#,
+            s3.storage_toml()
+        ),
+    );
+    let run = scratch.weir(&["run", "pipeline.toml", "--available-now", "--admin", "off"]);
+    assert!(run.success(), "{}", run.stderr());
+    assert_eq!(
+        scratch.read("out.csv"),
+        "event,customer_id,segment\ne1,1,gold\ne3,2,silver\n"
+    );
+}

@@ -47,6 +47,7 @@ pub enum OnMiss {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableConfig {
+    /// A local file, or an object-store URL (`s3://bucket/customers.parquet`).
     pub path: PathBuf,
     pub format: TableFormat,
     /// csv and jsonl: the columns, in Spark DDL; Parquet files carry theirs.
@@ -56,6 +57,9 @@ pub struct TableConfig {
     pub header: bool,
     #[serde(default = "super::default_delimiter")]
     pub delimiter: char,
+    /// The pipeline's `[storage]` options, copied here when it is loaded.
+    #[serde(skip)]
+    pub storage: super::StorageOptions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -359,6 +359,9 @@ impl PipelineConfig {
         if let SourceConfig::Files(f) = &mut config.source {
             f.storage = config.storage.clone();
         }
+        for j in &mut config.joins {
+            j.table.storage = config.storage.clone();
+        }
         config.validate().map_err(fail)?;
         config
             .dead_letter

@@ -136,7 +136,7 @@ impl JoinStage {
                 return;
             }
         };
-        if self.stamp == Some(now) {
+        if self.stamp.as_ref() == Some(&now) {
             return;
         }
         self.stamp = Some(now);

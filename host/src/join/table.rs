@@ -35,29 +35,73 @@ pub struct LookupTable {
     pub duplicates: usize,
 }
 
-/// The file as it stands on disk, to notice when it changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The file as it stands on disk (or in its store), to notice when it
+/// changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileStamp {
     modified: Option<std::time::SystemTime>,
     len: u64,
+    /// An object's entity tag, where the store gives one.
+    e_tag: Option<String>,
 }
 
-pub fn stamp(config: &TableConfig) -> std::io::Result<FileStamp> {
-    let metadata = std::fs::metadata(&config.path)?;
+/// The object store and key of a table given by URL.
+fn object(config: &TableConfig) -> Option<Result<crate::storage::Location, String>> {
+    let url = config
+        .path
+        .to_str()
+        .filter(|_| crate::storage::is_url(&config.path))?;
+    Some(crate::storage::open(url, &config.storage).map_err(|e| e.to_string()))
+}
+
+pub fn stamp(config: &TableConfig) -> Result<FileStamp, String> {
+    if let Some(place) = object(config) {
+        let place = place?;
+        let meta = crate::storage::block_on(object_store::ObjectStoreExt::head(
+            &*place.store,
+            &place.prefix,
+        ))
+        .map_err(|e| e.to_string())?;
+        return Ok(FileStamp {
+            modified: Some(meta.last_modified.into()),
+            len: meta.size,
+            e_tag: meta.e_tag,
+        });
+    }
+    let metadata = std::fs::metadata(&config.path).map_err(|e| e.to_string())?;
     Ok(FileStamp {
         modified: metadata.modified().ok(),
         len: metadata.len(),
+        e_tag: None,
     })
+}
+
+/// The table file's bytes.
+fn read(config: &TableConfig) -> Result<bytes::Bytes, String> {
+    let shown = config.path.display();
+    if let Some(place) = object(config) {
+        let place = place?;
+        return crate::storage::block_on(async {
+            object_store::ObjectStoreExt::get(&*place.store, &place.prefix)
+                .await?
+                .bytes()
+                .await
+        })
+        .map_err(|e| format!("cannot read {shown}: {e}"));
+    }
+    std::fs::read(&config.path)
+        .map(bytes::Bytes::from)
+        .map_err(|e| format!("cannot read {shown}: {e}"))
 }
 
 impl LookupTable {
     /// Reads the table's file and indexes it by `keys`.
     pub fn load(config: &TableConfig, keys: &[String]) -> Result<LookupTable, String> {
         let shown = config.path.display();
-        let bytes = std::fs::read(&config.path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+        let bytes = read(config)?;
         let rows = match config.format.lines() {
             Some(format) => decode_lines(config, format, &bytes)?,
-            None => read_parquet(&config.path)
+            None => read_parquet(bytes.clone())
                 .map_err(|e| format!("{shown} is not readable Parquet: {e}"))?,
         };
         let key_columns = key_columns(&rows, keys).map_err(|e| format!("{shown}: {e}"))?;
@@ -201,10 +245,9 @@ fn decode_lines(
     Ok(decoded.batch)
 }
 
-fn read_parquet(path: &std::path::Path) -> Result<RecordBatch, String> {
+fn read_parquet(bytes: bytes::Bytes) -> Result<RecordBatch, String> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
         .map_err(|e| e.to_string())?
         .build()
         .map_err(|e| e.to_string())?;
@@ -230,6 +273,7 @@ mod tests {
             schema: Some("id BIGINT, tier STRING, zone STRING".into()),
             header: false,
             delimiter: ',',
+            storage: Default::default(),
         };
         (dir, config)
     }
