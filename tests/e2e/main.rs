@@ -7,6 +7,7 @@ mod check;
 mod checkpoints;
 mod cli;
 mod console;
+mod delta;
 mod docs;
 mod elt;
 mod etl_example;

@@ -257,10 +257,30 @@ impl SinkPlugin {
         })
     }
 
+    /// The sink commits `epoch`; then what the host commits for it (a
+    /// Delta table's next version).
     pub fn commit(&mut self, epoch: u64) -> Result<(), PluginError> {
         self.call("commit", |b, s| {
             b.weir_plugin_sink_writer().call_commit(s, epoch)
-        })
+        })?;
+        self.commit_table(Some(epoch), "commit")
+    }
+
+    fn commit_table(&mut self, epoch: Option<u64>, call: &'static str) -> Result<(), PluginError> {
+        let files = &mut self.store.data_mut().grants.files;
+        files
+            .commit_table(epoch)
+            .map_err(|message| match files.outage() {
+                Some(reason) => PluginError::Unavailable {
+                    plugin: self.name.clone(),
+                    reason,
+                },
+                None => PluginError::Refused {
+                    plugin: self.name.clone(),
+                    call,
+                    message,
+                },
+            })
     }
 
     /// Asks the sink to drop the epoch, then makes sure of it on the host
@@ -293,7 +313,9 @@ impl SinkPlugin {
     }
 
     pub fn close(&mut self) -> Result<(), PluginError> {
-        self.call("close", |b, s| b.weir_plugin_sink_writer().call_close(s))
+        self.call("close", |b, s| b.weir_plugin_sink_writer().call_close(s))?;
+        // Files the sink published at its close belong to no epoch.
+        self.commit_table(None, "close")
     }
 }
 

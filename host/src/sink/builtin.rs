@@ -42,6 +42,12 @@ pub const BUILTINS: &[Builtin] = &[
         about: "Parquet files, Hive-style partition folders, rolled by rows, bytes or time",
     },
     Builtin {
+        name: "delta",
+        component: FILES,
+        preset: ("format", "delta"),
+        about: "a Delta Lake table: each epoch's Parquet files committed to its log at once, exactly once",
+    },
+    Builtin {
         name: "stdout",
         component: FILES,
         preset: ("format", "stdout"),

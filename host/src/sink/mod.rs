@@ -384,6 +384,33 @@ impl PlannedSink {
         )
         .map_err(|error| connect_failed(&self.name, error))?;
         grants.files.resume_as(resume);
+        if self.shown == "builtin:delta" {
+            let setting = |key: &str| {
+                settings
+                    .config
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.clone())
+            };
+            let partition_by: Vec<String> = setting("partition_by")
+                .map(|p| {
+                    p.split(',')
+                        .map(|c| c.trim().to_string())
+                        .filter(|c| !c.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            // Exactly-once needs epochs that survive a restart: checkpoints.
+            let app_id = setting("weir.epoch").and(setting("weir.sink-id"));
+            grants
+                .files
+                .as_delta_table(&partition_by, app_id)
+                .map_err(|message| PluginError::Refused {
+                    plugin: self.name.clone(),
+                    call: "open",
+                    message,
+                })?;
+        }
         SinkPlugin::load(
             runtime,
             &self.name,

@@ -43,12 +43,16 @@ pub enum StorageError {
     },
 }
 
-/// The key `relative` under `prefix` (`relative` is `/`-separated).
+/// The key `relative` under `prefix` (`relative` is `/`-separated), its
+/// names kept as they are: a Hive folder `k=a%2Fb` is that key, as other
+/// writers and readers name it (`Path::join` would encode the `%`).
 pub fn child(prefix: &ObjectPath, relative: &str) -> ObjectPath {
-    relative
-        .split('/')
-        .filter(|p| !p.is_empty())
-        .fold(prefix.clone(), |path, part| path.join(part))
+    ObjectPath::parse(format!("{}/{relative}", prefix.as_ref())).unwrap_or_else(|_| {
+        relative
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .fold(prefix.clone(), |path, part| path.join(part))
+    })
 }
 
 impl Location {
@@ -272,6 +276,10 @@ mod tests {
         assert_eq!(
             location.url_of(&child(&location.prefix, "c/d.csv")),
             "s3://bucket/a/b/c/d.csv"
+        );
+        assert_eq!(
+            child(&location.prefix, "k=a%2Fb c/x").as_ref(),
+            "a/b/k=a%2Fb c/x"
         );
     }
 }

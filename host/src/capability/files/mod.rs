@@ -4,6 +4,7 @@
 //! A staged file is written under a hidden name (an object: as an upload
 //! not yet completed) and made visible at `publish`, atomically.
 
+mod delta;
 mod writer;
 
 use super::in_place::{ResumeFiles, open_in_place};
@@ -61,6 +62,10 @@ pub struct Files {
     /// Set when a write found the device full or the store unreachable:
     /// an outage, not a bad row.
     outage: Option<String>,
+    /// `builtin:delta`: the table's log, which the epoch's published files
+    /// are committed to, and a token that names this run's files apart
+    /// from a replay's.
+    delta: Option<(delta::DeltaLog, String)>,
 }
 
 /// What the capability sees during a call: the sink's files and the batch
@@ -93,7 +98,47 @@ impl Files {
             next: 0,
             resume: ResumeFiles::Fresh,
             outage: None,
+            delta: None,
         }
+    }
+
+    /// Makes the granted directory a Delta table (`builtin:delta`): its log
+    /// is read (and checked against the sink's schema) now; `app_id` (the
+    /// sink's id, with checkpoints) makes its commits exactly-once.
+    pub fn as_delta_table(
+        &mut self,
+        partition_by: &[String],
+        app_id: Option<String>,
+    ) -> Result<(), String> {
+        let root = self.root.as_ref().ok_or_else(|| {
+            format!(
+                "sink `{}` has no directory granted; set `directory` to the table's folder",
+                self.sink
+            )
+        })?;
+        let log = delta::DeltaLog::open(root, &self.schema, partition_by, app_id)?;
+        let token = format!(
+            "{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+        );
+        self.delta = Some((log, token));
+        Ok(())
+    }
+
+    /// After the sink committed `epoch`: the files it published become the
+    /// table's next version (a Delta table; nothing to do otherwise).
+    pub fn commit_table(&mut self, epoch: Option<u64>) -> Result<(), String> {
+        let Some((log, _)) = &mut self.delta else {
+            return Ok(());
+        };
+        log.commit(epoch).map_err(|(message, retryable)| {
+            if retryable {
+                self.outage.get_or_insert_with(|| message.clone());
+            }
+            message
+        })
     }
 
     /// Checks that an object-store directory can be listed (the bucket
@@ -159,6 +204,9 @@ impl Files {
         for (_, file) in self.open.drain() {
             file.discard();
         }
+        if let Some((log, _)) = &mut self.delta {
+            log.discard();
+        }
     }
 
     /// The granted directory, with `relative` checked to stay inside it.
@@ -209,6 +257,15 @@ impl files::Host for FilesView<'_> {
     fn create(&mut self, path: String, options: FileOptions) -> Result<u32, String> {
         let files = &mut *self.files;
         let root = files.resolve(&path)?.clone();
+        // A Delta table's files are named per run: a replayed epoch writes
+        // new files, never over ones an earlier commit references.
+        let path = match &files.delta {
+            Some((_, token)) => match path.rsplit_once('.') {
+                Some((stem, extension)) => format!("{stem}-{token}.{extension}"),
+                None => format!("{path}-{token}"),
+            },
+            None => path,
+        };
         let columns: Option<Vec<usize>> = options
             .columns
             .map(|c| c.into_iter().map(|i| i as usize).collect());
@@ -351,7 +408,13 @@ impl files::Host for FilesView<'_> {
             .remove(&file)
             .ok_or_else(|| format!("no open file has handle {file}"))?;
         let trouble = open.trouble.clone();
+        let (relative, size) = (open.relative.clone(), open.size.clone());
         let published = open.publish();
+        if published.is_ok()
+            && let Some((log, _)) = &mut self.files.delta
+        {
+            log.add(&relative, size.load(std::sync::atomic::Ordering::Relaxed));
+        }
         self.files.watch(&trouble, published)
     }
 

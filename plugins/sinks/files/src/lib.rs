@@ -58,6 +58,8 @@ fn parse_format(text: &str) -> Result<(Format, &'static str), String> {
         "csv" => (Format::Csv, "csv"),
         "jsonl" => (Format::Jsonl, "jsonl"),
         "parquet" => (Format::Parquet, "parquet"),
+        // A Delta table's data files; the host commits them to its log.
+        "delta" => (Format::Parquet, "parquet"),
         other => {
             return Err(format!(
                 "config key `format`: unknown format {other:?} (csv, jsonl, parquet or stdout)"
@@ -94,7 +96,14 @@ fn open(config: &Config, input: &Schema) -> Result<(FileSink, SinkPlan), String>
             },
         ));
     }
+    let delta = format == "delta";
     let (format, extension) = parse_format(format)?;
+    if delta && config.get("path").is_some() {
+        return Err(
+            "config key `path`: a Delta table is a folder of files (the sink's directory); leave `path` out"
+                .to_string(),
+        );
+    }
     if format == Format::Csv
         && let Some((name, data_type, _)) = columns.iter().find(|(_, t, _)| {
             matches!(
