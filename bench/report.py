@@ -31,7 +31,7 @@ def goals(cases):
 
     # The cases run against PySpark (measure.against_spark), each with the
     # same three goals.
-    for name, whose in [("stocks", ""), ("joins", "issue 20's goal; ")]:
+    for name, whose in [("stocks", ""), ("joins", "issue 20's goal; "), ("s3mysql", "")]:
         s = cases.get(name)
         if not s:
             continue
@@ -127,7 +127,7 @@ def table(results):
              "| --- | --- | --- | --- | --- | --- | --- |"]
     figures = {}
     mib = lambda x: f"{x:.0f}"  # noqa: E731
-    for name in ["stocks", "joins"]:
+    for name in ["stocks", "joins", "s3mysql"]:
         if name in c:
             s = c[name]
             figures[name] = [
@@ -195,6 +195,17 @@ def _details(results):
             f"one file per micro-batch ({last['spark_micro_batches']} micro-batches). Each run, "
             f"both outputs were read back with pyarrow: the same {last['rows_out']:,} rows and "
             f"the same amount per segment.")
+    if "s3mysql" in c:
+        m, i = c["s3mysql"], c["s3mysql"]["input"]
+        out.append(
+            f"- **s3mysql**: examples/s3-mysql's ETL on {i['lines']:,} student lines in {i['files']} "
+            f"files ({i['kept']:,} to keep). weir: `weir run bench/s3mysql.toml --available-now`, the "
+            f"lines read from moto's S3 server on this machine, cleaned by the Wasm students cleaner, "
+            f"loaded by `builtin:mysql`. PySpark: bench/s3mysql_spark.py, the same rules in Spark SQL "
+            f"functions, the same files from a local folder (Spark's S3 connector and the MySQL JDBC "
+            f"driver are Maven jars, which these machines cannot fetch), loaded through foreachBatch "
+            f"with PyMySQL's executemany, `local[2]`. Each run, both tables were read back: the same "
+            f"row count and age sum.")
     if "lake" in c:
         lake, i = c["lake"], c["lake"]["input"]
         out.append(

@@ -1,7 +1,7 @@
 """The benchmark suite behind bench/run: runs each case, writes the results
 as JSON, then the chart and the summary in BENCHMARKS.md (bench/report.py).
 
-    bench/run [--quick] [--runs N] [--cases stocks,joins,lake,kafka,boundary,sinks]
+    bench/run [--quick] [--runs N] [--cases stocks,joins,lake,s3mysql,kafka,boundary,sinks]
 
 A full run (the default) writes target/bench/results.json, then
 bench/results.json, bench/results.svg and the summary section of
@@ -20,12 +20,13 @@ import sys
 
 import case_joins
 import case_lake
+import case_s3mysql
 import case_stocks
 import cases
 import report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ALL = ["stocks", "joins", "lake", "kafka", "boundary", "sinks"]
+ALL = ["stocks", "joins", "lake", "s3mysql", "kafka", "boundary", "sinks"]
 # Input sizes: (full, quick).
 SIZES = {
     "stocks_rows": (1_200_000, 100_000),
@@ -35,6 +36,8 @@ SIZES = {
     "join_files": (8, 2),
     "lake_rows": (4_000_000, 200_000),
     "lake_files": (8, 2),
+    "s3mysql_lines": (1_000_000, 50_000),
+    "s3mysql_files": (8, 2),
     "kafka_messages": (1_000_000, 100_000),
     "transform_rows": (1_000_000, 200_000),
     "language_rows": (131_072, 32_768),
@@ -84,6 +87,8 @@ def main():
                                size["join_files"], runs)
         elif case == "lake":
             r = case_lake.run(ROOT, work, size["lake_rows"], size["lake_files"], runs)
+        elif case == "s3mysql":
+            r = case_s3mysql.run(ROOT, work, size["s3mysql_lines"], size["s3mysql_files"], runs)
         elif case == "kafka":
             r = cases.kafka(ROOT, size["kafka_messages"], runs)
         elif case == "boundary":

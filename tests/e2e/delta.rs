@@ -100,16 +100,7 @@ fn crashes_at_each_commit_step_leave_every_row_in_the_table_once() {
         "after-commit",
         "after-commit",
     ] {
-        let run = scratch.weir_env(
-            scratch.path(),
-            &["run", "pipeline.toml", "--available-now", "--admin", "off"],
-            &[("WEIR_CRASH_AT", point)],
-        );
-        assert!(
-            !run.success() && run.stderr().contains("WEIR_CRASH_AT"),
-            "{point}: {}",
-            run.stderr()
-        );
+        scratch.run_until_crash(point);
     }
     let run = scratch.weir(&["run", "pipeline.toml", "--available-now", "--admin", "off"]);
     assert!(run.success(), "{}", run.stderr());

@@ -158,19 +158,11 @@ fn kills_and_restarts_with_checkpoints_in_the_bucket_read_no_object_twice() {
     }
     let scratch = Scratch::new();
     pipeline(&scratch, &s3, "lake", "");
-    // Each run dies at a step of a different epoch's commit: after the
-    // sinks staged their uploads, after the checkpoint, after the commit.
-    for point in ["after-pre-commit:3", "after-write:6", "after-commit:9"] {
-        let run = scratch.weir_env(
-            scratch.path(),
-            &["run", "pipeline.toml", "--available-now", "--admin", "off"],
-            &[("WEIR_CRASH_AT", point)],
-        );
-        assert!(
-            !run.success() && run.stderr().contains("WEIR_CRASH_AT"),
-            "the run should die at {point}: {}",
-            run.stderr()
-        );
+    // Each run dies at a step of the first epoch's commit (epochs end by
+    // time, so their number is not known): after the sinks staged their
+    // uploads, after the checkpoint, after the commit.
+    for point in ["after-pre-commit", "after-write", "after-commit"] {
+        scratch.run_until_crash(point);
     }
     let last = scratch.weir(&["run", "pipeline.toml", "--available-now", "--admin", "off"]);
     assert!(last.success(), "{}", last.stderr());

@@ -172,6 +172,22 @@ impl Scratch {
 }
 
 impl Scratch {
+    /// Runs `weir run pipeline.toml --available-now` here with
+    /// `WEIR_CRASH_AT=point` (`POINT` or `POINT:EPOCH`), and checks that it
+    /// was killed there.
+    pub fn run_until_crash(&self, point: &str) {
+        let run = self.weir_env(
+            self.path(),
+            &["run", "pipeline.toml", "--available-now", "--admin", "off"],
+            &[("WEIR_CRASH_AT", point)],
+        );
+        assert!(
+            !run.success() && run.stderr().contains("WEIR_CRASH_AT"),
+            "the run should have been killed at {point}: {}",
+            run.stderr()
+        );
+    }
+
     /// Starts `weir ARGS` in this folder without waiting for it: a
     /// long-running pipeline that a test talks to, then stops.
     pub fn spawn(&self, args: &[&str]) -> Running {

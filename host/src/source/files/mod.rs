@@ -198,6 +198,19 @@ impl FilesSource {
         self.open_at(file, 0).map(Some)
     }
 
+    /// Opens the next queued file, or refuses it with a dead letter; `false`
+    /// when none is queued.
+    fn open_or_refuse(&mut self, rejected: &mut Vec<DeadLetter>) -> Result<bool, SourceError> {
+        match self.open_next()? {
+            None => Ok(false),
+            Some(Ok(())) => Ok(true),
+            Some(Err(letter)) => {
+                rejected.push(letter);
+                Ok(true)
+            }
+        }
+    }
+
     /// Opens `file` and skips its first `position` rows (Parquet; lines are
     /// skipped by [`FilesSource::reopen`]). A file that is not its format is
     /// given up with a dead letter; a store that fails is an error.
@@ -270,14 +283,10 @@ impl FilesSource {
         let (stage, compression) = (self.format.stage(), self.compression);
         while lines.len() + rejected.len() < limit {
             if self.current.is_none() {
-                match self.open_next()? {
-                    None => break,
-                    Some(Ok(())) => {}
-                    Some(Err(letter)) => {
-                        rejected.push(letter);
-                        continue;
-                    }
+                if !self.open_or_refuse(rejected)? {
+                    break;
                 }
+                continue;
             }
             let file = self.current.as_mut().expect("opened above");
             let Reader::Lines(reader) = &mut file.reader else {
@@ -357,14 +366,10 @@ impl FilesSource {
         let (mut sources, mut offsets) = (Vec::new(), Vec::new());
         while offsets.len() + rejected.len() < limit {
             if self.current.is_none() {
-                match self.open_next()? {
-                    None => break,
-                    Some(Ok(())) => {}
-                    Some(Err(letter)) => {
-                        rejected.push(letter);
-                        continue;
-                    }
+                if !self.open_or_refuse(rejected)? {
+                    break;
                 }
+                continue;
             }
             let want = limit - offsets.len() - rejected.len();
             let file = self.current.as_mut().expect("opened above");
