@@ -350,3 +350,41 @@ path = "out.csv"
         "event,customer_id,segment\ne1,1,gold\ne3,2,silver\n"
     );
 }
+
+#[test]
+fn refused_credentials_stop_the_run_at_once_naming_the_bucket() {
+    let (s3, key, _) = S3::start_checking_credentials();
+    let scratch = Scratch::new();
+    scratch.write("in/a.csv", &csv_rows(0, 10));
+    let storage = s3
+        .storage_toml()
+        .replace(
+            "access_key_id = \"test\"",
+            &format!("access_key_id = \"{key}\""),
+        )
+        .replace(
+            "secret_access_key = \"test\"",
+            "secret_access_key = \"not-the-secret\"",
+        );
+    scratch.write(
+        "pipeline.toml",
+        &format!(
+            "[source]\ntype = \"files\"\npath = \"s3://lake/raw/\"\nformat = \"lines\"\n\n\
+             [[sinks]]\nname = \"out\"\ntype = \"stdout\"\n\n{storage}"
+        ),
+    );
+    let started = std::time::Instant::now();
+    let error = scratch
+        .weir(&["run", "pipeline.toml", "--available-now", "--admin", "off"])
+        .fails();
+    assert!(
+        error.contains("s3://lake/raw/") && error.contains("signature"),
+        "{error}"
+    );
+    // Refused, not retried as an outage would be.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}: {error}",
+        started.elapsed()
+    );
+}

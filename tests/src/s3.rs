@@ -34,9 +34,34 @@ s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
 
 impl S3 {
     pub fn start() -> S3 {
+        S3::start_with(&[])
+    }
+
+    /// A server that checks credentials as S3 does (moto's IAM checks,
+    /// after three unchecked requests that make a user, its key and its
+    /// policy); returns the key and secret that are accepted.
+    pub fn start_checking_credentials() -> (S3, String, String) {
+        let s3 = S3::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+        let out = s3.python(
+            "iam = boto3.client('iam', endpoint_url=sys.argv[1], region_name='us-east-1', \
+                                aws_access_key_id='x', aws_secret_access_key='x')\n\
+             iam.create_user(UserName='weir')\n\
+             k = iam.create_access_key(UserName='weir')['AccessKey']\n\
+             iam.put_user_policy(UserName='weir', PolicyName='all', PolicyDocument=json.dumps(\
+                 {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': '*', 'Resource': '*'}]}))\n\
+             print(k['AccessKeyId'], k['SecretAccessKey'])",
+            &[],
+        );
+        let text = String::from_utf8(out).unwrap();
+        let (key, secret) = text.trim().split_once(' ').expect("a key and a secret");
+        (s3, key.to_string(), secret.to_string())
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> S3 {
         let port = free_port();
         let child = Command::new(venv_bin("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
