@@ -7,6 +7,7 @@
 
 mod listing;
 mod parquet;
+mod queue;
 #[cfg(test)]
 mod tests;
 
@@ -18,9 +19,10 @@ use crate::config::{Compression, FileFormat, FilesConfig, ddl};
 use crate::dead_letter::DeadLetter;
 use crate::envelope::Envelope;
 use arrow::datatypes::SchemaRef;
-use listing::{Found, Listing};
+use listing::Listing;
 use parquet::ParquetFile;
-use std::collections::{HashSet, VecDeque};
+use queue::FileQueue;
+use std::collections::VecDeque;
 use std::io::BufRead;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -37,29 +39,15 @@ pub struct FilesSource {
     batch_size: usize,
     poll_interval: Duration,
     mode: RunMode,
-    max_files: usize,
-    max_age_ms: i64,
-    /// Files queued, in name order: what a checkpoint records.
-    pending: VecDeque<SeenFile>,
-    /// Files a listing found beyond `max_files`: queued when `pending`
-    /// empties; not in a checkpoint (the next run's listing finds them).
-    backlog: VecDeque<SeenFile>,
-    /// Every file queued, open or read and not yet forgotten.
-    seen: HashSet<String>,
+    queue: FileQueue,
     current: Option<OpenFile>,
-    /// Files read to their end, in order.
-    read: Vec<SeenFile>,
-    forget_before: i64,
-    /// Old files a listing found unseen and skipped (each is warned once).
-    skipped_old: HashSet<String>,
     /// Batch sizes a replayed epoch must reproduce.
     replay: VecDeque<u64>,
     /// A bounded run lists once, at its start.
     listed_once: bool,
     bounded: bool,
-    /// For progress: bytes read by this run, of the bytes of the files queued.
+    /// For progress: bytes of the files this run read.
     bytes_read: u64,
-    bytes_queued: u64,
 }
 
 struct OpenFile {
@@ -105,93 +93,29 @@ impl FilesSource {
             batch_size: config.batch_size,
             poll_interval: Duration::from_millis(config.poll_interval_ms),
             mode,
-            max_files: config.max_files_per_batch.unwrap_or(usize::MAX),
-            max_age_ms: config.max_file_age_ms().map_err(SourceError::Config)?,
-            pending: VecDeque::new(),
-            backlog: VecDeque::new(),
-            seen: HashSet::new(),
+            queue: FileQueue::new(
+                config.max_files_per_batch.unwrap_or(usize::MAX),
+                config.max_file_age_ms().map_err(SourceError::Config)?,
+            ),
             current: None,
-            read: Vec::new(),
-            forget_before: i64::MIN,
-            skipped_old: HashSet::new(),
             replay: VecDeque::new(),
             listed_once: false,
             bounded: config.bounded,
             bytes_read: 0,
-            bytes_queued: 0,
         })
     }
 
     /// Adds the files not seen before to the backlog.
     fn list(&mut self) -> Result<(), SourceError> {
         self.listed_once = true;
-        for Found {
-            name,
-            size,
-            modified_ms,
-        } in self.listing.list()?
-        {
-            if self.seen.contains(&name) {
-                continue;
-            }
-            if modified_ms < self.forget_before {
-                if self.skipped_old.insert(name.clone()) {
-                    tracing::warn!(file = %name, "A new file is older than max_file_age before the newest file read; it is taken as read and skipped (set max_file_age to read it).");
-                }
-                continue;
-            }
-            self.seen.insert(name.clone());
-            self.bytes_queued += size;
-            self.backlog.push_back(SeenFile {
-                name,
-                modified_ms,
-                size,
-            });
-        }
+        self.queue.listed(self.listing.list()?);
         Ok(())
-    }
-
-    /// Queues up to `max_files` files from the backlog once the queue is empty.
-    fn refill(&mut self) {
-        if self.pending.is_empty() {
-            let take = self.backlog.len().min(self.max_files);
-            self.pending.extend(self.backlog.drain(..take));
-        }
-    }
-
-    /// Forgets read files modified long before the newest one read, so the
-    /// set of files read stays bounded; never past a file still to read.
-    fn forget_old(&mut self) {
-        let Some(newest) = self.read.iter().map(|f| f.modified_ms).max() else {
-            return;
-        };
-        let unread = self
-            .pending
-            .iter()
-            .chain(&self.backlog)
-            .chain(self.current.as_ref().map(|c| &c.file))
-            .map(|f| f.modified_ms)
-            .min()
-            .unwrap_or(i64::MAX);
-        let bound = newest.saturating_sub(self.max_age_ms).min(unread);
-        if bound <= self.forget_before {
-            return;
-        }
-        self.forget_before = bound;
-        let seen = &mut self.seen;
-        self.read.retain(|f| {
-            let keep = f.modified_ms >= bound;
-            if !keep {
-                seen.remove(&f.name);
-            }
-            keep
-        });
     }
 
     /// Opens the next queued file; `Ok(None)` if none is queued,
     /// `Ok(Some(Err(letter)))` if it cannot be read as its format.
     fn open_next(&mut self) -> Result<Option<Result<(), DeadLetter>>, SourceError> {
-        let Some(file) = self.pending.pop_front() else {
+        let Some(file) = self.queue.pending.pop_front() else {
             return Ok(None);
         };
         tracing::debug!(file = %file.name, "Reading a new file.");
@@ -253,8 +177,8 @@ impl FilesSource {
 
     /// `file` has been read to its end (or given up as unreadable).
     fn finished(&mut self, file: SeenFile) {
-        self.read.push(file);
-        self.forget_old();
+        let open = self.current.as_ref().map(|c| &c.file);
+        self.queue.finished(file, open);
     }
 
     fn close_current(&mut self) {
@@ -438,10 +362,10 @@ fn first_parquet_schema(listing: &Listing) -> Result<arrow::datatypes::Schema, S
 impl Source for FilesSource {
     fn position(&self) -> Position {
         Position::Files {
-            read: self.read.clone(),
+            read: self.queue.read.clone(),
             current: self.current.as_ref().map(|f| (f.file.clone(), f.position)),
-            pending: self.pending.iter().cloned().collect(),
-            forget_before: self.forget_before,
+            pending: self.queue.pending.iter().cloned().collect(),
+            forget_before: self.queue.forget_before,
         }
     }
 
@@ -457,21 +381,11 @@ impl Source for FilesSource {
                 "the checkpoint is of another kind of source: {position:?}"
             )));
         };
-        self.read = read.clone();
-        self.pending = pending.iter().cloned().collect();
-        self.forget_before = *forget_before;
-        self.seen = read
-            .iter()
-            .chain(pending)
-            .chain(current.iter().map(|(f, _)| f))
-            .map(|f| f.name.clone())
-            .collect();
-        self.backlog.clear();
+        let open = current.as_ref().map(|(f, _)| f);
+        self.queue.restore(read, pending, *forget_before, open);
         self.current = None;
-        self.bytes_queued = self.pending.iter().map(|f| f.size).sum();
         self.bytes_read = 0;
         if let Some((file, position)) = current {
-            self.bytes_queued += file.size;
             self.reopen(file.clone(), *position)?;
         }
         Ok(())
@@ -482,12 +396,13 @@ impl Source for FilesSource {
     }
 
     fn progress(&self) -> SourceProgress {
-        let read = self.read.len() as u64;
+        let read = self.queue.read.len() as u64;
         let open = u64::from(self.current.is_some());
+        let waiting = (self.queue.pending.len() + self.queue.backlog.len()) as u64;
         SourceProgress {
             files: Some(Done {
                 done: read,
-                total: read + open + (self.pending.len() + self.backlog.len()) as u64,
+                total: read + open + waiting,
             }),
             bytes: Some(Done {
                 done: self.bytes_read
@@ -495,7 +410,7 @@ impl Source for FilesSource {
                         .current
                         .as_ref()
                         .map_or(0, |f| f.bytes.min(f.file.size)),
-                total: self.bytes_queued,
+                total: self.queue.bytes_queued,
             }),
             partitions: Vec::new(),
         }
@@ -517,11 +432,11 @@ impl Source for FilesSource {
         if self.mode.stop.load(Ordering::Relaxed) {
             return Ok(None);
         }
-        let drained = self.current.is_none() && self.pending.is_empty() && self.backlog.is_empty();
+        let drained = self.current.is_none() && self.queue.drained();
         if !self.listed_once || (!self.mode.available_now && drained) {
             self.list()?;
         }
-        self.refill();
+        self.queue.refill();
         let limit = self.limit();
         let mut rejected = Vec::new();
         let rows = if self.format == FileFormat::Parquet {
