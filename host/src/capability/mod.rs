@@ -15,7 +15,7 @@ pub mod sql;
 
 pub use connect::{ConnectError, redact};
 pub use cql::{Cql, CqlView};
-pub use files::{Files, FilesView, Root};
+pub use files::{Files, FilesView};
 pub use kafka::{Kafka, KafkaView};
 pub use sql::{Sql, SqlView};
 
@@ -76,11 +76,14 @@ impl Capabilities {
     /// of the rows the sink receives.
     pub fn connect(
         sink: &str,
-        directory: Option<Root>,
+        directory: Option<crate::storage::Place>,
         connections: &[ConnectionSpec],
         input: SchemaRef,
     ) -> Result<Self, ConnectError> {
-        let url = directory.as_ref().map(Root::describe).unwrap_or_default();
+        let url = directory
+            .as_ref()
+            .map(crate::storage::Place::describe)
+            .unwrap_or_default();
         let files = Files::new(sink, directory, input.clone());
         if let Err((message, retryable)) = files.check() {
             return Err(ConnectError::storage(&url, message, retryable));

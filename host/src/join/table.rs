@@ -45,18 +45,16 @@ pub struct FileStamp {
     e_tag: Option<String>,
 }
 
-/// The object store and key of a table given by URL.
-fn object(config: &TableConfig) -> Option<Result<crate::storage::Location, String>> {
-    let url = config
-        .path
-        .to_str()
-        .filter(|_| crate::storage::is_url(&config.path))?;
-    Some(crate::storage::open(url, &config.storage).map_err(|e| e.to_string()))
+/// The object store and key of a table given by URL; `None` for a local file.
+fn object(config: &TableConfig) -> Result<Option<crate::storage::Location>, String> {
+    match crate::storage::Place::open(&config.path, &config.storage).map_err(|e| e.to_string())? {
+        crate::storage::Place::Object(location) => Ok(Some(location)),
+        crate::storage::Place::Local(_) => Ok(None),
+    }
 }
 
 pub fn stamp(config: &TableConfig) -> Result<FileStamp, String> {
-    if let Some(place) = object(config) {
-        let place = place?;
+    if let Some(place) = object(config)? {
         let meta = crate::storage::block_on(object_store::ObjectStoreExt::head(
             &*place.store,
             &place.prefix,
@@ -79,8 +77,7 @@ pub fn stamp(config: &TableConfig) -> Result<FileStamp, String> {
 /// The table file's bytes.
 fn read(config: &TableConfig) -> Result<bytes::Bytes, String> {
     let shown = config.path.display();
-    if let Some(place) = object(config) {
-        let place = place?;
+    if let Some(place) = object(config).map_err(|e| format!("cannot read {shown}: {e}"))? {
         return crate::storage::block_on(async {
             object_store::ObjectStoreExt::get(&*place.store, &place.prefix)
                 .await?

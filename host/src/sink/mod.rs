@@ -59,7 +59,7 @@ pub struct PlannedSink {
     component: Component,
     settings: SinkSettings,
     /// The directory the `files` capability may write in.
-    directory: Option<crate::capability::Root>,
+    directory: Option<crate::storage::Place>,
     /// The connections the `sql`, `cql` and `kafka` capabilities may use
     /// (each takes those its URL scheme says are its own).
     connections: Vec<ConnectionSpec>,
@@ -327,7 +327,7 @@ pub fn plan(
         directory: entry
             .directory
             .as_deref()
-            .map(|d| crate::capability::Root::open(d, storage))
+            .map(|d| crate::storage::Place::open(d, storage))
             .transpose()
             .map_err(|e| fail(format!("key `directory`: {e}")))?,
         connections: specs,

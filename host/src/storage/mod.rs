@@ -75,6 +75,33 @@ impl Location {
     }
 }
 
+/// Where files are: a local path, or a place in an object store. The one
+/// decision between the two, for the source, the sinks and join tables.
+#[derive(Debug, Clone)]
+pub enum Place {
+    Local(std::path::PathBuf),
+    Object(Location),
+}
+
+impl Place {
+    /// `path` as the pipeline wrote it: an object-store URL is opened with
+    /// `options` (no request is made), anything else is a local path.
+    pub fn open(path: &std::path::Path, options: &StorageOptions) -> Result<Place, StorageError> {
+        match path.to_str().filter(|_| is_url(path)) {
+            Some(url) => open(url, options).map(Place::Object),
+            None => Ok(Place::Local(path.to_path_buf())),
+        }
+    }
+
+    /// The path or URL, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Place::Local(path) => path.display().to_string(),
+            Place::Object(location) => location.url.clone(),
+        }
+    }
+}
+
 /// Opens `url` with `options` (no request is made: a wrong bucket or key
 /// shows at the first request).
 pub fn open(url: &str, options: &StorageOptions) -> Result<Location, StorageError> {

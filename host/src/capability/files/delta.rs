@@ -40,7 +40,8 @@ pub struct DeltaLog {
     app_id: Option<String>,
     /// The newest epoch the log has a `txn` for under `app_id`.
     committed: Option<u64>,
-    schema_string: String,
+    /// The sink's columns as a Spark schema (the log's `schemaString`).
+    schema: Value,
     partition_columns: Vec<String>,
     pending: Vec<Add>,
 }
@@ -49,13 +50,13 @@ impl DeltaLog {
     /// Reads the log of the table at `root`, if there is one, and checks its
     /// schema and partition columns against the sink's.
     pub fn open(
-        root: &super::Root,
+        root: &crate::storage::Place,
         schema: &Schema,
         partition_by: &[String],
         app_id: Option<String>,
     ) -> Result<DeltaLog, String> {
         let (store, prefix, shown): (Arc<dyn ObjectStore>, ObjectPath, String) = match root {
-            super::Root::Local(dir) => {
+            crate::storage::Place::Local(dir) => {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
                 let local = object_store::local::LocalFileSystem::new_with_prefix(dir)
@@ -66,11 +67,11 @@ impl DeltaLog {
                     dir.display().to_string(),
                 )
             }
-            super::Root::Object(place) => {
+            crate::storage::Place::Object(place) => {
                 (place.store.clone(), place.prefix.clone(), place.url.clone())
             }
         };
-        let schema_string = spark_schema(schema)?.to_string();
+        let schema = spark_schema(schema)?;
         let mut log = DeltaLog {
             store,
             root: prefix,
@@ -78,7 +79,7 @@ impl DeltaLog {
             version: None,
             app_id,
             committed: None,
-            schema_string,
+            schema,
             partition_columns: partition_by.to_vec(),
             pending: Vec::new(),
         };
@@ -137,13 +138,12 @@ impl DeltaLog {
                 .as_str()
                 .and_then(|s| serde_json::from_str(s).ok())
                 .ok_or_else(|| fail(&"its metaData has no schemaString"))?;
-            let ours: Value = serde_json::from_str(&self.schema_string).expect("written above");
-            if strip_metadata(&theirs) != strip_metadata(&ours) {
+            if strip_metadata(&theirs) != strip_metadata(&self.schema) {
                 return Err(format!(
                     "the Delta table {} has the columns {}, but the sink's rows have {}",
                     self.shown,
                     describe(&theirs),
-                    describe(&ours)
+                    describe(&self.schema)
                 ));
             }
             let partitions: Vec<String> = m["partitionColumns"]
@@ -217,7 +217,7 @@ impl DeltaLog {
             actions.push(json!({"metaData": {
                 "id": table_id(&self.shown, now),
                 "format": {"provider": "parquet", "options": {}},
-                "schemaString": self.schema_string,
+                "schemaString": self.schema.to_string(),
                 "partitionColumns": self.partition_columns,
                 "configuration": {},
                 "createdTime": now,
@@ -368,7 +368,7 @@ fn escape_path(path: &str) -> String {
 }
 
 /// Milliseconds since the Unix epoch.
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

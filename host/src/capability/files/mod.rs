@@ -9,49 +9,21 @@ mod writer;
 
 use super::in_place::{ResumeFiles, open_in_place};
 use crate::contract::sink::weir::plugin::files::{self, FileOptions, Format};
-use crate::storage::{self, Location, Upload};
+use crate::storage::{self, Place, Upload};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 use wasmtime::component::{HasData, Linker};
-use writer::{OpenFile, Out, Place, Trouble, Watched, Writer, file_len, is_full};
-
-/// The directory granted to a sink.
-#[derive(Debug, Clone)]
-pub enum Root {
-    Local(PathBuf),
-    Object(Location),
-}
-
-impl Root {
-    /// A local directory, or (for a URL) a prefix of an object store opened
-    /// with the pipeline's `[storage]` options.
-    pub fn open(directory: &Path, options: &crate::config::StorageOptions) -> Result<Root, String> {
-        if !storage::is_url(directory) {
-            return Ok(Root::Local(directory.to_path_buf()));
-        }
-        let url = directory.to_str().expect("a URL is text");
-        storage::open(url, options)
-            .map(Root::Object)
-            .map_err(|e| e.to_string())
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Root::Local(dir) => dir.display().to_string(),
-            Root::Object(place) => place.url.clone(),
-        }
-    }
-}
+use writer::{OpenFile, Out, Target, Trouble, Watched, Writer, file_len, is_full};
 
 /// A sink's files: its granted directory and the files it has open.
 pub struct Files {
     sink: String,
-    root: Option<Root>,
+    root: Option<Place>,
     /// The schema of the batches in flight (all the sink's input columns).
     schema: SchemaRef,
     open: HashMap<u32, OpenFile>,
@@ -89,7 +61,7 @@ pub fn add_to_linker<T: Send + 'static>(
 
 impl Files {
     /// `root`: the directory granted to the sink, if any.
-    pub fn new(sink: &str, root: Option<Root>, schema: SchemaRef) -> Self {
+    pub fn new(sink: &str, root: Option<Place>, schema: SchemaRef) -> Self {
         Files {
             sink: sink.to_string(),
             root,
@@ -117,12 +89,7 @@ impl Files {
             )
         })?;
         let log = delta::DeltaLog::open(root, &self.schema, partition_by, app_id)?;
-        let token = format!(
-            "{:x}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis())
-        );
+        let token = format!("{:x}", delta::now_ms());
         self.delta = Some((log, token));
         Ok(())
     }
@@ -144,7 +111,7 @@ impl Files {
     /// Checks that an object-store directory can be listed (the bucket
     /// exists, the credentials are accepted): `Err((message, retryable))`.
     pub fn check(&self) -> Result<(), (String, bool)> {
-        let Some(Root::Object(place)) = &self.root else {
+        let Some(Place::Object(place)) = &self.root else {
             return Ok(());
         };
         storage::block_on(place.store.list_with_delimiter(Some(&place.prefix)))
@@ -186,7 +153,7 @@ impl Files {
     pub fn marks(&self) -> Result<BTreeMap<String, u64>, String> {
         let mut marks = BTreeMap::new();
         for file in self.open.values().filter(|f| f.in_place) {
-            let Place::Local { written, .. } = &file.place else {
+            let Target::Local { written, .. } = &file.place else {
                 unreachable!("objects are never written in place")
             };
             // Every append has reached the file (see `OpenFile::write`);
@@ -210,7 +177,7 @@ impl Files {
     }
 
     /// The granted directory, with `relative` checked to stay inside it.
-    fn resolve(&self, relative: &str) -> Result<&Root, String> {
+    fn resolve(&self, relative: &str) -> Result<&Place, String> {
         let Some(root) = &self.root else {
             return Err(format!(
                 "sink `{}` has no directory granted; set `directory` in its pipeline entry",
@@ -276,7 +243,7 @@ impl files::Host for FilesView<'_> {
         let in_place = !options.staged && options.format != Format::Parquet;
         let trouble = Trouble::default();
         let (out, shown, place, header, size) = match &root {
-            Root::Object(location) => {
+            Place::Object(location) => {
                 if in_place {
                     return Err(format!(
                         "{}: objects are written whole, so a file cannot grow in place there; \
@@ -286,9 +253,15 @@ impl files::Host for FilesView<'_> {
                 }
                 let upload = Upload::new(location, storage::child(&location.prefix, &path));
                 let shown = upload.url();
-                (Out::Upload(upload), shown, Place::Object, options.header, 0)
+                (
+                    Out::Upload(upload),
+                    shown,
+                    Target::Object,
+                    options.header,
+                    0,
+                )
             }
-            Root::Local(dir) => {
+            Place::Local(dir) => {
                 let target = dir.join(&path);
                 let written = if options.staged {
                     let name = target.file_name().expect("checked to be a normal path");
@@ -318,7 +291,7 @@ impl files::Host for FilesView<'_> {
                     (open_file(&written)?, options.header, 0)
                 };
                 let shown = target.display().to_string();
-                let place = Place::Local {
+                let place = Target::Local {
                     path: target,
                     written,
                 };

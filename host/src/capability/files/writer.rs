@@ -92,7 +92,7 @@ pub enum Writer {
 }
 
 /// Where a file ends up.
-pub enum Place {
+pub enum Target {
     /// A local file, written under `written` (itself, or a hidden name
     /// beside it until published).
     Local { path: PathBuf, written: PathBuf },
@@ -108,7 +108,7 @@ pub struct OpenFile {
     /// Written in place (not staged) as CSV or JSON Lines: rows are visible
     /// as appended, and a checkpoint records the file's length.
     pub in_place: bool,
-    pub place: Place,
+    pub place: Target,
     pub columns: Option<Vec<usize>>,
     pub writer: Writer,
     pub rows: u64,
@@ -195,7 +195,7 @@ impl OpenFile {
             ));
         };
         match (self.place, upload) {
-            (Place::Local { path, written }, _) => {
+            (Target::Local { path, written }, _) => {
                 if written != path {
                     std::fs::rename(&written, &path).map_err(|e| {
                         format!(
@@ -207,19 +207,19 @@ impl OpenFile {
                 }
                 Ok(())
             }
-            (Place::Object, Some(upload)) => upload.complete().map_err(|e| {
+            (Target::Object, Some(upload)) => upload.complete().map_err(|e| {
                 let e = std::io::Error::other(e);
                 note_outage(&self.trouble, &self.shown, &e);
                 format!("cannot complete the upload of {}: {e}", self.shown)
             }),
-            (Place::Object, None) => unreachable!("a finished object holds its upload"),
+            (Target::Object, None) => unreachable!("a finished object holds its upload"),
         }
     }
 
     /// Leaves nothing of a file that will not be published: a staged local
     /// file is deleted, an upload aborted (dropping it does).
     pub fn discard(self) {
-        if let Place::Local { path, written } = &self.place
+        if let Target::Local { path, written } = &self.place
             && written != path
         {
             let _ = std::fs::remove_file(written);

@@ -6,14 +6,14 @@
 
 use super::super::SourceError;
 use crate::config::{Compression, StorageOptions};
-use crate::storage::{self, Location};
+use crate::storage::{self, Location, Place};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A file found by a listing.
 #[derive(Debug, Clone)]
@@ -24,41 +24,34 @@ pub struct Found {
     pub modified_ms: i64,
 }
 
-pub enum Listing {
-    Local(PathBuf),
-    Object(Location),
-}
+/// The source's place: a local file or directory (which must exist), or
+/// an object-store prefix.
+pub struct Listing(Place);
 
 impl Listing {
     pub fn open(path: &Path, options: &StorageOptions) -> Result<Listing, SourceError> {
-        if !storage::is_url(path) {
-            if !path.exists() {
-                return Err(SourceError::Missing {
-                    path: path.display().to_string(),
-                });
-            }
-            return Ok(Listing::Local(path.to_path_buf()));
+        let place = Place::open(path, options).map_err(|e| SourceError::Config(e.to_string()))?;
+        if let Place::Local(path) = &place
+            && !path.exists()
+        {
+            return Err(SourceError::Missing {
+                path: path.display().to_string(),
+            });
         }
-        let url = path.to_str().expect("a URL is text");
-        storage::open(url, options)
-            .map(Listing::Object)
-            .map_err(|e| SourceError::Config(e.to_string()))
+        Ok(Listing(place))
     }
 
     pub fn describe(&self) -> String {
-        match self {
-            Listing::Local(path) => path.display().to_string(),
-            Listing::Object(place) => place.url.clone(),
-        }
+        self.0.describe()
     }
 
     /// The files there now, in name order. Hidden files and folders (`.x`)
     /// and those starting with `_` (`_SUCCESS`, `_temporary`) are skipped, as
     /// Spark and Hadoop skip them.
     pub fn list(&self) -> Result<Vec<Found>, SourceError> {
-        let mut found = match self {
-            Listing::Local(path) => list_local(path)?,
-            Listing::Object(place) => list_objects(place)?,
+        let mut found = match &self.0 {
+            Place::Local(path) => list_local(path)?,
+            Place::Object(place) => list_objects(place)?,
         };
         found.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(found)
@@ -70,10 +63,10 @@ impl Listing {
         name: &str,
         compression: Compression,
     ) -> Result<Box<dyn BufRead + Send>, SourceError> {
-        let raw: Box<dyn Read + Send> = match self {
-            Listing::Local(_) => Box::new(std::fs::File::open(name).map_err(|e| io(name, e))?),
-            Listing::Object(place) => {
-                let key = self.key(place, name);
+        let raw: Box<dyn Read + Send> = match &self.0 {
+            Place::Local(_) => Box::new(std::fs::File::open(name).map_err(|e| io(name, e))?),
+            Place::Object(place) => {
+                let key = key_of(place, name);
                 let result =
                     storage::block_on(place.store.get(&key)).map_err(|e| object_error(name, e))?;
                 Box::new(ObjectRead {
@@ -107,24 +100,24 @@ impl Listing {
 
     /// The whole file, for a format read by random access (Parquet).
     pub fn bytes(&self, name: &str) -> Result<Bytes, SourceError> {
-        match self {
-            Listing::Local(_) => std::fs::read(name)
+        match &self.0 {
+            Place::Local(_) => std::fs::read(name)
                 .map(Bytes::from)
                 .map_err(|e| io(name, e)),
-            Listing::Object(place) => {
-                let key = self.key(place, name);
+            Place::Object(place) => {
+                let key = key_of(place, name);
                 storage::block_on(async { place.store.get(&key).await?.bytes().await })
                     .map_err(|e| object_error(name, e))
             }
         }
     }
+}
 
-    /// The key of the object a listing named `name` (its URL).
-    fn key(&self, place: &Location, name: &str) -> ObjectPath {
-        let base = place.url.trim_end_matches('/');
-        let relative = name.strip_prefix(base).unwrap_or(name);
-        storage::child(&place.prefix, relative)
-    }
+/// The key of the object a listing named `name` (its URL).
+fn key_of(place: &Location, name: &str) -> ObjectPath {
+    let base = place.url.trim_end_matches('/');
+    let relative = name.strip_prefix(base).unwrap_or(name);
+    storage::child(&place.prefix, relative)
 }
 
 fn io(name: &str, source: std::io::Error) -> SourceError {
