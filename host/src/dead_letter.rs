@@ -5,22 +5,9 @@ use crate::capability::in_place::{Resume, open_in_place};
 pub use crate::capability::json::rows_as_json;
 use crate::config::DeadLetterConfig;
 use crate::observe::letters::LetterLog;
-use serde::Serialize;
+use crate::operator::DeadLetter;
 use std::io::Write;
 use std::path::PathBuf;
-
-/// One refused row.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct DeadLetter {
-    /// `decode:<format>` or `transform:<name>`.
-    pub stage: String,
-    pub reason: String,
-    /// The file (or other source) and the offset in it (line number for files).
-    pub source: String,
-    pub offset: i64,
-    /// The raw record for a decoder; the row as it entered the stage for a plugin.
-    pub input: serde_json::Value,
-}
 
 /// Where dead letters are written (JSON Lines).
 pub struct DeadLetterWriter {

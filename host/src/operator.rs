@@ -34,6 +34,19 @@ pub struct Refusal {
     pub reason: String,
 }
 
+/// One refused record or row, as the dead-letter keeps it.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct DeadLetter {
+    /// `decode:<format>`, `transform:<name>`, `join:<name>`, …
+    pub stage: String,
+    pub reason: String,
+    /// The file (or other source) and the offset in it (line number for files).
+    pub source: String,
+    pub offset: i64,
+    /// The raw record for a decoder; the row as it entered the stage for a plugin.
+    pub input: serde_json::Value,
+}
+
 /// What an operator made of a batch.
 #[derive(Debug, Default)]
 pub struct Processed {
@@ -41,6 +54,9 @@ pub struct Processed {
     pub rows: Option<Envelope>,
     /// Rows of the input refused, each with its reason, in input order.
     pub refused: Vec<Refusal>,
+    /// Records refused that are not rows of the input (a join's changelog
+    /// record that cannot be decoded), for the dead-letter as they are.
+    pub letters: Vec<DeadLetter>,
     /// The pipeline must stop once the refused rows are dead-lettered (a
     /// transform whose `on_error` is `stop` failed the batch).
     pub stop: Option<OperatorError>,
@@ -52,6 +68,7 @@ impl Processed {
         Processed {
             rows: (rows.num_rows() > 0).then_some(rows),
             refused,
+            letters: Vec::new(),
             stop: None,
         }
     }

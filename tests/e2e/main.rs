@@ -3,6 +3,7 @@
 
 mod avro_registry;
 mod boundary;
+mod changelog_tables;
 mod check;
 mod checkpoints;
 mod cli;
@@ -34,6 +35,7 @@ mod sink_compliance_cassandra;
 mod sink_compliance_kafka;
 mod sink_files;
 mod sources;
+mod sql_tables;
 mod students;
 mod window_examples;
 mod windows;

@@ -182,6 +182,19 @@ impl Broker {
             .expect("the broker took every record");
     }
 
+    /// A record with `key` and no value (a tombstone: a compacted topic's
+    /// delete), to `partition`.
+    pub fn produce_tombstone(&self, topic: &str, partition: i32, key: &[u8]) {
+        let producer: BaseProducer = self.client_config().create().expect("a producer");
+        let record = BaseRecord::<[u8], [u8]>::to(topic)
+            .key(key)
+            .partition(partition);
+        producer.send(record).map_err(|(e, _)| e).expect("sent");
+        producer
+            .flush(Duration::from_secs(30))
+            .expect("the broker took the tombstone");
+    }
+
     /// Lines as values, without keys.
     pub fn produce_lines(&self, topic: &str, partition: Option<i32>, lines: &[&str]) {
         let records: Vec<(Option<&[u8]>, &[u8])> =

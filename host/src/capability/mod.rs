@@ -49,6 +49,18 @@ pub enum ConnectionKind {
 }
 
 impl ConnectionSpec {
+    /// The `[connections.NAME]` entry `config`, as a capability opens it.
+    pub fn new(name: &str, config: &crate::config::ConnectionConfig) -> Self {
+        ConnectionSpec {
+            name: name.to_string(),
+            url: config.url.clone(),
+            attempts: config.connect_attempts.max(1),
+            backoff: Duration::from_millis(config.backoff_ms),
+            properties: config.properties.clone(),
+            registry: config.registry.clone(),
+        }
+    }
+
     pub fn kind(&self) -> ConnectionKind {
         let scheme = self.url.split(':').next().unwrap_or_default();
         match scheme {

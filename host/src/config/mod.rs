@@ -398,7 +398,9 @@ impl PipelineConfig {
             resolve(&mut t.plugin);
         }
         for j in &mut self.joins {
-            resolve(&mut j.table.path);
+            if let Some(path) = &mut j.table.path {
+                resolve(path);
+            }
         }
         for s in &mut self.sinks {
             match s {
@@ -495,7 +497,8 @@ impl PipelineConfig {
                     j.name
                 ));
             }
-            j.validate().map_err(|e| format!("key `joins[{i}].{e}"))?;
+            j.validate(&self.connections)
+                .map_err(|e| format!("key `joins[{i}].{e}"))?;
         }
         match &self.window {
             Some(w) => w.validate().map_err(|e| format!("key `window.{e}"))?,

@@ -1,10 +1,15 @@
 //! Stream–table joins: each row of the stream is enriched with the columns
 //! of the reference-table row whose key equals its own, as Spark's
-//! stream–static join and Flink's lookup join do. The table is a file read
-//! whole at start and read again when it changes (the last good version
-//! stays in use if the new one cannot be read). An unmatched row is kept
+//! stream–static join and Flink's lookup join do. The table is a file or a
+//! SQL query's result, held whole and read again when it changes, or a SQL
+//! table looked up by key (see [`reference`]). An unmatched row is kept
 //! with nulls (`left`), dropped or dead-lettered (`inner`).
 
+mod cache;
+mod changelog;
+mod file;
+pub mod reference;
+mod sql;
 pub mod table;
 
 use crate::config::join::{JoinConfig, JoinKind, OnMiss};
@@ -14,20 +19,14 @@ use crate::operator::{Operator, OperatorError, Processed, Refusal, StateTables};
 use crate::runtime::RowSelection;
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow::datatypes::{Field, Schema, SchemaRef};
+use reference::Reference;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use table::{FileStamp, LookupTable};
-
-/// How often the table's file is looked at for a change.
-const RECHECK: Duration = Duration::from_secs(1);
 
 pub struct JoinStage {
     /// `join:NAME`, the stage's name in checkpoints and dead letters.
     stage: String,
     config: JoinConfig,
-    table: LookupTable,
-    stamp: Option<FileStamp>,
-    checked: Instant,
+    table: Reference,
     /// The table's columns each row gets, by index in the table.
     added: Vec<usize>,
     output: SchemaRef,
@@ -38,10 +37,12 @@ impl JoinStage {
     /// Loads the table and plans the join against the stream's `input`:
     /// the key columns exist on both sides with the same types, and the
     /// columns added do not clash with the stream's.
-    pub fn new(config: &JoinConfig, input: &SchemaRef) -> Result<JoinStage, String> {
-        let stamp = table::stamp(&config.table).ok();
-        let table = LookupTable::load(&config.table, config.table_keys())
-            .map_err(|e| format!("table`: {e}"))?;
+    pub fn new(
+        config: &JoinConfig,
+        input: &SchemaRef,
+        connections: &std::collections::BTreeMap<String, crate::config::ConnectionConfig>,
+    ) -> Result<JoinStage, String> {
+        let table = Reference::open(config, connections).map_err(|e| format!("table`: {e}"))?;
         let schema = table.schema();
         for (i, (ours, theirs)) in config.on.iter().zip(config.table_keys()).enumerate() {
             let stream = input.field_with_name(ours).map_err(|_| {
@@ -96,9 +97,21 @@ impl JoinStage {
             added.push(index);
         }
         let stage = format!("join:{}", config.name);
-        tracing::info!(join = %config.name, path = %config.table.path.display(), rows = table.rows.num_rows(), sha256 = %crate::observe::status::short(&table.sha256), "Table read.");
-        if table.duplicates > 0 {
-            tracing::warn!(join = %config.name, duplicates = table.duplicates, "The table repeats keys; each row joins the last row of its key.");
+        match &table {
+            Reference::File { table: whole, .. } | Reference::Loaded { table: whole, .. } => {
+                tracing::info!(join = %config.name, table = %config.table.shown(), rows = whole.rows.num_rows(), sha256 = %crate::observe::status::short(&whole.sha256), "Table read.");
+                if whole.duplicates > 0 {
+                    tracing::warn!(join = %config.name, duplicates = whole.duplicates, "The table repeats keys; each row joins the last row of its key.");
+                }
+            }
+            Reference::Lookup { .. } => {
+                tracing::info!(join = %config.name, table = %config.table.shown(), "Looking keys up in the table as batches need them.");
+            }
+            Reference::Changelog {
+                table: changelog, ..
+            } => {
+                tracing::info!(join = %config.name, table = %config.table.shown(), keys = changelog.len(), offsets = ?changelog.offsets(), "Changelog read to its end.");
+            }
         }
         Ok(JoinStage {
             counts: TransformCounts {
@@ -108,8 +121,6 @@ impl JoinStage {
             stage,
             config: config.clone(),
             table,
-            stamp,
-            checked: Instant::now(),
             added,
             output: Arc::new(Schema::new(fields)),
         })
@@ -117,42 +128,6 @@ impl JoinStage {
 
     pub fn output_schema(&self) -> SchemaRef {
         self.output.clone()
-    }
-
-    /// Reads the table again if its file changed. A version that cannot be
-    /// read, or whose columns differ, is refused with a warning and the
-    /// last good one kept: the stages after were planned for its columns.
-    fn refresh(&mut self) {
-        if self.checked.elapsed() < RECHECK {
-            return;
-        }
-        self.checked = Instant::now();
-        let now = match table::stamp(&self.config.table) {
-            Ok(now) => now,
-            Err(e) => {
-                if self.stamp.take().is_some() {
-                    tracing::warn!(join = %self.config.name, path = %self.config.table.path.display(), error = %e, "The table's file cannot be read; the last version read stays in use.");
-                }
-                return;
-            }
-        };
-        if self.stamp.as_ref() == Some(&now) {
-            return;
-        }
-        self.stamp = Some(now);
-        match LookupTable::load(&self.config.table, self.config.table_keys()) {
-            Ok(next) if next.schema() != self.table.schema() => {
-                tracing::warn!(join = %self.config.name, "The table's file changed its columns; the last version read stays in use.");
-            }
-            Ok(next) if next.sha256 == self.table.sha256 => {}
-            Ok(next) => {
-                tracing::info!(join = %self.config.name, rows = next.rows.num_rows(), sha256 = %crate::observe::status::short(&next.sha256), "The table changed; joining against its new version.");
-                self.table = next;
-            }
-            Err(e) => {
-                tracing::warn!(join = %self.config.name, error = %e, "The table's new version cannot be read; the last version read stays in use.");
-            }
-        }
     }
 
     /// Why an unmatched row went to the dead-letter: its key.
@@ -181,6 +156,9 @@ impl JoinStage {
     }
 }
 
+/// The state table a changelog join's offsets are kept under.
+const CHANGELOG: &str = "changelog";
+
 fn names(schema: &Schema) -> String {
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     names.join(", ")
@@ -203,15 +181,15 @@ impl Operator for JoinStage {
         rows: &Envelope,
         _partition: i32,
     ) -> Result<Processed, OperatorError> {
-        self.refresh();
         let n = rows.num_rows();
         self.counts.rows_in += n as u64;
         let keys =
             table::key_columns(&rows.data, &self.config.on).map_err(|e| failed(&self.stage, e))?;
-        let matches = self
+        let probe = self
             .table
-            .lookup(&keys)
+            .probe(&self.config, &keys)
             .map_err(|e| failed(&self.stage, e))?;
+        let matches = probe.matches;
         let miss = self.config.miss();
         let (selection, input, indices, refused) = match miss {
             OnMiss::Null => {
@@ -246,7 +224,7 @@ impl Operator for JoinStage {
         };
         let mut columns = input.columns().to_vec();
         for &column in &self.added {
-            let taken = arrow::compute::take(self.table.rows.column(column), &indices, None)
+            let taken = arrow::compute::take(probe.rows.column(column), &indices, None)
                 .map_err(|e| failed(&self.stage, e))?;
             columns.push(taken);
         }
@@ -254,25 +232,58 @@ impl Operator for JoinStage {
             .map_err(|e| failed(&self.stage, e))?;
         self.counts.record(n, &selection, refused.len());
         let rows = rows.derive(output, &selection);
-        Ok(Processed::of(rows, refused))
+        let letters = self.table.take_letters();
+        self.counts.table_dead_lettered += letters.len() as u64;
+        Ok(Processed {
+            letters,
+            ..Processed::of(rows, refused)
+        })
     }
 
-    /// The table's version is what a checkpoint records: a replay that
-    /// finds another version joins against it, and says so.
+    fn on_start(&mut self, _epoch: u64, checkpointed: bool) -> Result<(), OperatorError> {
+        self.table.set_checkpointed(checkpointed);
+        Ok(())
+    }
+
+    /// What a checkpoint records: a whole table's version (a replay that
+    /// finds another joins against it, and says so), or the offsets a
+    /// changelog table moved to for the next epoch.
     fn snapshot(&mut self) -> Option<(Option<String>, StateTables)> {
-        Some((Some(self.table.sha256.clone()), StateTables::new()))
+        let mut tables = StateTables::new();
+        if let Some(offsets) = self.table.advance_for_checkpoint(&self.config.name) {
+            let saved = serde_json::to_vec(&offsets).expect("offsets serialise");
+            tables.insert(CHANGELOG.to_string(), saved);
+        }
+        Some((self.table.version().map(str::to_string), tables))
     }
 
-    fn restore(&mut self, build: Option<&str>, _tables: &StateTables) -> Result<(), OperatorError> {
-        if let Some(saved) = build
-            && saved != self.table.sha256
+    fn restore(&mut self, build: Option<&str>, tables: &StateTables) -> Result<(), OperatorError> {
+        if let Some(saved) = tables.get(CHANGELOG) {
+            let offsets: std::collections::BTreeMap<i32, i64> = serde_json::from_slice(saved)
+                .map_err(|e| OperatorError::Restore {
+                    stage: self.stage.clone(),
+                    reason: format!("the changelog offsets: {e}"),
+                })?;
+            self.table
+                .rewind(&offsets)
+                .map_err(|reason| OperatorError::Restore {
+                    stage: self.stage.clone(),
+                    reason,
+                })?;
+            tracing::info!(join = %self.config.name, offsets = ?offsets, "The changelog table is back at the checkpoint's offsets.");
+        }
+        if let (Some(saved), Some(now)) = (build, self.table.version())
+            && saved != now
         {
-            tracing::warn!(join = %self.config.name, checkpoint = %crate::observe::status::short(saved), now = %crate::observe::status::short(&self.table.sha256), "The table changed since the checkpoint: rows read again join against its current version (see docs/joins.md).");
+            tracing::warn!(join = %self.config.name, checkpoint = %crate::observe::status::short(saved), now = %crate::observe::status::short(now), "The table changed since the checkpoint: rows read again join against its current version (see docs/joins.md).");
         }
         Ok(())
     }
 
     fn counts(&self) -> StageCounts {
-        StageCounts::Transform(self.counts.clone())
+        StageCounts::Transform(TransformCounts {
+            lookups: self.table.lookups(),
+            ..self.counts.clone()
+        })
     }
 }

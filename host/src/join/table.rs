@@ -1,19 +1,14 @@
-//! A reference table read whole from a file (CSV, JSON Lines, Parquet) and
-//! indexed by its key columns, for the join to look rows up in. Keys are
-//! compared as Arrow's row format encodes them, so every key type the
-//! decoders produce works, and a null key never matches (as in SQL).
+//! A reference table held whole in memory and indexed by its key columns,
+//! for the join to look rows up in. Keys are compared as Arrow's row format
+//! encodes them, so every key type the decoders produce works, and a null
+//! key never matches (as in SQL).
 
-use crate::config::ddl;
-use crate::config::join::{TableConfig, TableFormat};
-use crate::source::decode::{Decoder, Line};
 use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use arrow::row::{RowConverter, SortField};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Arc;
 
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Key to the table row holding it. A single BIGINT key, the common case,
 /// is hashed as the number; any other key as Arrow's row encoding of its
@@ -29,86 +24,18 @@ pub struct LookupTable {
     /// The last row wins when a key is repeated.
     index: Index,
     converter: RowConverter,
-    /// The SHA-256 of the file's bytes: which version a run joined against.
+    /// Which version of the table this is: the SHA-256 of its file, or of
+    /// a query's result.
     pub sha256: String,
     /// Rows whose key repeated an earlier row's (the later one is used).
     pub duplicates: usize,
 }
 
-/// The file as it stands on disk (or in its store), to notice when it
-/// changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileStamp {
-    modified: Option<std::time::SystemTime>,
-    len: u64,
-    /// An object's entity tag, where the store gives one.
-    e_tag: Option<String>,
-}
-
-/// The object store and key of a table given by URL; `None` for a local file.
-fn object(config: &TableConfig) -> Result<Option<crate::storage::Location>, String> {
-    match crate::storage::Place::open(&config.path, &config.storage).map_err(|e| e.to_string())? {
-        crate::storage::Place::Object(location) => Ok(Some(location)),
-        crate::storage::Place::Local(_) => Ok(None),
-    }
-}
-
-pub fn stamp(config: &TableConfig) -> Result<FileStamp, String> {
-    if let Some(place) = object(config)? {
-        let meta = crate::storage::block_on(object_store::ObjectStoreExt::head(
-            &*place.store,
-            &place.prefix,
-        ))
-        .map_err(|e| e.to_string())?;
-        return Ok(FileStamp {
-            modified: Some(meta.last_modified.into()),
-            len: meta.size,
-            e_tag: meta.e_tag,
-        });
-    }
-    let metadata = std::fs::metadata(&config.path).map_err(|e| e.to_string())?;
-    Ok(FileStamp {
-        modified: metadata.modified().ok(),
-        len: metadata.len(),
-        e_tag: None,
-    })
-}
-
-/// The table file's bytes.
-fn read(config: &TableConfig) -> Result<bytes::Bytes, String> {
-    let shown = config.path.display();
-    if let Some(place) = object(config).map_err(|e| format!("cannot read {shown}: {e}"))? {
-        return crate::storage::block_on(async {
-            object_store::ObjectStoreExt::get(&*place.store, &place.prefix)
-                .await?
-                .bytes()
-                .await
-        })
-        .map_err(|e| format!("cannot read {shown}: {e}"));
-    }
-    std::fs::read(&config.path)
-        .map(bytes::Bytes::from)
-        .map_err(|e| format!("cannot read {shown}: {e}"))
-}
-
 impl LookupTable {
-    /// Reads the table's file and indexes it by `keys`.
-    pub fn load(config: &TableConfig, keys: &[String]) -> Result<LookupTable, String> {
-        let shown = config.path.display();
-        let bytes = read(config)?;
-        let rows = match config.format.lines() {
-            Some(format) => decode_lines(config, format, &bytes)?,
-            None => read_parquet(bytes.clone())
-                .map_err(|e| format!("{shown} is not readable Parquet: {e}"))?,
-        };
-        let key_columns = key_columns(&rows, keys).map_err(|e| format!("{shown}: {e}"))?;
-        let converter = RowConverter::new(
-            key_columns
-                .iter()
-                .map(|c| SortField::new(c.data_type().clone()))
-                .collect(),
-        )
-        .map_err(|e| e.to_string())?;
+    /// Indexes `rows` by its columns `keys`.
+    pub fn index(rows: RecordBatch, keys: &[String], sha256: String) -> Result<Self, String> {
+        let key_columns = key_columns(&rows, keys)?;
+        let converter = key_converter(&key_columns)?;
         let mut duplicates = 0;
         let live = |row: usize| !key_columns.iter().any(|c| c.is_null(row));
         let index = match single_int64(&key_columns) {
@@ -137,7 +64,7 @@ impl LookupTable {
             rows,
             index,
             converter,
-            sha256: format!("{:x}", Sha256::digest(&bytes)),
+            sha256,
             duplicates,
         })
     }
@@ -149,14 +76,13 @@ impl LookupTable {
     /// For each row of `keys` (the stream's key columns), the table row
     /// whose key equals it, if any.
     pub fn lookup(&self, keys: &[ArrayRef]) -> Result<Vec<Option<u32>>, String> {
-        let live = |row: usize| !keys.iter().any(|c| c.is_null(row));
         let rows = keys.first().map_or(0, |k| k.len());
         match &self.index {
             Index::Int64(index) => {
                 let ids = single_int64(keys).ok_or("the key is no longer one BIGINT column")?;
                 Ok((0..rows)
                     .map(|row| {
-                        live(row)
+                        ids.is_valid(row)
                             .then(|| index.get(&ids.value(row)).copied())
                             .flatten()
                     })
@@ -169,7 +95,7 @@ impl LookupTable {
                     .map_err(|e| e.to_string())?;
                 Ok((0..rows)
                     .map(|row| {
-                        live(row)
+                        live(keys, row)
                             .then(|| index.get(encoded.row(row).as_ref()).copied())
                             .flatten()
                     })
@@ -177,6 +103,21 @@ impl LookupTable {
             }
         }
     }
+}
+
+/// Whether no key column of `row` is null: a null key matches nothing.
+pub fn live(keys: &[ArrayRef], row: usize) -> bool {
+    !keys.iter().any(|c| c.is_null(row))
+}
+
+/// The row format that encodes keys of these columns' types.
+pub fn key_converter(keys: &[ArrayRef]) -> Result<RowConverter, String> {
+    RowConverter::new(
+        keys.iter()
+            .map(|c| SortField::new(c.data_type().clone()))
+            .collect(),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// The key column, when the key is one BIGINT column.
@@ -199,86 +140,29 @@ pub fn key_columns(batch: &RecordBatch, keys: &[String]) -> Result<Vec<ArrayRef>
         .collect()
 }
 
-/// CSV or JSON Lines through the files source's decoder: a line that does
-/// not fit the schema makes the whole table unreadable (a reference table
-/// with a missing row would quietly change what joins).
-fn decode_lines(
-    config: &TableConfig,
-    format: crate::config::FileFormat,
-    bytes: &[u8],
-) -> Result<RecordBatch, String> {
-    let shown = config.path.display().to_string();
-    let schema = config
-        .schema
-        .as_deref()
-        .map(ddl::parse_schema)
-        .transpose()?;
-    let decoder = Decoder::new(format, schema, config.delimiter);
-    let source: Arc<str> = shown.as_str().into();
-    let text = String::from_utf8_lossy(bytes);
-    let valid_utf8 = matches!(text, std::borrow::Cow::Borrowed(_));
-    let skip = usize::from(config.header && config.format == TableFormat::Csv);
-    let lines: Vec<Line> = text
-        .lines()
-        .enumerate()
-        .skip(skip)
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| Line {
-            source: source.clone(),
-            offset: i as i64 + 1,
-            text: l.to_string(),
-            valid_utf8,
-        })
-        .collect();
-    let decoded = decoder.decode(lines);
-    if let Some(bad) = decoded.rejected.first() {
-        return Err(format!(
-            "{shown} line {}: {} ({} bad lines in all)",
-            bad.offset,
-            bad.reason,
-            decoded.rejected.len()
-        ));
-    }
-    Ok(decoded.batch)
-}
-
-fn read_parquet(bytes: bytes::Bytes) -> Result<RecordBatch, String> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .map_err(|e| e.to_string())?
-        .build()
-        .map_err(|e| e.to_string())?;
-    let schema = arrow::array::RecordBatchReader::schema(&reader);
-    let batches: Vec<RecordBatch> = reader
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    arrow::compute::concat_batches(&schema, &batches).map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Int64Array, StringArray};
+    use arrow::array::StringArray;
+    use std::sync::Arc;
 
-    fn table(text: &str) -> (tempfile::TempDir, TableConfig) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.csv");
-        std::fs::write(&path, text).unwrap();
-        let config = TableConfig {
-            path,
-            format: TableFormat::Csv,
-            schema: Some("id BIGINT, tier STRING, zone STRING".into()),
-            header: false,
-            delimiter: ',',
-            storage: Default::default(),
-        };
-        (dir, config)
+    fn table(ids: Vec<Option<i64>>, zones: Vec<&str>, keys: &[&str]) -> LookupTable {
+        let batch = RecordBatch::try_from_iter([
+            ("id", Arc::new(Int64Array::from(ids)) as ArrayRef),
+            ("zone", Arc::new(StringArray::from(zones)) as ArrayRef),
+        ])
+        .unwrap();
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        LookupTable::index(batch, &keys, String::new()).unwrap()
     }
 
     #[test]
     fn a_repeated_key_joins_its_last_row_and_a_null_key_matches_nothing() {
-        let (_dir, config) = table("1,gold,a\n2,silver,b\n1,platinum,a\n,ghost,z\n");
-        let t = LookupTable::load(&config, &["id".into()]).unwrap();
+        let t = table(
+            vec![Some(1), Some(2), Some(1), None],
+            vec!["a", "b", "a", "z"],
+            &["id"],
+        );
         assert_eq!(t.duplicates, 1);
         let keys: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), Some(3), None, Some(2)]));
         assert_eq!(
@@ -289,17 +173,9 @@ mod tests {
 
     #[test]
     fn composite_keys_match_on_every_column() {
-        let (_dir, config) = table("1,gold,a\n1,gold,b\n");
-        let t = LookupTable::load(&config, &["id".into(), "zone".into()]).unwrap();
+        let t = table(vec![Some(1), Some(1)], vec!["a", "b"], &["id", "zone"]);
         let ids: ArrayRef = Arc::new(Int64Array::from(vec![1, 1, 2]));
         let zones: ArrayRef = Arc::new(StringArray::from(vec!["b", "c", "a"]));
         assert_eq!(t.lookup(&[ids, zones]).unwrap(), vec![Some(1), None, None]);
-    }
-
-    #[test]
-    fn a_line_that_does_not_fit_makes_the_table_unreadable_naming_it() {
-        let (_dir, config) = table("1,gold,a\nnope,x,y\n");
-        let error = LookupTable::load(&config, &["id".into()]).err().unwrap();
-        assert!(error.contains("line 2"), "{error}");
     }
 }

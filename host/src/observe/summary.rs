@@ -44,6 +44,25 @@ pub struct TransformCounts {
     /// the summary unbalanced rather than wrap below zero.
     #[serde(skip_serializing_if = "is_zero")]
     pub overcounted: u64,
+    /// A lookup join's traffic with its database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookups: Option<LookupCounts>,
+    /// A join's table records refused (a changelog record that cannot be
+    /// decoded): dead letters that are not rows of the stream.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub table_dead_lettered: u64,
+}
+
+/// What a join that looks keys up asked its database, and what its cache
+/// answered.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct LookupCounts {
+    /// Statements run: one per batch with keys the cache did not know.
+    pub queries: u64,
+    /// Distinct keys those statements asked for.
+    pub keys: u64,
+    /// Rows whose key the cache knew (found, or known missing).
+    pub cache_hits: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -249,6 +268,7 @@ impl RunSummary {
         let letters = self.dead_lettered
             == total(&[
                 before_dead,
+                checked(&self.transforms, |t| t.table_dead_lettered)?,
                 checked(&self.after_window, |t| t.dead_lettered)?,
                 sink_dead,
             ])?;
@@ -268,6 +288,20 @@ fn write_transform(
     )?;
     if t.expanded > 0 {
         write!(f, ", {} added by flat-map", t.expanded)?;
+    }
+    if t.table_dead_lettered > 0 {
+        write!(
+            f,
+            " ({} table records dead-lettered)",
+            t.table_dead_lettered
+        )?;
+    }
+    if let Some(l) = t.lookups {
+        write!(
+            f,
+            " ({} lookup queries for {} keys, {} rows from the cache)",
+            l.queries, l.keys, l.cache_hits
+        )?;
     }
     if t.failed_batches > 0 {
         write!(f, " ({} failed batches)", t.failed_batches)?;

@@ -4,9 +4,10 @@
 //! and the row as it entered that stage.
 
 use super::PipelineError;
-use crate::dead_letter::{DeadLetter, DeadLetterWriter, rows_as_json};
+use crate::dead_letter::{DeadLetterWriter, rows_as_json};
 use crate::envelope::Envelope;
 use crate::observe::summary::StageCounts;
+use crate::operator::DeadLetter;
 use crate::operator::{Operator, OperatorError, Processed, Refusal, Watermark};
 use crate::sink::SinkError;
 use arrow::array::UInt32Array;
@@ -115,9 +116,13 @@ impl Chain {
             let Processed {
                 rows: out,
                 refused,
+                letters,
                 stop,
             } = self.operators[index].process_batch(&rows, partition)?;
             dead_letter_rows(dead_letter, &rows, refused)?;
+            for letter in &letters {
+                write_letter(dead_letter, letter)?;
+            }
             if let Some(stop) = stop {
                 return Err(stop.into());
             }
@@ -152,12 +157,16 @@ fn dead_letter_rows(
             offset,
             input,
         };
-        writer
-            .write(&letter)
-            .map_err(|error| PipelineError::DeadLetterWrite {
-                target: writer.target.clone(),
-                error,
-            })?;
+        write_letter(writer, &letter)?;
     }
     Ok(())
+}
+
+fn write_letter(writer: &mut DeadLetterWriter, letter: &DeadLetter) -> Result<(), PipelineError> {
+    writer
+        .write(letter)
+        .map_err(|error| PipelineError::DeadLetterWrite {
+            target: writer.target.clone(),
+            error,
+        })
 }

@@ -128,10 +128,12 @@ impl Plan {
         )?;
         for (index, j) in config.joins.iter().enumerate() {
             let join =
-                JoinStage::new(j, &stages.output()).map_err(|message| PipelineError::Join {
-                    file: file.clone(),
-                    index,
-                    message,
+                JoinStage::new(j, &stages.output(), &config.connections).map_err(|message| {
+                    PipelineError::Join {
+                        file: file.clone(),
+                        index,
+                        message,
+                    }
                 })?;
             let schema = join.output_schema();
             stages.push(format!("join {}", j.name), schema, Box::new(join));

@@ -134,7 +134,7 @@ impl Operator for SinkFanOut {
         Ok(Processed {
             rows: None,
             refused,
-            stop: None,
+            ..Processed::default()
         })
     }
 

@@ -18,7 +18,6 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 use wasmtime::component::Component;
 
 #[derive(Debug, thiserror::Error)]
@@ -281,17 +280,7 @@ pub fn plan(
     let specs: Vec<ConnectionSpec> = entry
         .connections
         .iter()
-        .map(|name| {
-            let c = own.as_ref().unwrap_or_else(|| &connections[name]);
-            ConnectionSpec {
-                name: name.clone(),
-                url: c.url.clone(),
-                attempts: c.connect_attempts.max(1),
-                backoff: Duration::from_millis(c.backoff_ms),
-                properties: c.properties.clone(),
-                registry: c.registry.clone(),
-            }
-        })
+        .map(|name| ConnectionSpec::new(name, own.as_ref().unwrap_or_else(|| &connections[name])))
         .collect();
     let target = match config {
         SinkConfig::Csv(c) => c.path.display().to_string(),

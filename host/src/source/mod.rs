@@ -14,8 +14,8 @@ pub use kafka::KafkaSource;
 pub use position::{KafkaPartition, Mark, Position, SeenFile};
 
 use crate::config::SourceConfig;
-use crate::dead_letter::DeadLetter;
 use crate::envelope::Envelope;
+use crate::operator::DeadLetter;
 use arrow::datatypes::SchemaRef;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;

@@ -82,6 +82,7 @@ impl Operator for TransformStage {
                     rows: None,
                     refused: (0..n).map(|row| refusal(row, reason.clone())).collect(),
                     stop,
+                    letters: Vec::new(),
                 })
             }
         }

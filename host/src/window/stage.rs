@@ -101,7 +101,7 @@ impl Operator for WindowStage {
         Ok(Processed {
             rows: self.emit(out.rows),
             refused,
-            stop: None,
+            ..Processed::default()
         })
     }
 

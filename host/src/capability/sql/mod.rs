@@ -3,7 +3,7 @@
 //! of the batch in flight, many rows per round trip; rows the database
 //! refuses are found one by one and returned with the reason.
 
-mod bind;
+pub(crate) mod bind;
 
 use super::blocking::Driver;
 use super::connect::{self, Attempt, ConnectError};
@@ -20,7 +20,8 @@ use wasmtime::component::{HasData, Linker};
 /// PostgreSQL and MySQL 65535), large enough to amortise round trips.
 const MAX_PARAMS: usize = 30_000;
 
-enum Db {
+/// One open connection, of whichever database its URL names.
+pub(crate) enum Db {
     Pg(PgConnection),
     My(MySqlConnection),
     Lite(SqliteConnection),
@@ -40,7 +41,7 @@ impl super::grants::Connection for Granted {
 
 /// Errors of the connection rather than of a statement: the database went
 /// away or cannot be reached. The epoch cannot finish on this connection.
-fn is_lost(e: &sqlx::Error) -> bool {
+pub(crate) fn is_lost(e: &sqlx::Error) -> bool {
     matches!(
         e,
         sqlx::Error::Io(_)
@@ -77,7 +78,7 @@ pub fn add_to_linker<T: Send + 'static>(
 }
 
 /// sqlx spawns no tasks of its own: its futures run on the calling thread.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     Driver::CallingThread.block_on(future)
 }
 
@@ -111,20 +112,25 @@ async fn connect_once(url: &str) -> Result<Db, sqlx::Error> {
     )
 }
 
+/// Opens the connection `spec` for `stage`, retrying with backoff.
+pub(crate) fn open(stage: &str, spec: &ConnectionSpec) -> Result<Db, ConnectError> {
+    connect::with_backoff(stage, spec, || {
+        block_on(connect_once(&spec.url)).map_err(|e| match e {
+            // The URL or the credentials are wrong: no wait helps.
+            sqlx::Error::Configuration(_) | sqlx::Error::Database(_) => {
+                Attempt::Refused(e.to_string())
+            }
+            e => Attempt::Unreachable(e.to_string()),
+        })
+    })
+}
+
 impl Sql {
     /// Opens the sink's connections, retrying with backoff (a database that
     /// is still starting is waited for, within the limit).
     pub fn connect(sink: &str, specs: &[ConnectionSpec]) -> Result<Self, ConnectError> {
         let connections = Grants::connect(sink, specs, |spec| {
-            let db = connect::with_backoff(sink, spec, || {
-                block_on(connect_once(&spec.url)).map_err(|e| match e {
-                    // The URL or the credentials are wrong: no wait helps.
-                    sqlx::Error::Configuration(_) | sqlx::Error::Database(_) => {
-                        Attempt::Refused(e.to_string())
-                    }
-                    e => Attempt::Unreachable(e.to_string()),
-                })
-            })?;
+            let db = open(sink, spec)?;
             Ok(Granted {
                 db,
                 in_transaction: false,

@@ -5,7 +5,7 @@
 pub mod avro;
 
 use crate::config::FileFormat;
-use crate::dead_letter::DeadLetter;
+use crate::operator::DeadLetter;
 use arrow::array::{
     ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
     Float32Builder, Float64Builder, Int32Builder, Int64Builder, RecordBatch, StringBuilder,

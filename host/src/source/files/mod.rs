@@ -16,8 +16,8 @@ use super::{
     Done, Mark, Position, RunMode, SeenFile, Source, SourceBatch, SourceError, SourceProgress,
 };
 use crate::config::{Compression, FileFormat, FilesConfig, ddl};
-use crate::dead_letter::DeadLetter;
 use crate::envelope::Envelope;
+use crate::operator::DeadLetter;
 use arrow::datatypes::SchemaRef;
 use listing::Listing;
 use parquet::ParquetFile;

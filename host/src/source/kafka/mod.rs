@@ -6,9 +6,9 @@
 
 mod available_now;
 mod context;
-mod decode;
-mod metadata;
-mod offsets;
+pub(crate) mod decode;
+pub(crate) mod metadata;
+pub(crate) mod offsets;
 mod poll;
 mod replay;
 #[cfg(test)]
