@@ -313,6 +313,7 @@ fn every_readme_has_a_docs_test() {
         "README.md",
         "examples/etl-multi-sink/README.md",
         "examples/s3-mysql/README.md",
+        "examples/segments/README.md",
         "examples/stocks/README.md",
         "examples/students-kafka/README.md",
         "examples/students/README.md",
@@ -362,6 +363,14 @@ fn the_students_kafka_readme_commands_work() {
 fn the_s3_mysql_readme_commands_work() {
     let _ports = FIXED_PORTS.lock().unwrap_or_else(|e| e.into_inner());
     run_readme("examples/s3-mysql/README.md", &[("MYSQL_URL", MYSQL_URL)]);
+}
+
+/// The README starts a broker and the registry on their fixed ports, and
+/// enriches from the machine's PostgreSQL.
+#[test]
+fn the_segments_readme_commands_work() {
+    let _ports = FIXED_PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    run_readme("examples/segments/README.md", &[("PG_URL", POSTGRES_URL)]);
 }
 
 /// The README needs MYSQL_URL, PG_URL and CASSANDRA_URL: the test
