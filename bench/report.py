@@ -42,6 +42,11 @@ def goals(cases):
         add(name, "throughput vs PySpark's query alone", q["median"], 20, q["min"], q["max"],
             "Spark's session start-up left out, weir's whole process")
         add(name, "peak memory, PySpark / weir", 1 / m["median"], 5, 1 / m["max"], 1 / m["min"])
+    lookup = cases.get("lookup")
+    if lookup:
+        r = lookup["batched_vs_per_row"]
+        add("lookup", "batched lookup join / one query per row", r["median"], 10, r["min"], r["max"],
+            "issue 20 names no figure; batching should be worth at least 10×")
     lake = cases.get("lake")
     if lake:
         r = lake["source_vs_pyarrow"]
@@ -135,6 +140,10 @@ def table(results):
                 (_spread(s["weir_rows_per_s"]) + " rows/s", _spread(s["spark_query_rows_per_s"]) + " rows/s"),
                 (_spread(s["weir_peak_mib"], mib) + " MiB", _spread(s["spark_peak_mib"], mib) + " MiB"),
             ]
+    if "lookup" in c:
+        k = c["lookup"]
+        figures["lookup"] = [(_spread(k["batched_rows_per_s"]) + " rows/s",
+                              _spread(k["per_row_rows_per_s"]) + " rows/s")]
     if "lake" in c:
         lake = c["lake"]
         figures["lake"] = [
@@ -195,6 +204,17 @@ def _details(results):
             f"one file per micro-batch ({last['spark_micro_batches']} micro-batches). Each run, "
             f"both outputs were read back with pyarrow: the same {last['rows_out']:,} rows and "
             f"the same amount per segment.")
+    if "lookup" in c:
+        k, i = c["lookup"], c["lookup"]["input"]
+        out.append(
+            f"- **lookup**: {i['events']:,} purchase events in {i['files']} CSV files, each enriched "
+            f"with its customer's row of a {i['customers']:,}-row MariaDB table looked up by key "
+            f"(`lookup = true`, a left join; one event in six has no customer), into JSON Lines. "
+            f"Batched: `weir run bench/lookup.toml --available-now`, one query per batch of 8192 "
+            f"for the keys the cache misses (peak memory "
+            f"{_spread(k['batched_peak_mib'], lambda x: f'{x:.0f}')} MiB). One query per row: the "
+            f"same pipeline with `batch_size = 1`, on {i['per_row_events']:,} events. Each run, "
+            f"every event was written once with its customer's segment.")
     if "s3mysql" in c:
         m, i = c["s3mysql"], c["s3mysql"]["input"]
         out.append(

@@ -1,7 +1,7 @@
 """The benchmark suite behind bench/run: runs each case, writes the results
 as JSON, then the chart and the summary in BENCHMARKS.md (bench/report.py).
 
-    bench/run [--quick] [--runs N] [--cases stocks,joins,lake,s3mysql,kafka,boundary,sinks]
+    bench/run [--quick] [--runs N] [--cases stocks,joins,lookup,lake,s3mysql,kafka,boundary,sinks]
 
 A full run (the default) writes target/bench/results.json, then
 bench/results.json, bench/results.svg and the summary section of
@@ -20,13 +20,14 @@ import sys
 
 import case_joins
 import case_lake
+import case_lookup
 import case_s3mysql
 import case_stocks
 import cases
 import report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ALL = ["stocks", "joins", "lake", "s3mysql", "kafka", "boundary", "sinks"]
+ALL = ["stocks", "joins", "lookup", "lake", "s3mysql", "kafka", "boundary", "sinks"]
 # Input sizes: (full, quick).
 SIZES = {
     "stocks_rows": (1_200_000, 100_000),
@@ -34,6 +35,10 @@ SIZES = {
     "join_customers": (1_000_000, 100_000),
     "join_events": (2_000_000, 200_000),
     "join_files": (8, 2),
+    "lookup_customers": (1_000_000, 100_000),
+    "lookup_events": (1_000_000, 50_000),
+    "lookup_per_row_events": (20_000, 2_000),
+    "lookup_files": (4, 2),
     "lake_rows": (4_000_000, 200_000),
     "lake_files": (8, 2),
     "s3mysql_lines": (1_000_000, 50_000),
@@ -85,6 +90,9 @@ def main():
         elif case == "joins":
             r = case_joins.run(ROOT, work, size["join_customers"], size["join_events"],
                                size["join_files"], runs)
+        elif case == "lookup":
+            r = case_lookup.run(ROOT, work, size["lookup_customers"], size["lookup_events"],
+                                size["lookup_per_row_events"], size["lookup_files"], runs)
         elif case == "lake":
             r = case_lake.run(ROOT, work, size["lake_rows"], size["lake_files"], runs)
         elif case == "s3mysql":
