@@ -202,13 +202,7 @@ fn with_watch_a_changed_component_file_is_reloaded() {
 fn metrics_show_plugin_calls_rows_and_reloads() {
     let (scratch, running) = start(&[]);
     feed(&scratch, "1.txt", &["a", "b", "c"], 3);
-    let url = scratch.read(".weir/tagged/admin.addr");
-    let addr = url.trim().trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    use std::io::{Read, Write};
-    write!(stream, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
+    let text = weir_tests::http_get(&scratch.read(".weir/tagged/admin.addr"), "/metrics");
     running.stop().ok();
     for line in [
         "weir_records_read_total{pipeline=\"tagged\"} 3",

@@ -254,7 +254,7 @@ fn a_lookup_whose_database_goes_away_waits_and_dead_letters_nothing() {
             ),
         ),
     );
-    let running = scratch.spawn(&["run", "pipeline.toml", "--admin", "off"]);
+    let running = scratch.spawn(&["run", "pipeline.toml", "--admin", "127.0.0.1:0"]);
     let written = || {
         std::fs::read_to_string(scratch.path().join("out.jsonl")).map_or(0, |t| t.lines().count())
     };
@@ -266,6 +266,16 @@ fn a_lookup_whose_database_goes_away_waits_and_dead_letters_nothing() {
     assert_eq!(written(), 1, "rows joined while the database was away");
     proxy.restore();
     wait_for("the rows that waited", 60, || written() >= 3);
+    // Two queries answered (the failed tries are not counted), for keys 1
+    // and 2; the second batch's customer 1 came from the cache.
+    let metrics = weir_tests::http_get(&scratch.read(".weir/enriched/admin.addr"), "/metrics");
+    for line in [
+        "weir_join_lookup_queries_total{pipeline=\"enriched\",join=\"customers\"} 2",
+        "weir_join_lookup_keys_total{pipeline=\"enriched\",join=\"customers\"} 2",
+        "weir_join_lookup_cache_hits_total{pipeline=\"enriched\",join=\"customers\"} 1",
+    ] {
+        assert!(metrics.contains(line), "no `{line}` in:\n{metrics}");
+    }
     let out = running.stop();
     assert_eq!(
         rows(&scratch),

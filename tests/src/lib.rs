@@ -316,3 +316,19 @@ impl Run {
 pub fn toml_path(path: &Path) -> String {
     format!("{:?}", path.display().to_string())
 }
+
+/// The body of `GET path` from the admin server at `url` (as its
+/// `admin.addr` file has it: `http://HOST:PORT`), over plain HTTP/1.0.
+pub fn http_get(url: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = url.trim().trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr)
+        .unwrap_or_else(|e| panic!("cannot reach the admin server at {addr}: {e}"));
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    match text.split_once("\r\n\r\n") {
+        Some((_, body)) => body.to_string(),
+        None => text,
+    }
+}

@@ -137,3 +137,68 @@ fn a_csv_delimiter_outside_ascii_is_refused_naming_the_key() {
     let err = load(&sink).unwrap_err().to_string();
     assert!(err.contains("sinks[0].delimiter"), "{err}");
 }
+
+#[test]
+fn a_join_table_is_a_file_a_query_or_a_topic_and_its_keys_must_fit_the_kind() {
+    let pipeline = |table: &str| {
+        format!(
+            "[source]\ntype = \"generator\"\ncount = 1\n\n\
+             [connections.db]\nurl = \"sqlite:t.db\"\n\n[connections.kafka]\nurl = \"kafka://127.0.0.1:9092\"\n\n\
+             [[joins]]\nname = \"t\"\non = [\"user_id\"]\ntable = {{ {table} }}\n\n\
+             [[sinks]]\nname = \"o\"\ntype = \"stdout\"\n"
+        )
+    };
+    let schema = "schema = \"user_id BIGINT\"";
+    let cases = [
+        (
+            format!("path = \"t.csv\", connection = \"db\", query = \"SELECT 1\", {schema}"),
+            "key `joins[0].table`: give either a file (`path`, `format`) or a SQL query",
+        ),
+        (
+            format!("path = \"t.csv\", format = \"csv\", lookup = true, {schema}"),
+            "key `joins[0].table.lookup`: a file table is read again whenever the file changes",
+        ),
+        (
+            format!("connection = \"db\", {schema}"),
+            "key `joins[0].table.query`: a SQL table needs the SELECT",
+        ),
+        (
+            format!(
+                "connection = \"db\", query = \"SELECT 1\", lookup = true, refresh = \"1m\", {schema}"
+            ),
+            "key `joins[0].table.refresh`: a lookup table is not read whole",
+        ),
+        (
+            format!("connection = \"db\", query = \"SELECT 1\", refresh = \"0s\", {schema}"),
+            "key `joins[0].table.refresh`: \"0s\" must be longer than zero",
+        ),
+        (
+            format!("connection = \"kafka\", query = \"SELECT 1\", {schema}"),
+            "key `joins[0].table.connection`: `kafka` is a kafka: connection; a SQL table needs",
+        ),
+        (
+            format!("connection = \"db\", topic = \"t\", format = \"json\", {schema}"),
+            "key `joins[0].table.connection`: `db` is a sqlite: connection; a changelog topic is read from a kafka:// one",
+        ),
+        (
+            format!("connection = \"kafka\", topic = \"t\", format = \"csv\", {schema}"),
+            "key `joins[0].table.format`: a changelog topic's values are \"json\" or \"avro\"",
+        ),
+        (
+            "connection = \"kafka\", topic = \"t\", format = \"avro\"".to_string(),
+            "key `joins[0].table.format`: Avro values are read through a schema registry",
+        ),
+        (
+            "connection = \"db\", query = \"SELECT 1\"".to_string(),
+            "key `joins[0].table.schema`: csv, jsonl, json and SQL tables need a declared schema",
+        ),
+    ];
+    for (table, expected) in cases {
+        let error = load(&pipeline(&table)).err().unwrap().to_string();
+        assert!(error.contains(expected), "{table}:\n{error}");
+    }
+    load(&pipeline(&format!(
+        "connection = \"db\", query = \"SELECT 1\", lookup = true, cache_ttl = \"30s\", {schema}"
+    )))
+    .unwrap();
+}

@@ -87,3 +87,49 @@ impl LookupCache {
         self.entries.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::StringArray;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+
+    fn cache(capacity: usize, ttl: Duration) -> LookupCache {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "segment",
+            DataType::Utf8,
+            true,
+        )]));
+        LookupCache::new(&schema, capacity, ttl).unwrap()
+    }
+
+    fn row(cache: &LookupCache, text: &str) -> OwnedRow {
+        let column: ArrayRef = Arc::new(StringArray::from(vec![text]));
+        cache.encode(&[column]).unwrap().row(0).owned()
+    }
+
+    #[test]
+    fn the_least_recently_used_key_goes_first_and_a_missing_key_is_remembered() {
+        let mut c = cache(2, Duration::from_secs(60));
+        let gold = row(&c, "gold");
+        c.put(b"a".as_slice().into(), Some(gold));
+        c.put(b"b".as_slice().into(), None);
+        assert!(c.knows(b"a"), "a is used: b is now the oldest");
+        c.put(b"c".as_slice().into(), None);
+        assert!(c.knows(b"a") && c.knows(b"c") && !c.knows(b"b"));
+        assert!(c.peek(b"c").is_none(), "known missing");
+        let found = c.decode(c.peek(b"a")).unwrap();
+        let found = found[0].as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(found.value(0), "gold");
+    }
+
+    #[test]
+    fn an_answer_older_than_the_ttl_is_asked_again() {
+        let mut c = cache(10, Duration::from_millis(20));
+        c.put(b"a".as_slice().into(), None);
+        assert!(c.knows(b"a"));
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(!c.knows(b"a"));
+    }
+}

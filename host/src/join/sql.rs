@@ -46,7 +46,7 @@ pub struct SqlTable {
     /// The user's SELECT, without a trailing `;`.
     query: String,
     schema: SchemaRef,
-    /// Statements run, for the summary.
+    /// Statements answered, for the summary.
     pub statements: u64,
 }
 
@@ -155,7 +155,6 @@ impl SqlTable {
             self.db = Some(db);
         }
         let schema = self.schema.clone();
-        self.statements += 1;
         let db = self.db.as_mut().expect("opened above");
         let result = granted::block_on(async {
             macro_rules! fetch {
@@ -175,9 +174,12 @@ impl SqlTable {
             }
         });
         match result {
-            Ok(batch) => batch.map_err(|e| {
-                Failure::Refused(format!("the query on connection `{}`: {e}", self.spec.name))
-            }),
+            Ok(batch) => {
+                self.statements += 1;
+                batch.map_err(|e| {
+                    Failure::Refused(format!("the query on connection `{}`: {e}", self.spec.name))
+                })
+            }
             Err(e) if granted::is_lost(&e) => {
                 self.db = None;
                 Err(Failure::Lost(format!(

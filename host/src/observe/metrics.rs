@@ -28,6 +28,12 @@ struct SinkLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JoinLabels {
+    pipeline: String,
+    join: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     pipeline: String,
     plugin: String,
@@ -69,6 +75,9 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
     let reloads = Family::<ReloadLabels, Counter>::default();
     let lag = Family::<PartitionLabels, Gauge>::default();
     let watermark = Family::<PipelineLabels, Gauge>::default();
+    let lookup_queries = Family::<JoinLabels, Counter>::default();
+    let lookup_keys = Family::<JoinLabels, Counter>::default();
+    let lookup_cache_hits = Family::<JoinLabels, Counter>::default();
     for status in statuses {
         let counts = &status.counts;
         let p = PipelineLabels {
@@ -97,6 +106,21 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
                 };
                 lag.get_or_create(&l).set(behind);
             }
+        }
+        for (join, l) in counts
+            .transforms
+            .iter()
+            .filter_map(|t| Some((&t.name, t.lookups?)))
+        {
+            let labels = JoinLabels {
+                pipeline: counts.pipeline.clone(),
+                join: join.clone(),
+            };
+            lookup_queries.get_or_create(&labels).inc_by(l.queries);
+            lookup_keys.get_or_create(&labels).inc_by(l.keys);
+            lookup_cache_hits
+                .get_or_create(&labels)
+                .inc_by(l.cache_hits);
         }
         for sink in &counts.sinks {
             let l = SinkLabels {
@@ -161,6 +185,21 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
         "kafka_lag",
         "Records in a Kafka partition not read yet (its high watermark less the next offset)",
         lag,
+    );
+    registry.register(
+        "join_lookup_queries",
+        "Statements a lookup join ran (one per batch with keys its cache did not know)",
+        lookup_queries,
+    );
+    registry.register(
+        "join_lookup_keys",
+        "Distinct keys a lookup join asked its database for",
+        lookup_keys,
+    );
+    registry.register(
+        "join_lookup_cache_hits",
+        "Rows whose key a lookup join's cache knew",
+        lookup_cache_hits,
     );
     registry.register("sink_rows", "Rows a sink wrote", sink_rows);
     registry.register(
