@@ -36,8 +36,8 @@ fn scratch_with(join: &str) -> Scratch {
     scratch
 }
 
-/// (event, segment, country) of each row written, in order.
-fn rows(scratch: &Scratch) -> Vec<(String, Option<String>, Option<String>)> {
+/// (event, segment, country) of each row written to out.jsonl, in order.
+pub(crate) fn rows(scratch: &Scratch) -> Vec<(String, Option<String>, Option<String>)> {
     scratch
         .read("out.jsonl")
         .lines()

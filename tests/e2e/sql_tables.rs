@@ -4,6 +4,7 @@
 //! goes away mid-run (rows wait, none dead-lettered), and the errors for a
 //! result that does not fit the declared schema.
 
+use crate::joins::rows;
 use serde_json::Value;
 use weir_tests::proxy::Proxy;
 use weir_tests::services::{mariadb, psql, unique_table};
@@ -29,19 +30,6 @@ fn pipeline_with(connection: &str, join: &str) -> String {
          [[sinks]]\nname = \"out\"\ntype = \"jsonl\"\npath = \"out.jsonl\"\n\n\
          [dead_letter]\ntype = \"jsonl\"\npath = \"dead.jsonl\"\n"
     )
-}
-
-/// (event, segment, country) of each row written, in order.
-fn rows(scratch: &Scratch) -> Vec<(String, Option<String>, Option<String>)> {
-    scratch
-        .read("out.jsonl")
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .map(|v| {
-            let text = |k: &str| v[k].as_str().map(str::to_string);
-            (text("event").unwrap(), text("segment"), text("country"))
-        })
-        .collect()
 }
 
 fn row(event: &str, segment: &str, country: &str) -> (String, Option<String>, Option<String>) {

@@ -5,7 +5,7 @@
 
 use arrow::array::ArrayRef;
 use arrow::datatypes::SchemaRef;
-use arrow::row::{OwnedRow, Row, RowConverter, SortField};
+use arrow::row::{OwnedRow, Row, RowConverter};
 use lru::LruCache;
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
@@ -25,14 +25,7 @@ pub struct LookupCache {
 
 impl LookupCache {
     pub fn new(schema: &SchemaRef, capacity: usize, ttl: Duration) -> Result<Self, String> {
-        let rows = RowConverter::new(
-            schema
-                .fields()
-                .iter()
-                .map(|f| SortField::new(f.data_type().clone()))
-                .collect(),
-        )
-        .map_err(|e| e.to_string())?;
+        let rows = super::table::row_converter(schema)?;
         Ok(LookupCache {
             entries: LruCache::new(NonZeroUsize::new(capacity.max(1)).expect("at least one")),
             ttl,

@@ -6,7 +6,7 @@
 //! joins against exactly the table its first run saw.
 
 use super::reference::Probe;
-use super::table::{FastMap, key_converter, live};
+use super::table::{FastMap, live, row_converter, table_key_converter};
 use crate::capability::ConnectionSpec;
 use crate::capability::kafka::security;
 use crate::config::join::TableFormat;
@@ -16,7 +16,7 @@ use crate::source::kafka::decode::RecordDecoder;
 use crate::source::kafka::metadata::{self, Meta};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
-use arrow::row::{OwnedRow, Row, RowConverter, SortField};
+use arrow::row::{OwnedRow, Row, RowConverter};
 use rdkafka::Offset;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -128,23 +128,8 @@ impl ChangelogTable {
             all.project(&(0..values).collect::<Vec<_>>())
                 .map_err(|e| e.to_string())?,
         );
-        let key_fields: Vec<ArrayRef> = keys
-            .iter()
-            .map(|k| {
-                schema
-                    .field_with_name(k)
-                    .map(|f| arrow::array::new_empty_array(f.data_type()))
-                    .map_err(|_| format!("the topic's values have no key column `{k}`"))
-            })
-            .collect::<Result<_, _>>()?;
-        let value_encoder = RowConverter::new(
-            schema
-                .fields()
-                .iter()
-                .map(|f| SortField::new(f.data_type().clone()))
-                .collect(),
-        )
-        .map_err(|e| e.to_string())?;
+        let key_encoder = table_key_converter(&schema, keys)?;
+        let value_encoder = row_converter(&schema)?;
         let mut table = ChangelogTable {
             stage: stage.to_string(),
             topic: topic.to_string(),
@@ -153,7 +138,7 @@ impl ChangelogTable {
             decoder,
             schema,
             keys: keys.to_vec(),
-            key_encoder: key_converter(&key_fields)?,
+            key_encoder,
             value_encoder,
             by_record: HashMap::new(),
             rows: FastMap::default(),

@@ -21,6 +21,7 @@ use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use reference::Reference;
 use std::sync::Arc;
+use table::names;
 
 pub struct JoinStage {
     /// `join:NAME`, the stage's name in checkpoints and dead letters.
@@ -158,11 +159,6 @@ impl JoinStage {
 
 /// The state table a changelog join's offsets are kept under.
 const CHANGELOG: &str = "changelog";
-
-fn names(schema: &Schema) -> String {
-    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    names.join(", ")
-}
 
 fn failed(stage: &str, e: impl std::fmt::Display) -> OperatorError {
     OperatorError::Join {

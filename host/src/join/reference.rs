@@ -8,7 +8,7 @@ use super::cache::LookupCache;
 use super::changelog::ChangelogTable;
 use super::file::{FileStamp, TableFile};
 use super::sql::{Failure, SqlTable};
-use super::table::{FastMap, LookupTable, key_converter, live};
+use super::table::{FastMap, LookupTable, live, row_converter, table_key_converter};
 use crate::capability::ConnectionSpec;
 use crate::config::ConnectionConfig;
 use crate::config::join::{Access, JoinConfig, Origin, TableConfig};
@@ -96,10 +96,7 @@ impl Reference {
                 topic,
                 format,
             } => {
-                let declared = connections
-                    .get(connection)
-                    .ok_or_else(|| format!("no connection `{connection}` is declared"))?;
-                let spec = ConnectionSpec::new(connection, declared);
+                let spec = granted(connections, connection)?;
                 let table = ChangelogTable::open(
                     &stage,
                     &spec,
@@ -119,12 +116,9 @@ impl Reference {
                 query,
                 access,
             } => {
-                let declared = connections
-                    .get(connection)
-                    .ok_or_else(|| format!("no connection `{connection}` is declared"))?;
+                let spec = granted(connections, connection)?;
                 let schema =
                     crate::config::ddl::parse_schema(config.schema.as_deref().unwrap_or_default())?;
-                let spec = ConnectionSpec::new(connection, declared);
                 let mut sql = SqlTable::connect(&stage, spec, query, Arc::new(schema))?;
                 match access {
                     Access::Load { refresh } => {
@@ -138,22 +132,8 @@ impl Reference {
                     }
                     Access::Lookup { cache_rows, ttl } => {
                         let schema = sql.schema();
-                        let key_fields: Vec<ArrayRef> = keys
-                            .iter()
-                            .map(|k| {
-                                schema
-                                    .field_with_name(k)
-                                    .map(|f| arrow::array::new_empty_array(f.data_type()))
-                                    .map_err(|_| {
-                                        format!(
-                                            "the table's schema has no key column `{k}` (it has: {})",
-                                            names(&schema)
-                                        )
-                                    })
-                            })
-                            .collect::<Result<_, _>>()?;
                         Ok(Reference::Lookup {
-                            keys: key_converter(&key_fields)?,
+                            keys: table_key_converter(&schema, keys)?,
                             cache: LookupCache::new(&schema, cache_rows, ttl)?,
                             sql,
                             counts: LookupCounts::default(),
@@ -344,23 +324,22 @@ impl Reference {
     }
 }
 
-fn names(schema: &Schema) -> String {
-    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    names.join(", ")
+/// The declared connection `name`, as its capability opens it.
+fn granted(
+    connections: &BTreeMap<String, ConnectionConfig>,
+    name: &str,
+) -> Result<ConnectionSpec, String> {
+    connections
+        .get(name)
+        .map(|declared| ConnectionSpec::new(name, declared))
+        .ok_or_else(|| format!("no connection `{name}` is declared"))
 }
 
 /// A SQL table's whole result, indexed, its version the SHA-256 of its
 /// rows as Arrow's row format encodes them.
 fn load(sql: &mut SqlTable, keys: &[String]) -> Result<LookupTable, Failure> {
     let rows = sql.load()?;
-    let encoder = RowConverter::new(
-        rows.schema()
-            .fields()
-            .iter()
-            .map(|f| arrow::row::SortField::new(f.data_type().clone()))
-            .collect(),
-    )
-    .map_err(|e| Failure::Refused(e.to_string()))?;
+    let encoder = row_converter(&rows.schema()).map_err(Failure::Refused)?;
     let encoded = encoder
         .convert_columns(rows.columns())
         .map_err(|e| Failure::Refused(e.to_string()))?;

@@ -245,6 +245,100 @@ where
     NaiveDateTime: Cell<R::Database>,
     DateTime<Utc>: Cell<R::Database>,
 {
+    // One closure for every column: its bounds are the function's.
+    let column = |index: usize, field: &Field| -> Result<ArrayRef, String> {
+        let unreadable = |row: &R| {
+            let ty = row
+                .try_get_raw(index)
+                .map(|raw| raw.type_info().name().to_string())
+                .unwrap_or_default();
+            format!(
+                "column `{}`: the database gives {ty}, which does not read as {}; CAST it in the query",
+                field.name(),
+                field.data_type()
+            )
+        };
+        let values = |read: &dyn Fn(&R) -> Option<Result<Option<i64>, String>>| {
+            rows.iter()
+                .map(|r| read(r).unwrap_or_else(|| Err(unreadable(r))))
+                .collect::<Result<Vec<Option<i64>>, String>>()
+        };
+        let read: ArrayRef = match family(field)? {
+            Family::Bool => Arc::new(
+                rows.iter()
+                    .map(|r| {
+                        get::<R, bool>(r, index)
+                            .or_else(|| {
+                                get::<R, i64>(r, index).map(|v| v.map(|v| v.map(|i| i != 0)))
+                            })
+                            .unwrap_or_else(|| Err(unreadable(r)))
+                    })
+                    .collect::<Result<BooleanArray, String>>()?,
+            ),
+            Family::Int => Arc::new(Int64Array::from(values(&|r| {
+                get::<R, i64>(r, index)
+                    .or_else(|| get::<R, i32>(r, index).map(|v| v.map(|v| v.map(i64::from))))
+                    .or_else(|| get::<R, i16>(r, index).map(|v| v.map(|v| v.map(i64::from))))
+            })?)),
+            Family::Float => Arc::new(
+                rows.iter()
+                    .map(|r| {
+                        get::<R, f64>(r, index)
+                            .or_else(|| {
+                                get::<R, f32>(r, index).map(|v| v.map(|v| v.map(f64::from)))
+                            })
+                            .or_else(|| {
+                                get::<R, i64>(r, index).map(|v| v.map(|v| v.map(|i| i as f64)))
+                            })
+                            .unwrap_or_else(|| Err(unreadable(r)))
+                    })
+                    .collect::<Result<Float64Array, String>>()?,
+            ),
+            Family::Text => Arc::new(
+                rows.iter()
+                    .map(|r| get::<R, String>(r, index).unwrap_or_else(|| Err(unreadable(r))))
+                    .collect::<Result<StringArray, String>>()?,
+            ),
+            Family::Bytes => {
+                let values = rows
+                    .iter()
+                    .map(|r| get::<R, Vec<u8>>(r, index).unwrap_or_else(|| Err(unreadable(r))))
+                    .collect::<Result<Vec<Option<Vec<u8>>>, String>>()?;
+                Arc::new(BinaryArray::from_iter(values))
+            }
+            Family::Date => {
+                let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+                Arc::new(
+                    rows.iter()
+                        .map(|r| {
+                            get::<R, NaiveDate>(r, index)
+                                .map(|v| v.map(|d| d.map(|d| (d - epoch).num_days() as i32)))
+                                .unwrap_or_else(|| Err(unreadable(r)))
+                        })
+                        .collect::<Result<Date32Array, String>>()?,
+                )
+            }
+            Family::Timestamp => Arc::new(
+                TimestampMicrosecondArray::from(values(&|r| {
+                    get::<R, DateTime<Utc>>(r, index)
+                        .map(|v| v.map(|t| t.map(|t| t.timestamp_micros())))
+                        .or_else(|| {
+                            get::<R, NaiveDateTime>(r, index)
+                                .map(|v| v.map(|t| t.map(|t| t.and_utc().timestamp_micros())))
+                        })
+                })?)
+                .with_timezone("UTC"),
+            ),
+        };
+        // Narrowing (BIGINT to INT, microseconds to seconds) fails loudly on a
+        // value that does not fit rather than turning it into a null.
+        let strict = CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        cast_with_options(&read, field.data_type(), &strict)
+            .map_err(|e| format!("column `{}`: {e}", field.name()))
+    };
     let Some(first) = rows.first() else {
         return Ok(RecordBatch::new_empty(schema.clone()));
     };
@@ -266,7 +360,7 @@ where
                     names.join(", ")
                 )
             })?;
-        columns.push(column(rows, index, field)?);
+        columns.push(column(index, field)?);
     }
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
 }
@@ -290,107 +384,4 @@ where
         return None;
     }
     Some(T::decode(raw).map(Some).map_err(|e| e.to_string()))
-}
-
-fn column<R>(rows: &[R], index: usize, field: &Field) -> Result<ArrayRef, String>
-where
-    R: Row,
-    usize: sqlx::ColumnIndex<R>,
-    bool: Cell<R::Database>,
-    i16: Cell<R::Database>,
-    i32: Cell<R::Database>,
-    i64: Cell<R::Database>,
-    f32: Cell<R::Database>,
-    f64: Cell<R::Database>,
-    String: Cell<R::Database>,
-    Vec<u8>: Cell<R::Database>,
-    NaiveDate: Cell<R::Database>,
-    NaiveDateTime: Cell<R::Database>,
-    DateTime<Utc>: Cell<R::Database>,
-{
-    let unreadable = |row: &R| {
-        let ty = row
-            .try_get_raw(index)
-            .map(|raw| raw.type_info().name().to_string())
-            .unwrap_or_default();
-        format!(
-            "column `{}`: the database gives {ty}, which does not read as {}; CAST it in the query",
-            field.name(),
-            field.data_type()
-        )
-    };
-    let values = |read: &dyn Fn(&R) -> Option<Result<Option<i64>, String>>| {
-        rows.iter()
-            .map(|r| read(r).unwrap_or_else(|| Err(unreadable(r))))
-            .collect::<Result<Vec<Option<i64>>, String>>()
-    };
-    let read: ArrayRef = match family(field)? {
-        Family::Bool => Arc::new(
-            rows.iter()
-                .map(|r| {
-                    get::<R, bool>(r, index)
-                        .or_else(|| get::<R, i64>(r, index).map(|v| v.map(|v| v.map(|i| i != 0))))
-                        .unwrap_or_else(|| Err(unreadable(r)))
-                })
-                .collect::<Result<BooleanArray, String>>()?,
-        ),
-        Family::Int => Arc::new(Int64Array::from(values(&|r| {
-            get::<R, i64>(r, index)
-                .or_else(|| get::<R, i32>(r, index).map(|v| v.map(|v| v.map(i64::from))))
-                .or_else(|| get::<R, i16>(r, index).map(|v| v.map(|v| v.map(i64::from))))
-        })?)),
-        Family::Float => Arc::new(
-            rows.iter()
-                .map(|r| {
-                    get::<R, f64>(r, index)
-                        .or_else(|| get::<R, f32>(r, index).map(|v| v.map(|v| v.map(f64::from))))
-                        .or_else(|| get::<R, i64>(r, index).map(|v| v.map(|v| v.map(|i| i as f64))))
-                        .unwrap_or_else(|| Err(unreadable(r)))
-                })
-                .collect::<Result<Float64Array, String>>()?,
-        ),
-        Family::Text => Arc::new(
-            rows.iter()
-                .map(|r| get::<R, String>(r, index).unwrap_or_else(|| Err(unreadable(r))))
-                .collect::<Result<StringArray, String>>()?,
-        ),
-        Family::Bytes => {
-            let values = rows
-                .iter()
-                .map(|r| get::<R, Vec<u8>>(r, index).unwrap_or_else(|| Err(unreadable(r))))
-                .collect::<Result<Vec<Option<Vec<u8>>>, String>>()?;
-            Arc::new(BinaryArray::from_iter(values))
-        }
-        Family::Date => {
-            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
-            Arc::new(
-                rows.iter()
-                    .map(|r| {
-                        get::<R, NaiveDate>(r, index)
-                            .map(|v| v.map(|d| d.map(|d| (d - epoch).num_days() as i32)))
-                            .unwrap_or_else(|| Err(unreadable(r)))
-                    })
-                    .collect::<Result<Date32Array, String>>()?,
-            )
-        }
-        Family::Timestamp => Arc::new(
-            TimestampMicrosecondArray::from(values(&|r| {
-                get::<R, DateTime<Utc>>(r, index)
-                    .map(|v| v.map(|t| t.map(|t| t.timestamp_micros())))
-                    .or_else(|| {
-                        get::<R, NaiveDateTime>(r, index)
-                            .map(|v| v.map(|t| t.map(|t| t.and_utc().timestamp_micros())))
-                    })
-            })?)
-            .with_timezone("UTC"),
-        ),
-    };
-    // Narrowing (BIGINT to INT, microseconds to seconds) fails loudly on a
-    // value that does not fit rather than turning it into a null.
-    let strict = CastOptions {
-        safe: false,
-        ..Default::default()
-    };
-    cast_with_options(&read, field.data_type(), &strict)
-        .map_err(|e| format!("column `{}`: {e}", field.name()))
 }

@@ -120,6 +120,46 @@ pub fn key_converter(keys: &[ArrayRef]) -> Result<RowConverter, String> {
     .map_err(|e| e.to_string())
 }
 
+/// The column names of `schema`, for messages.
+pub fn names(schema: &arrow::datatypes::Schema) -> String {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    names.join(", ")
+}
+
+/// The row format that encodes whole rows of `schema`.
+pub fn row_converter(schema: &arrow::datatypes::Schema) -> Result<RowConverter, String> {
+    RowConverter::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| SortField::new(f.data_type().clone()))
+            .collect(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The row format of `schema`'s columns `keys`, as a table is keyed.
+pub fn table_key_converter(
+    schema: &arrow::datatypes::Schema,
+    keys: &[String],
+) -> Result<RowConverter, String> {
+    let fields = keys
+        .iter()
+        .map(|k| {
+            schema
+                .field_with_name(k)
+                .map(|f| SortField::new(f.data_type().clone()))
+                .map_err(|_| {
+                    format!(
+                        "the table has no key column `{k}` (it has: {})",
+                        names(schema)
+                    )
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    RowConverter::new(fields).map_err(|e| e.to_string())
+}
+
 /// The key column, when the key is one BIGINT column.
 fn single_int64(keys: &[ArrayRef]) -> Option<&Int64Array> {
     match keys {
