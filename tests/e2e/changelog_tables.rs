@@ -168,3 +168,58 @@ fn a_restart_joins_against_the_table_at_the_checkpoint() {
         ]
     );
 }
+
+const PROFILE: &str = r#"{"type":"record","name":"Profile","fields":[{"name":"id","type":"long"},{"name":"segment","type":"string"}]}"#;
+
+#[test]
+fn avro_values_are_read_through_the_connection_s_registry() {
+    use crate::kafka::avro::{framed, long, string};
+    let broker = Broker::start();
+    let topic = "avro-profiles";
+    broker.create_topic(topic, 1);
+    let registry = weir_tests::registry::SchemaRegistry::start(None);
+    let id = registry.register(&format!("{topic}-value"), PROFILE);
+    let value = |customer: i64, segment: &str| framed(id, string(long(vec![], customer), segment));
+    broker.produce(
+        topic,
+        Some(0),
+        &[
+            (Some(b"1"), &value(1, "bronze")),
+            (Some(b"2"), &value(2, "silver")),
+            (Some(b"1"), &value(1, "gold")),
+            // Not Confluent-framed: dead-lettered with the decoder's reason.
+            (Some(b"3"), b"garbage"),
+        ],
+    );
+    let scratch = Scratch::new();
+    scratch.write("in/a.csv", "event,customer_id\ne1,1\ne2,2\ne3,3\n");
+    let text = pipeline(&broker, topic, false)
+        .replace(
+            &format!("url = \"kafka://{}\"\n", broker.address()),
+            &format!(
+                "url = \"kafka://{}\"\nregistry = {{ url = \"{}\" }}\n",
+                broker.address(),
+                registry.url()
+            ),
+        )
+        .replace(
+            "format = \"json\", schema = \"id BIGINT, segment STRING\"",
+            "format = \"avro\"",
+        );
+    scratch.write("pipeline.toml", &text);
+    scratch
+        .weir(&["run", "pipeline.toml", "--available-now"])
+        .ok();
+    assert_eq!(
+        segments(&scratch),
+        vec![
+            seg("e1", Some("gold")),
+            seg("e2", Some("silver")),
+            seg("e3", None)
+        ]
+    );
+    let letters = scratch.dead_letters("dead.jsonl");
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["stage"], "join:profiles");
+    assert_eq!(letters[0]["offset"], 3);
+}
