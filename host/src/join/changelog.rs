@@ -220,14 +220,13 @@ impl ChangelogTable {
             }
             match self.consumer.poll(Duration::from_millis(200)) {
                 None => {}
-                Some(Err(KafkaError::PartitionEOF(p))) => {
-                    if !done.contains(&p) {
-                        if let Some(want) = wanted(p) {
-                            tracing::warn!(stage = %self.stage, topic = %self.topic, partition = p, checkpoint = want, "The changelog topic ends before the checkpoint's offset; the table holds what it has.");
-                        }
-                        done.push(p);
+                Some(Err(KafkaError::PartitionEOF(p))) if !done.contains(&p) => {
+                    if let Some(want) = wanted(p) {
+                        tracing::warn!(stage = %self.stage, topic = %self.topic, partition = p, checkpoint = want, "The changelog topic ends before the checkpoint's offset; the table holds what it has.");
                     }
+                    done.push(p);
                 }
+                Some(Err(KafkaError::PartitionEOF(_))) => {}
                 Some(Err(e)) => return Err(format!("cannot read topic {}: {e}", self.topic)),
                 Some(Ok(m)) => {
                     let (p, offset) = (m.partition(), m.offset());

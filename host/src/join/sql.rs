@@ -195,6 +195,9 @@ impl SqlTable {
     }
 }
 
+/// A value read as `T` (null or not), or why it did not decode.
+type Read<T> = Result<Option<T>, String>;
+
 /// A value type one database decodes.
 trait Cell<DB: Database>: for<'r> Decode<'r, DB> + Type<DB> {}
 impl<DB: Database, T: for<'r> Decode<'r, DB> + Type<DB>> Cell<DB> for T {}
@@ -258,7 +261,7 @@ where
                 field.data_type()
             )
         };
-        let values = |read: &dyn Fn(&R) -> Option<Result<Option<i64>, String>>| {
+        let values = |read: &dyn Fn(&R) -> Option<Read<i64>>| {
             rows.iter()
                 .map(|r| read(r).unwrap_or_else(|| Err(unreadable(r))))
                 .collect::<Result<Vec<Option<i64>>, String>>()
@@ -367,7 +370,7 @@ where
 
 /// Decodes the value at `index` as `T` if the database's type for it is
 /// one `T` reads; `None` if not.
-fn get<R, T>(row: &R, index: usize) -> Option<Result<Option<T>, String>>
+fn get<R, T>(row: &R, index: usize) -> Option<Read<T>>
 where
     R: Row,
     usize: sqlx::ColumnIndex<R>,
