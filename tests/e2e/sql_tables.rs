@@ -349,3 +349,40 @@ fn a_result_that_does_not_fit_the_schema_is_refused_at_check_naming_the_column()
         "{error}"
     );
 }
+
+#[test]
+fn a_sqlite_table_is_looked_up_as_the_other_databases_are() {
+    let scratch = Scratch::new();
+    scratch.write("in/a.csv", EVENTS);
+    weir_tests::services::sqlite(
+        &scratch.path().join("crm.db"),
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, segment TEXT, country TEXT); \
+         INSERT INTO customers VALUES (1, 'gold', 'KR'), (2, 'silver', 'FR'), (3, 'gold', 'DE');",
+    );
+    scratch.write(
+        "pipeline.toml",
+        &pipeline(
+            "sqlite:crm.db",
+            "table_on = [\"id\"]\n\
+             table = { connection = \"db\", query = \"SELECT id, segment, country FROM customers\", \
+             lookup = true, schema = \"id BIGINT, segment STRING, country STRING\" }",
+        ),
+    );
+    let out = scratch
+        .weir(&["run", "pipeline.toml", "--available-now"])
+        .ok();
+    assert_eq!(
+        rows(&scratch),
+        vec![
+            row("e1", "gold", "KR"),
+            row("e3", "silver", "FR"),
+            row("e5", "gold", "KR"),
+        ]
+    );
+    assert!(
+        out.stderr()
+            .contains("(1 lookup queries for 3 keys, 0 rows from the cache)"),
+        "{}",
+        out.stderr()
+    );
+}
