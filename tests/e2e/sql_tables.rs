@@ -386,3 +386,46 @@ fn a_sqlite_table_is_looked_up_as_the_other_databases_are() {
         out.stderr()
     );
 }
+
+#[test]
+fn a_loaded_table_whose_database_goes_away_keeps_its_last_version() {
+    let proxy = Proxy::start("127.0.0.1:5432");
+    let table = postgres_customers();
+    let scratch = Scratch::new();
+    std::fs::create_dir_all(scratch.path().join("in")).unwrap();
+    scratch.write(
+        "pipeline.toml",
+        &pipeline_with(
+            &format!(
+                "url = \"postgres://postgres@127.0.0.1:{}/test\"\nconnect_attempts = 1\nbackoff_ms = 100",
+                proxy.port()
+            ),
+            &format!(
+                "table_on = [\"id\"]\n\
+                 table = {{ connection = \"db\", query = \"SELECT id, segment, country FROM {table}\", \
+                 refresh = \"300ms\", schema = \"id BIGINT, segment STRING, country STRING\" }}"
+            ),
+        ),
+    );
+    let running = scratch.spawn(&["run", "pipeline.toml", "--admin", "off"]);
+    let written = || {
+        std::fs::read_to_string(scratch.path().join("out.jsonl")).map_or(0, |t| t.lines().count())
+    };
+    scratch.write("in/a.csv", "event,customer_id,amount\ne1,1,1.0\n");
+    wait_for("the first row", 30, || written() >= 1);
+    proxy.cut();
+    // The next refreshes fail; the rows after join the version read last.
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    scratch.write("in/b.csv", "event,customer_id,amount\ne2,2,1.0\n");
+    wait_for("the row after the outage", 30, || written() >= 2);
+    let out = running.stop();
+    assert_eq!(
+        rows(&scratch),
+        vec![row("e1", "gold", "KR"), row("e2", "silver", "FR")]
+    );
+    let log = out.stderr();
+    assert!(
+        log.contains("The table's new version cannot be read; the last version read stays in use."),
+        "{log}"
+    );
+}

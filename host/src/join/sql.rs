@@ -150,8 +150,14 @@ impl SqlTable {
         params: Option<(&bind::Columns, &[u32])>,
     ) -> Result<RecordBatch, Failure> {
         if self.db.is_none() {
-            let db =
-                granted::open(&self.stage, &self.spec).map_err(|e| Failure::Lost(e.to_string()))?;
+            // One try: the caller decides when to try again (the next
+            // refresh, or a lookup's backoff), so a database that is away
+            // does not hold the pipeline for a whole connect_attempts.
+            let once = ConnectionSpec {
+                attempts: 1,
+                ..self.spec.clone()
+            };
+            let db = granted::open(&self.stage, &once).map_err(|e| Failure::Lost(e.to_string()))?;
             self.db = Some(db);
         }
         let schema = self.schema.clone();
