@@ -8,7 +8,7 @@ use crate::error::{Classified, ErrorDomain, Retry};
 use std::time::Duration;
 
 /// The longest wait between two tries, however many there were.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// A connection that could not be opened.
 #[derive(Debug, thiserror::Error)]

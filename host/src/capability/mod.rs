@@ -61,6 +61,16 @@ impl ConnectionSpec {
         }
     }
 
+    /// A `kafka://host:port[,host:port…]` URL's brokers, as librdkafka's
+    /// `bootstrap.servers` takes them.
+    pub fn brokers(&self) -> Result<&str, &'static str> {
+        self.url
+            .strip_prefix("kafka://")
+            .map(|b| b.trim_end_matches('/'))
+            .filter(|b| !b.is_empty())
+            .ok_or("a Kafka URL is kafka://host:port[,host:port...]")
+    }
+
     pub fn kind(&self) -> ConnectionKind {
         let scheme = self.url.split(':').next().unwrap_or_default();
         match scheme {

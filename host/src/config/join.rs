@@ -138,16 +138,10 @@ impl TableConfig {
                         .to_string(),
                 );
             }
-            for (key, set) in [
-                ("refresh", self.refresh.is_some()),
-                ("lookup", self.lookup),
-                ("cache_ttl", self.cache_ttl.is_some()),
-            ] {
-                if set {
-                    return Err(format!(
-                        "table.{key}`: a changelog table follows its topic as records come; `{key}` is for SQL tables"
-                    ));
-                }
+            if let Some(key) = self.sql_key_set() {
+                return Err(format!(
+                    "table.{key}`: a changelog table follows its topic as records come; `{key}` is for SQL tables"
+                ));
             }
             let format = match self.format {
                 Some(f @ (TableFormat::Json | TableFormat::Avro)) => f,
@@ -172,16 +166,10 @@ impl TableConfig {
                         return Err("table.format`: name the file's format: \"csv\", \"jsonl\" or \"parquet\"".to_string());
                     }
                 };
-                for (key, set) in [
-                    ("refresh", self.refresh.is_some()),
-                    ("lookup", self.lookup),
-                    ("cache_ttl", self.cache_ttl.is_some()),
-                ] {
-                    if set {
-                        return Err(format!(
-                            "table.{key}`: a file table is read again whenever the file changes; `{key}` is for SQL tables"
-                        ));
-                    }
+                if let Some(key) = self.sql_key_set() {
+                    return Err(format!(
+                        "table.{key}`: a file table is read again whenever the file changes; `{key}` is for SQL tables"
+                    ));
                 }
                 Ok(Origin::File { path, format })
             }
@@ -229,6 +217,17 @@ impl TableConfig {
                     .to_string(),
             ),
         }
+    }
+
+    /// The first key only a SQL table takes that is set, if any.
+    fn sql_key_set(&self) -> Option<&'static str> {
+        [
+            ("refresh", self.refresh.is_some()),
+            ("lookup", self.lookup),
+            ("cache_ttl", self.cache_ttl.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(key, set)| set.then_some(key))
     }
 
     /// The table's place, for messages: its file, topic or connection.

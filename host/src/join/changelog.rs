@@ -71,12 +71,7 @@ impl ChangelogTable {
         schema: Option<&str>,
         keys: &[String],
     ) -> Result<Self, String> {
-        let brokers = spec
-            .url
-            .strip_prefix("kafka://")
-            .map(|b| b.trim_end_matches('/'))
-            .filter(|b| !b.is_empty())
-            .ok_or("a Kafka URL is kafka://host:port[,host:port...]")?;
+        let brokers = spec.brokers()?;
         let mut client = ClientConfig::new();
         client
             .set("bootstrap.servers", brokers)

@@ -18,14 +18,11 @@ use arrow::datatypes::{Schema, SchemaRef};
 use arrow::row::{OwnedRow, Row, RowConverter};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often a table's file is looked at for a change.
 const RECHECK: Duration = Duration::from_secs(1);
-/// The longest wait between two tries at a database that went away.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// The table rows a batch joins: `rows[matches[i]]` is stream row `i`'s.
 pub struct Probe {
@@ -35,8 +32,8 @@ pub struct Probe {
 
 pub enum Reference {
     File {
+        /// Where the file is and how it reads: its `origin()`.
         config: TableConfig,
-        path: PathBuf,
         table: LookupTable,
         stamp: Option<FileStamp>,
         checked: Instant,
@@ -52,6 +49,7 @@ pub enum Reference {
         /// Encodes the table's key columns, as the cache is keyed.
         keys: RowConverter,
         cache: LookupCache,
+        /// Keys asked for and cache hits; the queries are `sql`'s count.
         counts: LookupCounts,
     },
     Changelog {
@@ -85,7 +83,6 @@ impl Reference {
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 Ok(Reference::File {
                     config: config.clone(),
-                    path: path.to_path_buf(),
                     table,
                     stamp,
                     checked: Instant::now(),
@@ -208,7 +205,10 @@ impl Reference {
     /// A lookup table's traffic with its database.
     pub fn lookups(&self) -> Option<LookupCounts> {
         match self {
-            Reference::Lookup { counts, .. } => Some(*counts),
+            Reference::Lookup { counts, sql, .. } => Some(LookupCounts {
+                queries: sql.statements,
+                ..*counts
+            }),
             _ => None,
         }
     }
@@ -229,11 +229,7 @@ impl Reference {
                 keys: encoder,
                 cache,
                 counts,
-            } => {
-                let probe = lookup(join, sql, encoder, cache, counts, keys)?;
-                counts.queries = sql.statements;
-                Ok(probe)
-            }
+            } => lookup(join, sql, encoder, cache, counts, keys),
             Reference::Changelog {
                 table,
                 checkpointed,
@@ -256,7 +252,6 @@ impl Reference {
         let next = match self {
             Reference::File {
                 config,
-                path,
                 table,
                 stamp,
                 checked,
@@ -265,7 +260,7 @@ impl Reference {
                     return;
                 }
                 *checked = Instant::now();
-                let Origin::File { format, .. } = config.origin().expect("validated") else {
+                let Ok(Origin::File { path, format }) = config.origin() else {
                     return;
                 };
                 let file = TableFile {
@@ -443,7 +438,7 @@ fn fetch_waiting(
             Err(Failure::Lost(e)) => {
                 tracing::warn!(join = %join.name, connection = %sql.connection(), error = %e, retry_in_ms = delay.as_millis() as u64, "The lookup table's database cannot be reached; the batch waits.");
                 std::thread::sleep(delay);
-                delay = (delay * 2).min(MAX_BACKOFF);
+                delay = (delay * 2).min(crate::capability::connect::MAX_BACKOFF);
             }
         }
     }

@@ -113,14 +113,7 @@ impl Kafka {
         input: SchemaRef,
     ) -> Result<Self, ConnectError> {
         let connections = Grants::connect(sink, specs, |spec| {
-            let brokers = spec
-                .url
-                .strip_prefix("kafka://")
-                .map(|b| b.trim_end_matches('/'))
-                .filter(|b| !b.is_empty())
-                .ok_or_else(|| {
-                    ConnectError::refused(spec, "a Kafka URL is kafka://host:port[,host:port...]")
-                })?;
+            let brokers = spec.brokers().map_err(|e| ConnectError::refused(spec, e))?;
             let producer = KafkaProducer::new(brokers, &spec.properties)
                 .map_err(|e| ConnectError::refused(spec, e))?;
             Ok(Granted {
