@@ -37,5 +37,6 @@ mod sink_files;
 mod sources;
 mod sql_tables;
 mod students;
+mod transform_lookups;
 mod window_examples;
 mod windows;

@@ -61,7 +61,7 @@ fn a_plugin_for_an_incompatible_contract_names_both_versions() {
     let scratch = Scratch::new();
     let err = check_with_plugin(&scratch, &toml_path(&plugin("future_version")));
     assert!(
-        err.contains("was built for weir:plugin@1.0.0, but this host speaks weir:plugin@0.1.0"),
+        err.contains("was built for weir:plugin@1.0.0, but this host speaks weir:plugin@0.1.1"),
         "{err}"
     );
 }
@@ -84,13 +84,13 @@ fn inspect_shows_world_version_imports_exports_and_planned_schema() {
         .stdout();
     let info: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(info["world"], "transform");
-    assert_eq!(info["contract_version"], "0.1.0");
+    assert_eq!(info["contract_version"], "0.1.1");
     assert!(
         info["exports"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e == "weir:plugin/transformer@0.1.0"),
+            .any(|e| e == "weir:plugin/transformer@0.1.1"),
         "{out}"
     );
     assert!(
@@ -98,7 +98,7 @@ fn inspect_shows_world_version_imports_exports_and_planned_schema() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e == "weir:plugin/types@0.1.0"),
+            .any(|e| e == "weir:plugin/types@0.1.1"),
         "{out}"
     );
     assert_eq!(
@@ -119,4 +119,39 @@ fn inspect_refuses_what_run_refuses() {
         err.contains("does not export the weir transform interface"),
         "{err}"
     );
+}
+
+#[test]
+fn a_plugin_built_for_an_earlier_compatible_contract_still_runs() {
+    let scratch = Scratch::new();
+    scratch.write("in/a.csv", "name,score\nada,3\nbob,4\n");
+    scratch.write(
+        "pipeline.toml",
+        &format!(
+            "[source]\ntype = \"files\"\npath = \"in\"\nformat = \"csv\"\nheader = true\n\
+             schema = \"name STRING, score BIGINT\"\n\n\
+             [[transforms]]\nname = \"old\"\nplugin = {}\n\n\
+             [[sinks]]\nname = \"out\"\ntype = \"jsonl\"\npath = \"out.jsonl\"\n",
+            toml_path(&plugin("contract_0_1_0"))
+        ),
+    );
+    scratch
+        .weir(&["run", "pipeline.toml", "--available-now"])
+        .ok();
+    assert_eq!(
+        scratch.read("out.jsonl"),
+        "{\"name\":\"ada\",\"score\":3}\n{\"name\":\"bob\",\"score\":4}\n",
+        "a 0.1.0 plugin on a 0.1.1 host"
+    );
+    let info = scratch
+        .weir(&[
+            "plugin",
+            "inspect",
+            plugin("contract_0_1_0").to_str().unwrap(),
+        ])
+        .ok()
+        .stdout();
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(info["contract_version"], "0.1.0");
+    assert_eq!(info["host_contract_version"], "0.1.1");
 }

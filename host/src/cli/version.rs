@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 /// release linked in (its crate exports only its major version).
 const LOCK_FILE: &str = include_str!("../../../Cargo.lock");
 
-/// "0.1.0\nplugin contract weir:plugin@0.1.0\nwasmtime 48.0.8" (clap puts
+/// "0.1.0\nplugin contract weir:plugin@0.1.1\nwasmtime 48.0.8" (clap puts
 /// the program's name in front).
 pub(super) fn text() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();

@@ -80,6 +80,9 @@ pub struct TableConfig {
     pub cache_rows: usize,
     /// lookup: how long a looked-up key (or its absence) is trusted.
     pub cache_ttl: Option<String>,
+    /// A `[tables]` entry's key columns (a join's table is keyed by its
+    /// `table_on`).
+    pub key: Option<Vec<String>>,
     /// The pipeline's `[storage]` options, copied here when it is loaded.
     #[serde(skip)]
     pub storage: super::StorageOptions,
@@ -282,44 +285,9 @@ impl JoinConfig {
         &self,
         connections: &std::collections::BTreeMap<String, super::ConnectionConfig>,
     ) -> Result<(), String> {
-        let origin = self.table.origin()?;
-        if let Origin::Query { connection, .. } | Origin::Changelog { connection, .. } = origin {
-            let Some(declared) = connections.get(connection) else {
-                let known: Vec<&str> = connections.keys().map(String::as_str).collect();
-                return Err(format!(
-                    "table.connection`: no [connections.{connection}] is declared (declared: {})",
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                ));
-            };
-            let scheme = declared.url.split(':').next().unwrap_or_default();
-            let changelog = matches!(origin, Origin::Changelog { .. });
-            if changelog && scheme != "kafka" {
-                return Err(format!(
-                    "table.connection`: `{connection}` is a {scheme}: connection; a changelog topic is read from a kafka:// one"
-                ));
-            }
-            if changelog
-                && declared.registry.is_none()
-                && self.table.format == Some(TableFormat::Avro)
-            {
-                return Err(format!(
-                    "table.format`: Avro values are read through a schema registry; give [connections.{connection}] a `registry`"
-                ));
-            }
-            if !changelog
-                && !matches!(
-                    scheme,
-                    "postgres" | "postgresql" | "mysql" | "mariadb" | "sqlite"
-                )
-            {
-                return Err(format!(
-                    "table.connection`: `{connection}` is a {scheme}: connection; a SQL table needs PostgreSQL, MySQL/MariaDB or SQLite"
-                ));
-            }
+        self.table.validate(connections)?;
+        if self.table.key.is_some() {
+            return Err("table.key`: a join's table is keyed by `table_on` (or `on`)".to_string());
         }
         if self.on.is_empty() {
             return Err("on`: name at least one key column".to_string());
@@ -346,6 +314,54 @@ impl JoinConfig {
                 );
             }
         }
+        Ok(())
+    }
+}
+
+impl TableConfig {
+    /// Checks what can be checked before the table is read: where its rows
+    /// come from, its connection, its schema. Errors name the key from
+    /// `table`, as a join spells it.
+    pub fn validate(
+        &self,
+        connections: &std::collections::BTreeMap<String, super::ConnectionConfig>,
+    ) -> Result<(), String> {
+        let origin = self.origin()?;
+        if let Origin::Query { connection, .. } | Origin::Changelog { connection, .. } = origin {
+            let Some(declared) = connections.get(connection) else {
+                let known: Vec<&str> = connections.keys().map(String::as_str).collect();
+                return Err(format!(
+                    "table.connection`: no [connections.{connection}] is declared (declared: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+            };
+            let scheme = declared.url.split(':').next().unwrap_or_default();
+            let changelog = matches!(origin, Origin::Changelog { .. });
+            if changelog && scheme != "kafka" {
+                return Err(format!(
+                    "table.connection`: `{connection}` is a {scheme}: connection; a changelog topic is read from a kafka:// one"
+                ));
+            }
+            if changelog && declared.registry.is_none() && self.format == Some(TableFormat::Avro) {
+                return Err(format!(
+                    "table.format`: Avro values are read through a schema registry; give [connections.{connection}] a `registry`"
+                ));
+            }
+            if !changelog
+                && !matches!(
+                    scheme,
+                    "postgres" | "postgresql" | "mysql" | "mariadb" | "sqlite"
+                )
+            {
+                return Err(format!(
+                    "table.connection`: `{connection}` is a {scheme}: connection; a SQL table needs PostgreSQL, MySQL/MariaDB or SQLite"
+                ));
+            }
+        }
         let carries_schema = matches!(
             origin,
             Origin::File {
@@ -356,7 +372,7 @@ impl JoinConfig {
                 ..
             }
         );
-        match (carries_schema, &self.table.schema) {
+        match (carries_schema, &self.schema) {
             (true, Some(_)) => {
                 return Err(
                     "table.schema`: Parquet files and Avro values carry their own schema"
@@ -374,6 +390,6 @@ impl JoinConfig {
             }
             _ => {}
         }
-        super::check_delimiter(self.table.delimiter).map_err(|e| format!("table.delimiter`: {e}"))
+        super::check_delimiter(self.delimiter).map_err(|e| format!("table.delimiter`: {e}"))
     }
 }

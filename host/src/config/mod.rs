@@ -53,6 +53,10 @@ pub struct PipelineConfig {
     /// Stream–table joins, after the transforms and before the window.
     #[serde(default)]
     pub joins: Vec<join::JoinConfig>,
+    /// Reference tables, by name, that transforms granted them (`tables`)
+    /// look keys up in.
+    #[serde(default)]
+    pub tables: std::collections::BTreeMap<String, join::TableConfig>,
     /// Event-time windows and aggregates, computed by the host.
     pub window: Option<WindowConfig>,
     /// Transforms of the aggregate rows a window emits.
@@ -218,6 +222,9 @@ pub struct TransformConfig {
     /// `dead-letter` (the default) or `stop`: see [`ErrorPolicy`].
     #[serde(default)]
     pub on_error: ErrorPolicy,
+    /// `[tables]` entries the plugin may look keys up in.
+    #[serde(default)]
+    pub tables: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -362,6 +369,9 @@ impl PipelineConfig {
         for j in &mut config.joins {
             j.table.storage = config.storage.clone();
         }
+        for t in config.tables.values_mut() {
+            t.storage = config.storage.clone();
+        }
         config.validate().map_err(fail)?;
         config
             .dead_letter
@@ -397,8 +407,9 @@ impl PipelineConfig {
         {
             resolve(&mut t.plugin);
         }
-        for j in &mut self.joins {
-            if let Some(path) = &mut j.table.path {
+        let tables = self.joins.iter_mut().map(|j| &mut j.table);
+        for table in tables.chain(self.tables.values_mut()) {
+            if let Some(path) = &mut table.path {
                 resolve(path);
             }
         }
@@ -488,6 +499,32 @@ impl PipelineConfig {
                 plugin_config(t).map_err(|e| format!("key `{list}[{i}].config.{e}"))?;
                 limits::check_memory_limit(t.memory_limit_mb)
                     .map_err(|e| format!("key `{list}[{i}].memory_limit_mb`: {e}"))?;
+                for (k, table) in t.tables.iter().enumerate() {
+                    if !self.tables.contains_key(table) {
+                        let declared: Vec<&str> = self.tables.keys().map(String::as_str).collect();
+                        return Err(format!(
+                            "key `{list}[{i}].tables[{k}]`: no [tables.{table}] is declared (declared: {})",
+                            if declared.is_empty() {
+                                "none".to_string()
+                            } else {
+                                declared.join(", ")
+                            }
+                        ));
+                    }
+                }
+            }
+        }
+        for (name, table) in &self.tables {
+            let key = |e: String| match e.strip_prefix("table") {
+                Some(rest) => format!("key `tables.{name}{rest}"),
+                None => format!("key `tables.{name}`: {e}"),
+            };
+            table.validate(&self.connections).map_err(key)?;
+            if table.key.as_ref().is_none_or(Vec::is_empty) {
+                return Err(key(
+                    "table.key`: name the table's key columns, e.g. key = [\"customer_id\"]"
+                        .to_string(),
+                ));
             }
         }
         for (i, j) in self.joins.iter().enumerate() {

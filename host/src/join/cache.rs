@@ -75,10 +75,6 @@ impl LookupCache {
     ) -> Result<Vec<ArrayRef>, String> {
         self.rows.convert_rows(rows).map_err(|e| e.to_string())
     }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
 }
 
 #[cfg(test)]

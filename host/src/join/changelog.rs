@@ -380,7 +380,11 @@ impl ChangelogTable {
             .convert_rows(picked)
             .map_err(|e| e.to_string())?;
         let rows = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| e.to_string())?;
-        Ok(Probe { rows, matches })
+        Ok(Probe {
+            rows,
+            matches,
+            waited: std::time::Duration::ZERO,
+        })
     }
 }
 

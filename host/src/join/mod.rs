@@ -8,6 +8,7 @@
 mod cache;
 mod changelog;
 mod file;
+pub mod granted;
 pub mod reference;
 mod sql;
 pub mod table;
@@ -43,7 +44,13 @@ impl JoinStage {
         input: &SchemaRef,
         connections: &std::collections::BTreeMap<String, crate::config::ConnectionConfig>,
     ) -> Result<JoinStage, String> {
-        let table = Reference::open(config, connections).map_err(|e| format!("table`: {e}"))?;
+        let table = Reference::open(
+            &format!("join:{}", config.name),
+            &config.table,
+            config.table_keys(),
+            connections,
+        )
+        .map_err(|e| format!("table`: {e}"))?;
         let schema = table.schema();
         for (i, (ours, theirs)) in config.on.iter().zip(config.table_keys()).enumerate() {
             let stream = input.field_with_name(ours).map_err(|_| {
@@ -98,22 +105,6 @@ impl JoinStage {
             added.push(index);
         }
         let stage = format!("join:{}", config.name);
-        match &table {
-            Reference::File { table: whole, .. } | Reference::Loaded { table: whole, .. } => {
-                tracing::info!(join = %config.name, table = %config.table.shown(), rows = whole.rows.num_rows(), sha256 = %crate::observe::status::short(&whole.sha256), "Table read.");
-                if whole.duplicates > 0 {
-                    tracing::warn!(join = %config.name, duplicates = whole.duplicates, "The table repeats keys; each row joins the last row of its key.");
-                }
-            }
-            Reference::Lookup { .. } => {
-                tracing::info!(join = %config.name, table = %config.table.shown(), "Looking keys up in the table as batches need them.");
-            }
-            Reference::Changelog {
-                table: changelog, ..
-            } => {
-                tracing::info!(join = %config.name, table = %config.table.shown(), keys = changelog.len(), offsets = ?changelog.offsets(), "Changelog read to its end.");
-            }
-        }
         Ok(JoinStage {
             counts: TransformCounts {
                 kind: Some("join"),
@@ -181,10 +172,16 @@ impl Operator for JoinStage {
         self.counts.rows_in += n as u64;
         let keys =
             table::key_columns(&rows.data, &self.config.on).map_err(|e| failed(&self.stage, e))?;
-        let probe = self
-            .table
-            .probe(&self.config, &keys)
-            .map_err(|e| failed(&self.stage, e))?;
+        let probe = self.table.probe(&keys).map_err(|e| {
+            if e.starts_with(reference::STOPPED) {
+                OperatorError::Interrupted {
+                    stage: format!("join `{}`", self.config.name),
+                    reason: e,
+                }
+            } else {
+                failed(&self.stage, e)
+            }
+        })?;
         let matches = probe.matches;
         let miss = self.config.miss();
         let (selection, input, indices, refused) = match miss {
@@ -246,7 +243,7 @@ impl Operator for JoinStage {
     /// changelog table moved to for the next epoch.
     fn snapshot(&mut self) -> Option<(Option<String>, StateTables)> {
         let mut tables = StateTables::new();
-        if let Some(offsets) = self.table.advance_for_checkpoint(&self.config.name) {
+        if let Some(offsets) = self.table.advance_for_checkpoint() {
             let saved = serde_json::to_vec(&offsets).expect("offsets serialise");
             tables.insert(CHANGELOG.to_string(), saved);
         }

@@ -11,7 +11,7 @@ use super::sql::{Failure, SqlTable};
 use super::table::{FastMap, LookupTable, live, row_converter, table_key_converter};
 use crate::capability::ConnectionSpec;
 use crate::config::ConnectionConfig;
-use crate::config::join::{Access, JoinConfig, Origin, TableConfig};
+use crate::config::join::{Access, Origin, TableConfig};
 use crate::observe::summary::LookupCounts;
 use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow::datatypes::{Schema, SchemaRef};
@@ -28,9 +28,20 @@ const RECHECK: Duration = Duration::from_secs(1);
 pub struct Probe {
     pub rows: RecordBatch,
     pub matches: Vec<Option<u32>>,
+    /// Time spent waiting for a lookup table's database to come back.
+    pub waited: Duration,
 }
 
-pub enum Reference {
+/// A reference table as a join or a transform's lookups use it.
+pub struct Reference {
+    /// `join:NAME` or `table:NAME`, as logs and dead letters name it.
+    pub stage: String,
+    /// The table's key columns.
+    keys: Vec<String>,
+    holding: Holding,
+}
+
+enum Holding {
     File {
         /// Where the file is and how it reads: its `origin()`.
         config: TableConfig,
@@ -62,15 +73,15 @@ pub enum Reference {
 }
 
 impl Reference {
-    /// Reads the table (or, for a lookup table, connects to it).
+    /// Reads the table `config` keyed by `keys` (or, for a lookup table,
+    /// connects to it); `stage` names it in logs and dead letters.
     pub fn open(
-        join: &JoinConfig,
+        stage: &str,
+        config: &TableConfig,
+        keys: &[String],
         connections: &BTreeMap<String, ConnectionConfig>,
     ) -> Result<Reference, String> {
-        let config = &join.table;
-        let keys = join.table_keys();
-        let stage = format!("join:{}", join.name);
-        match config.origin()? {
+        let holding = match config.origin()? {
             Origin::File { path, format } => {
                 let file = TableFile {
                     path,
@@ -81,12 +92,12 @@ impl Reference {
                 let (rows, sha256) = file.read()?;
                 let table = LookupTable::index(rows, keys, sha256)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
-                Ok(Reference::File {
+                Holding::File {
                     config: config.clone(),
                     table,
                     stamp,
                     checked: Instant::now(),
-                })
+                }
             }
             Origin::Changelog {
                 connection,
@@ -95,18 +106,18 @@ impl Reference {
             } => {
                 let spec = granted(connections, connection)?;
                 let table = ChangelogTable::open(
-                    &stage,
+                    stage,
                     &spec,
                     topic,
                     format,
                     config.schema.as_deref(),
                     keys,
                 )?;
-                Ok(Reference::Changelog {
+                Holding::Changelog {
                     table,
                     checkpointed: false,
                     advanced: Instant::now(),
-                })
+                }
             }
             Origin::Query {
                 connection,
@@ -116,96 +127,119 @@ impl Reference {
                 let spec = granted(connections, connection)?;
                 let schema =
                     crate::config::ddl::parse_schema(config.schema.as_deref().unwrap_or_default())?;
-                let mut sql = SqlTable::connect(&stage, spec, query, Arc::new(schema))?;
+                let mut sql = SqlTable::connect(stage, spec, query, Arc::new(schema))?;
                 match access {
                     Access::Load { refresh } => {
                         let table = load(&mut sql, keys).map_err(|e| e.to_string())?;
-                        Ok(Reference::Loaded {
+                        Holding::Loaded {
                             sql,
                             table,
                             refresh,
                             loaded: Instant::now(),
-                        })
+                        }
                     }
                     Access::Lookup { cache_rows, ttl } => {
                         let schema = sql.schema();
-                        Ok(Reference::Lookup {
+                        Holding::Lookup {
                             keys: table_key_converter(&schema, keys)?,
                             cache: LookupCache::new(&schema, cache_rows, ttl)?,
                             sql,
                             counts: LookupCounts::default(),
-                        })
+                        }
                     }
                 }
+            }
+        };
+        let reference = Reference {
+            stage: stage.to_string(),
+            keys: keys.to_vec(),
+            holding,
+        };
+        reference.log_opened(&config.shown());
+        Ok(reference)
+    }
+
+    /// Says what was read, once the table is open.
+    fn log_opened(&self, shown: &str) {
+        let stage = &self.stage;
+        match &self.holding {
+            Holding::File { table, .. } | Holding::Loaded { table, .. } => {
+                tracing::info!(%stage, table = %shown, rows = table.rows.num_rows(), sha256 = %crate::observe::status::short(&table.sha256), "Table read.");
+                if table.duplicates > 0 {
+                    tracing::warn!(%stage, duplicates = table.duplicates, "The table repeats keys; each key finds the last row it has.");
+                }
+            }
+            Holding::Lookup { .. } => {
+                tracing::info!(%stage, table = %shown, "Looking keys up in the table as batches need them.");
+            }
+            Holding::Changelog { table, .. } => {
+                tracing::info!(%stage, table = %shown, keys = table.len(), offsets = ?table.offsets(), "Changelog read to its end.");
             }
         }
     }
 
+    /// The table's key columns.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
     pub fn schema(&self) -> SchemaRef {
-        match self {
-            Reference::File { table, .. } | Reference::Loaded { table, .. } => table.schema(),
-            Reference::Lookup { sql, .. } => sql.schema(),
-            Reference::Changelog { table, .. } => table.schema(),
+        match &self.holding {
+            Holding::File { table, .. } | Holding::Loaded { table, .. } => table.schema(),
+            Holding::Lookup { sql, .. } => sql.schema(),
+            Holding::Changelog { table, .. } => table.schema(),
         }
     }
 
     /// The version a checkpoint records: a whole table's SHA-256. A lookup
     /// table has none (its rows are asked for as they are now).
     pub fn version(&self) -> Option<&str> {
-        match self {
-            Reference::File { table, .. } | Reference::Loaded { table, .. } => Some(&table.sha256),
-            Reference::Lookup { .. } | Reference::Changelog { .. } => None,
-        }
-    }
-
-    /// The table, when it is held whole (a file, a loaded SQL result).
-    pub fn loaded(&self) -> Option<&LookupTable> {
-        match self {
-            Reference::File { table, .. } | Reference::Loaded { table, .. } => Some(table),
-            Reference::Lookup { .. } | Reference::Changelog { .. } => None,
+        match &self.holding {
+            Holding::File { table, .. } | Holding::Loaded { table, .. } => Some(&table.sha256),
+            Holding::Lookup { .. } | Holding::Changelog { .. } => None,
         }
     }
 
     /// The pipeline keeps checkpoints: a changelog table then moves only
     /// when one is taken.
     pub fn set_checkpointed(&mut self, on: bool) {
-        if let Reference::Changelog { checkpointed, .. } = self {
+        if let Holding::Changelog { checkpointed, .. } = &mut self.holding {
             *checkpointed = on;
         }
     }
 
     /// A changelog table's offsets, after applying what its topic gained:
     /// what the epoch after this checkpoint joins against.
-    pub fn advance_for_checkpoint(&mut self, join: &str) -> Option<BTreeMap<i32, i64>> {
-        let Reference::Changelog { table, .. } = self else {
+    pub fn advance_for_checkpoint(&mut self) -> Option<BTreeMap<i32, i64>> {
+        let Holding::Changelog { table, .. } = &mut self.holding else {
             return None;
         };
         if let Err(e) = table.advance() {
-            tracing::warn!(join, error = %e, "The changelog table could not move on; the next epoch joins against it as it is.");
+            tracing::warn!(stage = %self.stage, error = %e, "The changelog table could not move on; the next epoch joins against it as it is.");
         }
         Some(table.offsets().clone())
     }
 
     /// Puts a changelog table back where a checkpoint left it.
     pub fn rewind(&mut self, offsets: &BTreeMap<i32, i64>) -> Result<(), String> {
-        match self {
-            Reference::Changelog { table, .. } => table.read_to(Some(offsets)),
+        match &mut self.holding {
+            Holding::Changelog { table, .. } => table.read_to(Some(offsets)),
             _ => Ok(()),
         }
     }
 
     /// A changelog table's records refused since the last call.
     pub fn take_letters(&mut self) -> Vec<crate::operator::DeadLetter> {
-        match self {
-            Reference::Changelog { table, .. } => std::mem::take(&mut table.letters),
+        match &mut self.holding {
+            Holding::Changelog { table, .. } => std::mem::take(&mut table.letters),
             _ => Vec::new(),
         }
     }
 
     /// A lookup table's traffic with its database.
     pub fn lookups(&self) -> Option<LookupCounts> {
-        match self {
-            Reference::Lookup { counts, sql, .. } => Some(LookupCounts {
+        match &self.holding {
+            Holding::Lookup { counts, sql, .. } => Some(LookupCounts {
                 queries: sql.statements,
                 ..*counts
             }),
@@ -213,24 +247,31 @@ impl Reference {
         }
     }
 
-    /// The table row of each row of `keys` (the stream's key columns).
-    pub fn probe(&mut self, join: &JoinConfig, keys: &[ArrayRef]) -> Result<Probe, String> {
-        match self {
-            Reference::File { .. } | Reference::Loaded { .. } => {
-                self.refresh(join);
-                let table = self.loaded().expect("a whole table");
-                Ok(Probe {
-                    rows: table.rows.clone(),
-                    matches: table.lookup(keys)?,
-                })
+    /// The table row of each row of `keys` (the other side's key columns).
+    pub fn probe(&mut self, keys: &[ArrayRef]) -> Result<Probe, String> {
+        self.refresh();
+        let at_once = |rows: RecordBatch, matches| Probe {
+            rows,
+            matches,
+            waited: Duration::ZERO,
+        };
+        match &mut self.holding {
+            Holding::File { table, .. } | Holding::Loaded { table, .. } => {
+                Ok(at_once(table.rows.clone(), table.lookup(keys)?))
             }
-            Reference::Lookup {
+            Holding::Lookup {
                 sql,
                 keys: encoder,
                 cache,
                 counts,
-            } => lookup(join, sql, encoder, cache, counts, keys),
-            Reference::Changelog {
+            } => {
+                let table = Keyed {
+                    stage: &self.stage,
+                    keys: &self.keys,
+                };
+                lookup(table, sql, encoder, cache, counts, keys)
+            }
+            Holding::Changelog {
                 table,
                 checkpointed,
                 advanced,
@@ -248,9 +289,10 @@ impl Reference {
     /// cannot be read, or whose columns differ, is refused with a warning
     /// and the last good one kept: the stages after were planned for its
     /// columns.
-    fn refresh(&mut self, join: &JoinConfig) {
-        let next = match self {
-            Reference::File {
+    fn refresh(&mut self) {
+        let stage = &self.stage;
+        let next = match &mut self.holding {
+            Holding::File {
                 config,
                 table,
                 stamp,
@@ -272,7 +314,7 @@ impl Reference {
                     Ok(now) => now,
                     Err(e) => {
                         if stamp.take().is_some() {
-                            tracing::warn!(join = %join.name, path = %path.display(), error = %e, "The table's file cannot be read; the last version read stays in use.");
+                            tracing::warn!(%stage, path = %path.display(), error = %e, "The table's file cannot be read; the last version read stays in use.");
                         }
                         return;
                     }
@@ -283,10 +325,10 @@ impl Reference {
                 *stamp = Some(now);
                 let next = file
                     .read()
-                    .and_then(|(rows, sha256)| LookupTable::index(rows, join.table_keys(), sha256));
+                    .and_then(|(rows, sha256)| LookupTable::index(rows, &self.keys, sha256));
                 (next, table)
             }
-            Reference::Loaded {
+            Holding::Loaded {
                 sql,
                 table,
                 refresh,
@@ -296,27 +338,31 @@ impl Reference {
                     return;
                 }
                 *loaded = Instant::now();
-                (
-                    load(sql, join.table_keys()).map_err(|e| e.to_string()),
-                    table,
-                )
+                (load(sql, &self.keys).map_err(|e| e.to_string()), table)
             }
-            Reference::Lookup { .. } | Reference::Changelog { .. } => return,
+            Holding::Lookup { .. } | Holding::Changelog { .. } => return,
         };
         match next {
             (Ok(next), table) if next.schema() != table.schema() => {
-                tracing::warn!(join = %join.name, "The table changed its columns; the last version read stays in use.");
+                tracing::warn!(%stage, "The table changed its columns; the last version read stays in use.");
             }
             (Ok(next), table) if next.sha256 == table.sha256 => {}
             (Ok(next), table) => {
-                tracing::info!(join = %join.name, rows = next.rows.num_rows(), sha256 = %crate::observe::status::short(&next.sha256), "The table changed; joining against its new version.");
+                tracing::info!(%stage, rows = next.rows.num_rows(), sha256 = %crate::observe::status::short(&next.sha256), "The table changed; joining against its new version.");
                 *table = next;
             }
             (Err(e), _) => {
-                tracing::warn!(join = %join.name, error = %e, "The table's new version cannot be read; the last version read stays in use.");
+                tracing::warn!(%stage, error = %e, "The table's new version cannot be read; the last version read stays in use.");
             }
         }
     }
+}
+
+/// A lookup table's name and key columns, as its queries need them.
+#[derive(Clone, Copy)]
+struct Keyed<'a> {
+    stage: &'a str,
+    keys: &'a [String],
 }
 
 /// The declared connection `name`, as its capability opens it.
@@ -348,7 +394,7 @@ fn load(sql: &mut SqlTable, keys: &[String]) -> Result<LookupTable, Failure> {
 /// Rows of `keys` the cache does not know are asked for in one query (per
 /// batch, not per row); the answers, found or not, are cached.
 fn lookup(
-    join: &JoinConfig,
+    join: Keyed<'_>,
     sql: &mut SqlTable,
     encoder: &RowConverter,
     cache: &mut LookupCache,
@@ -368,6 +414,7 @@ fn lookup(
         }
     }
     let mut fetched: FastMap<&[u8], Option<OwnedRow>> = FastMap::default();
+    let mut waited = Duration::ZERO;
     if !unknown.is_empty() {
         let (wanted, first_rows): (Vec<&[u8]>, Vec<u32>) = unknown.into_iter().unzip();
         counts.keys += wanted.len() as u64;
@@ -378,15 +425,16 @@ fn lookup(
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
         let fields: Vec<arrow::datatypes::Field> = join
-            .table_keys()
+            .keys
             .iter()
             .zip(&columns)
             .map(|(name, c)| arrow::datatypes::Field::new(name, c.data_type().clone(), true))
             .collect();
         let wanted_keys = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
             .map_err(|e| e.to_string())?;
-        let result = fetch_waiting(join, sql, &wanted_keys)?;
-        let table = LookupTable::index(result, join.table_keys(), String::new())?;
+        let result;
+        (result, waited) = fetch_waiting(join, sql, &wanted_keys)?;
+        let table = LookupTable::index(result, join.keys, String::new())?;
         let found = table.lookup(wanted_keys.columns())?;
         let rows = cache.encode(table.rows.columns())?;
         for (key, found) in wanted.into_iter().zip(found) {
@@ -420,26 +468,53 @@ fn lookup(
     for (key, row) in answers {
         cache.put(key, row);
     }
-    Ok(Probe { rows, matches })
+    Ok(Probe {
+        rows,
+        matches,
+        waited,
+    })
 }
 
 /// Fetches `wanted`'s keys, waiting for a database that went away: the
-/// batch's rows wait rather than go to the dead-letter as unmatched.
+/// batch's rows wait rather than go to the dead-letter as unmatched, until
+/// the run is asked to stop. Returns the rows and the time spent waiting.
 fn fetch_waiting(
-    join: &JoinConfig,
+    join: Keyed<'_>,
     sql: &mut SqlTable,
     wanted: &RecordBatch,
-) -> Result<RecordBatch, String> {
+) -> Result<(RecordBatch, Duration), String> {
+    let started = Instant::now();
     let mut delay = Duration::from_millis(200);
     loop {
-        match sql.fetch(join.table_keys(), wanted) {
-            Ok(rows) => return Ok(rows),
+        match sql.fetch(join.keys, wanted) {
+            Ok(rows) => return Ok((rows, started.elapsed())),
             Err(Failure::Refused(e)) => return Err(e),
+            Err(Failure::Lost(e)) if crate::runtime::stopping() => {
+                return Err(format!(
+                    "{STOPPED}; the lookup table's database cannot be reached: {e}"
+                ));
+            }
             Err(Failure::Lost(e)) => {
-                tracing::warn!(join = %join.name, connection = %sql.connection(), error = %e, retry_in_ms = delay.as_millis() as u64, "The lookup table's database cannot be reached; the batch waits.");
-                std::thread::sleep(delay);
+                tracing::warn!(stage = %join.stage, connection = %sql.connection(), error = %e, retry_in_ms = delay.as_millis() as u64, "The lookup table's database cannot be reached; the batch waits.");
+                sleep_unless_stopping(delay);
                 delay = (delay * 2).min(crate::capability::connect::MAX_BACKOFF);
             }
         }
+    }
+}
+
+/// How an error from a lookup that gave up because the run is stopping
+/// starts, so the stage abandons the batch with its epoch.
+pub const STOPPED: &str = "the run is stopping";
+
+/// Sleeps `delay`, waking early when the run is asked to stop.
+fn sleep_unless_stopping(delay: Duration) {
+    let until = Instant::now() + delay;
+    while !crate::runtime::stopping() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
     }
 }

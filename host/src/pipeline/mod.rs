@@ -46,6 +46,12 @@ pub enum PipelineError {
         index: usize,
         message: String,
     },
+    #[error("{file}: key `tables.{table}`: {message}")]
+    Table {
+        file: String,
+        table: String,
+        message: String,
+    },
     #[error("{file}: key `sinks[{index}]`: {error}")]
     /// A sink that cannot take the pipeline's rows, is misconfigured, or
     /// cannot be opened (connected).

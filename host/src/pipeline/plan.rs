@@ -8,18 +8,23 @@ use crate::checkpoint::{self, Barrier, Coordinator, Recovery, Store};
 use crate::config::{self, Grant, PipelineConfig, TransformConfig};
 use crate::dead_letter::DeadLetterWriter;
 use crate::join::JoinStage;
+use crate::join::granted::{GrantedTables, TablesStage};
 use crate::observe::epochs::EpochJournal;
 use crate::observe::letters::LetterLog;
 use crate::observe::status::{SinkBuild, StatusBoard};
 use crate::observe::summary::RunSummary;
 use crate::operator::Operator;
-use crate::runtime::{PluginSettings, Runtime, TransformPlugin};
+use crate::runtime::{PluginSettings, Runtime, TableGrants, Tables, TransformPlugin};
 use crate::sink::{self, SinkFanOut};
 use crate::source::{self, RunMode, Source};
 use crate::transform::{TransformSlot, TransformStage};
 use crate::window::{WindowOperator, WindowStage};
 use arrow::datatypes::SchemaRef;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The pipeline's tables, as transforms granted them share them.
+type SharedTables = Arc<Mutex<dyn Tables>>;
 
 /// A pipeline whose plugins are loaded and whose schemas line up; nothing
 /// has been read or written yet.
@@ -77,6 +82,7 @@ fn load_transforms(
     list: &'static str,
     configs: &[TransformConfig],
     runtime: &Runtime,
+    tables: Option<&SharedTables>,
     stages: &mut Stages,
 ) -> Result<(), PipelineError> {
     let label = match list {
@@ -89,6 +95,12 @@ fn load_transforms(
             limits: t.limits(),
             clock: t.grants.contains(&Grant::Clock),
             on_error: t.on_error,
+            tables: tables
+                .filter(|_| !t.tables.is_empty())
+                .map(|tables| TableGrants {
+                    granted: t.tables.clone(),
+                    tables: tables.clone(),
+                }),
         };
         let plugin = TransformPlugin::load(runtime, &t.name, &t.plugin, settings, stages.output())
             .map_err(|error| PipelineError::Plugin {
@@ -119,11 +131,26 @@ impl Plan {
                 error,
             })?;
         let mut stages = Stages::new(source.schema());
+        let tables = match config.tables.is_empty() {
+            true => None,
+            false => {
+                let opened = GrantedTables::open(&config.tables, &config.connections).map_err(
+                    |(table, message)| PipelineError::Table {
+                        file: file.clone(),
+                        table,
+                        message,
+                    },
+                )?;
+                Some(Arc::new(Mutex::new(opened)))
+            }
+        };
+        let shared = tables.clone().map(|t| t as SharedTables);
         load_transforms(
             &file,
             "transforms",
             &config.transforms,
             runtime,
+            shared.as_ref(),
             &mut stages,
         )?;
         for (index, j) in config.joins.iter().enumerate() {
@@ -154,6 +181,7 @@ impl Plan {
             "after_window",
             &config.after_window,
             runtime,
+            shared.as_ref(),
             &mut stages,
         )?;
         let output = stages.output();
@@ -187,6 +215,11 @@ impl Plan {
             schemas,
             mut operators,
         } = stages;
+        // The tables go first: a checkpoint then records the versions the
+        // transforms after them looked keys up in.
+        if let Some(tables) = tables {
+            operators.insert(0, Box::new(TablesStage::new(tables)));
+        }
         operators.push(Box::new(SinkFanOut::new(
             sinks,
             runtime.clone(),

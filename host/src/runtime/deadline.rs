@@ -7,25 +7,35 @@ use super::state;
 use super::transform::PluginLimits;
 use wasmtime::Store;
 
-/// Sets the deadline for the next call: `limits.timeout` from now. The
-/// deadline is checked at every epoch tick, and so is a stop of the run,
-/// which interrupts a call in progress at once instead of waiting out its
-/// timeout.
-pub(super) fn arm<T: 'static>(store: &mut Store<T>, limits: PluginLimits) {
+/// Sets the deadline for the next call: `limits.timeout` from now, not
+/// counting what `waited` says the call spent waiting on a service that
+/// went away (a lookup table's database). The deadline is checked at every
+/// epoch tick, and so is a stop of the run, which interrupts a call in
+/// progress at once instead of waiting out its timeout.
+pub(super) fn arm<T: 'static>(
+    store: &mut Store<T>,
+    limits: PluginLimits,
+    waited: fn(&T) -> std::time::Duration,
+) {
     let started = std::time::Instant::now();
     let timeout = limits.timeout.max(EPOCH_TICK);
     // Calls made after the stop (the last epoch's commit) run to the end.
     let interruptible = !super::engine::stopping();
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
+    store.epoch_deadline_callback(move |context| {
         if interruptible && super::engine::stopping() {
             return Err(wasmtime::Error::new(super::engine::StopRequested));
         }
-        if started.elapsed() >= timeout {
+        if started.elapsed().saturating_sub(waited(context.data())) >= timeout {
             return Err(wasmtime::Error::new(wasmtime::Trap::Interrupt));
         }
         Ok(wasmtime::UpdateDeadline::Continue(1))
     });
+}
+
+/// For calls that never wait on a service outside their deadline.
+pub(super) fn no_wait<T>(_: &T) -> std::time::Duration {
+    std::time::Duration::ZERO
 }
 
 /// The message of a trap or host error, without wasmtime's backtrace noise,

@@ -2,7 +2,7 @@
 //! capabilities granted to it, and the calls of the sink contract.
 
 use super::convert;
-use super::deadline::{arm, trap_reason};
+use super::deadline::{arm, no_wait, trap_reason};
 use super::store::PluginData;
 use super::transform::PluginLimits;
 use super::{PluginError, Runtime};
@@ -108,7 +108,7 @@ impl SinkPlugin {
         };
         let mut store = Store::new(&runtime.engine, data);
         store.limiter(|d| &mut d.plugin.limits);
-        arm(&mut store, settings.limits);
+        arm(&mut store, settings.limits, no_wait);
         let trap = |call, e: wasmtime::Error| PluginError::Trap {
             plugin: name.to_string(),
             call,
@@ -170,7 +170,7 @@ impl SinkPlugin {
             Err(e) => return Ok(SinkOutcome::Failed { reason: e.0 }),
         };
         self.store.data_mut().grants.set_batch(Some(batch.clone()));
-        arm(&mut self.store, self.limits);
+        arm(&mut self.store, self.limits, no_wait);
         let result = self
             .bindings
             .weir_plugin_sink_writer()
@@ -237,7 +237,7 @@ impl SinkPlugin {
         call: &'static str,
         f: impl FnOnce(&Sink, &mut Store<SinkData>) -> wasmtime::Result<Result<(), String>>,
     ) -> Result<(), PluginError> {
-        arm(&mut self.store, self.limits);
+        arm(&mut self.store, self.limits, no_wait);
         let result = f(&self.bindings, &mut self.store);
         self.outage()?;
         match result {
@@ -286,7 +286,7 @@ impl SinkPlugin {
     /// Asks the sink to drop the epoch, then makes sure of it on the host
     /// side ([`Capabilities::abort`]), even if the sink trapped.
     pub fn abort(&mut self, epoch: u64) {
-        arm(&mut self.store, self.limits);
+        arm(&mut self.store, self.limits, no_wait);
         if let Err(e) = self
             .bindings
             .weir_plugin_sink_writer()

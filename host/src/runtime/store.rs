@@ -30,6 +30,11 @@ pub struct PluginData {
     pub(crate) undo: Vec<(String, Option<Vec<u8>>)>,
     /// The instance's memory cap (a grow past it traps, naming the limit).
     pub(crate) limits: MemoryCap,
+    /// The reference tables the plugin may look keys up in.
+    pub(crate) tables: Option<super::lookup::TableGrants>,
+    /// Time the call in progress spent waiting for a table's database to
+    /// come back, which its deadline does not count.
+    pub(crate) waited: Duration,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -61,6 +66,8 @@ impl PluginData {
             logs_dropped_total: 0,
             undo: Vec::new(),
             limits,
+            tables: settings.tables.clone(),
+            waited: Duration::ZERO,
             wasi,
             table: ResourceTable::new(),
         }
@@ -132,6 +139,7 @@ impl PluginData {
         }
         self.logs_dropped_total += std::mem::take(&mut self.logs_dropped);
         self.log_budget = LOG_MESSAGES_PER_CALL;
+        self.waited = Duration::ZERO;
     }
 }
 

@@ -6,7 +6,7 @@ use super::deadline::{arm, trap_reason};
 use super::output;
 use super::selection::RowSelection;
 use super::store::PluginData;
-use super::{PluginError, Runtime, clock, log, state};
+use super::{PluginError, Runtime, clock, log, lookup, state};
 use crate::config::ErrorPolicy;
 use crate::contract::{Transform, wit};
 use arrow::array::RecordBatch;
@@ -43,6 +43,8 @@ pub struct PluginSettings {
     pub clock: bool,
     /// Whether a failed batch stops the pipeline.
     pub on_error: ErrorPolicy,
+    /// The reference tables it may look keys up in.
+    pub tables: Option<super::lookup::TableGrants>,
 }
 
 impl From<Vec<(String, String)>> for PluginSettings {
@@ -52,6 +54,7 @@ impl From<Vec<(String, String)>> for PluginSettings {
             limits: PluginLimits::default(),
             clock: false,
             on_error: ErrorPolicy::default(),
+            tables: None,
         }
     }
 }
@@ -196,6 +199,7 @@ impl TransformPlugin {
         clock::add_to_linker(&mut linker).map_err(link)?;
         log::add_to_linker(&mut linker).map_err(link)?;
         state::add_to_linker(&mut linker).map_err(link)?;
+        lookup::add_to_linker(&mut linker).map_err(link)?;
         wit::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d).map_err(link)?;
         let pre = linker.instantiate_pre(component).map_err(link)?;
         let contract = |message: String| PluginError::Contract {
@@ -275,7 +279,7 @@ impl TransformPlugin {
             &self.engine,
             PluginData::new(&self.name, BTreeMap::new(), &self.settings),
         );
-        arm(&mut store, self.settings.limits);
+        arm(&mut store, self.settings.limits, waited);
         self.pre.instantiate(&mut store)?;
         Ok(started.elapsed())
     }
@@ -294,7 +298,7 @@ impl TransformPlugin {
         );
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limits);
-        arm(&mut store, self.settings.limits);
+        arm(&mut store, self.settings.limits, waited);
         let instance = self
             .pre
             .instantiate(&mut store)
@@ -388,7 +392,7 @@ impl TransformPlugin {
             Err(e) => return BatchOutcome::Failed { reason: e.0 },
         };
         let (store, bindings) = self.instance.as_mut().expect("started above");
-        arm(store, self.settings.limits);
+        arm(store, self.settings.limits, waited);
         let result = bindings
             .weir_plugin_transformer()
             .call_process(&mut *store, &wit_batch);
@@ -457,6 +461,11 @@ impl TransformPlugin {
             }
         }
     }
+}
+
+/// How long the call in progress waited for a table's database.
+fn waited(data: &PluginData) -> std::time::Duration {
+    data.waited
 }
 
 /// Moves what an instance counted during a call into the plugin's stats.

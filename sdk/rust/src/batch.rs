@@ -107,6 +107,29 @@ impl Batch {
         children, c
     ));
 
+    /// A batch of only the columns `names`, in that order (the data is
+    /// copied): the keys to look up in a table, say.
+    pub fn select(&self, names: &[&str]) -> Result<Batch, Error> {
+        let mut fields = Vec::with_capacity(names.len());
+        let mut arrays = Vec::new();
+        let mut columns = Vec::with_capacity(names.len());
+        for name in names {
+            let field = self.data.schema.require(name)?;
+            fields.push(field.clone());
+            columns.push(crate::builder::copy_column(self.column(name)?, &mut arrays));
+        }
+        Ok(Batch::new(wit::Batch {
+            schema: Schema::new(fields).to_wit(),
+            num_rows: self.data.inner.num_rows,
+            arrays,
+            columns,
+        }))
+    }
+
+    pub(crate) fn as_wit(&self) -> &wit::Batch {
+        &self.data.inner
+    }
+
     /// Every row, for row-at-a-time code.
     pub fn rows(&self) -> impl Iterator<Item = Row<'_>> + '_ {
         (0..self.num_rows()).map(move |index| Row { batch: self, index })
