@@ -35,6 +35,23 @@ impl Envelope {
         Envelope { data, origin }
     }
 
+    /// Rows whose origins are `origin`'s rows (a `_source` and an `_offset`
+    /// column, as [`Envelope::origins`] gives them), one per row.
+    pub fn from_parts(data: RecordBatch, origin: RecordBatch) -> Self {
+        assert_eq!(data.num_rows(), origin.num_rows(), "one origin per row");
+        Envelope { data, origin }
+    }
+
+    /// The columns of [`Envelope::origins`].
+    pub fn origin_schema() -> SchemaRef {
+        ORIGIN_SCHEMA.clone()
+    }
+
+    /// Each row's origin, as columns `_source` and `_offset`.
+    pub fn origins(&self) -> &RecordBatch {
+        &self.origin
+    }
+
     pub fn num_rows(&self) -> usize {
         self.data.num_rows()
     }

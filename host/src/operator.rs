@@ -146,6 +146,14 @@ pub trait Operator {
     /// the next batch. The window's watermark waits for each of them.
     fn on_assignment(&mut self, _partitions: &[i32]) {}
 
+    /// Whether the rows this operator emits are one stream of its own
+    /// (partition 0) rather than its input's partitions: an interval join
+    /// merges its two sources, and the operators after it are told of
+    /// partition 0 only.
+    fn merges_partitions(&self) -> bool {
+        false
+    }
+
     /// Reacts to the watermark; rows it emits go to the next operator.
     /// There is no input row at a watermark, so nothing to refuse.
     fn handle_watermark(

@@ -14,6 +14,7 @@ mod elt;
 mod etl_example;
 mod fuzz_corpus;
 mod hostile;
+mod interval_joins;
 mod joins;
 mod kafka;
 mod kafka_tls;

@@ -12,12 +12,14 @@ pub(super) fn check(pipeline: &Path, config: &PipelineConfig) -> anyhow::Result<
     let place = Place { pipeline, base };
     let fail =
         |key: String, message: String| anyhow::anyhow!("{}: {key}: {message}", pipeline.display());
-    if let SourceConfig::Files(files) = &config.source
-        && !crate::config::is_url(&files.path)
-        && !files.path.exists()
-    {
-        let message = place.missing("the source path", &files.path, false);
-        return Err(fail("key `source.path`".into(), message));
+    for (key, named) in config.named_sources() {
+        if let SourceConfig::Files(files) = &named.config
+            && !crate::config::is_url(&files.path)
+            && !files.path.exists()
+        {
+            let message = place.missing("the source path", &files.path, false);
+            return Err(fail(format!("key `{key}.path`"), message));
+        }
     }
     for (list, transforms) in [
         ("transforms", &config.transforms),

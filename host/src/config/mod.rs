@@ -8,6 +8,7 @@ pub mod ddl;
 mod dead_letter;
 pub mod duration;
 mod env;
+pub mod interval;
 pub mod join;
 pub mod kafka;
 mod kafka_security;
@@ -20,6 +21,7 @@ mod window;
 
 pub use checkpoint::{CheckpointConfig, DEFAULT_INTERVAL_MS};
 pub use dead_letter::DeadLetterConfig;
+pub use interval::{Bounds, IntervalJoinConfig, NamedSource};
 pub use limits::{
     DEFAULT_MAX_OUTPUT_ROWS, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_SINK_TIMEOUT_MS,
     DEFAULT_STATE_LIMIT_MB, DEFAULT_TRANSFORM_TIMEOUT_MS, MAX_MEMORY_LIMIT_MB, PluginLimits,
@@ -46,7 +48,13 @@ pub struct ConfigError {
 pub struct PipelineConfig {
     /// Defaults to the file name without its extension.
     pub name: Option<String>,
-    pub source: SourceConfig,
+    /// What the pipeline reads; or `sources`, for two joined streams.
+    pub source: Option<SourceConfig>,
+    /// Two named sources an `interval_join` matches up.
+    #[serde(default)]
+    pub sources: Vec<NamedSource>,
+    /// A stream–stream join of the two `sources`, before the transforms.
+    pub interval_join: Option<IntervalJoinConfig>,
     /// Transforms before the window (or all of them, without a window).
     #[serde(default)]
     pub transforms: Vec<TransformConfig>,
@@ -363,8 +371,11 @@ impl PipelineConfig {
                 base.join(location).display().to_string()
             });
         }
-        if let SourceConfig::Files(f) = &mut config.source {
-            f.storage = config.storage.clone();
+        let storage = config.storage.clone();
+        for (_, source) in config.sources_mut() {
+            if let SourceConfig::Files(f) = source {
+                f.storage = storage.clone();
+            }
         }
         for j in &mut config.joins {
             j.table.storage = config.storage.clone();
@@ -384,21 +395,62 @@ impl PipelineConfig {
         self.name.as_deref().unwrap_or("pipeline")
     }
 
+    /// Every source, each with the key that names it in errors (`source`,
+    /// or `sources[1]`) and its name (`source` for the only one).
+    pub fn named_sources(&self) -> Vec<(String, NamedSource)> {
+        match &self.source {
+            Some(config) => vec![(
+                "source".to_string(),
+                NamedSource {
+                    name: "source".to_string(),
+                    config: config.clone(),
+                },
+            )],
+            None => self
+                .sources
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (format!("sources[{i}]"), s.clone()))
+                .collect(),
+        }
+    }
+
+    /// The first source: the only one, or the first of `sources`.
+    pub fn first_source(&self) -> Option<&SourceConfig> {
+        self.source
+            .as_ref()
+            .or_else(|| self.sources.first().map(|s| &s.config))
+    }
+
+    fn sources_mut(&mut self) -> Vec<(String, &mut SourceConfig)> {
+        match &mut self.source {
+            Some(config) => vec![("source".to_string(), config)],
+            None => self
+                .sources
+                .iter_mut()
+                .enumerate()
+                .map(|(i, s)| (format!("sources[{i}]"), &mut s.config))
+                .collect(),
+        }
+    }
+
     fn resolve_paths(&mut self, base: &Path) {
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() && !is_url(p) {
                 *p = base.join(&*p);
             }
         };
-        match &mut self.source {
-            SourceConfig::Files(f) => resolve(&mut f.path),
-            SourceConfig::Kafka(k) => {
-                if let Some(ca) = k.registry.as_mut().and_then(|r| r.ca_location.as_mut()) {
-                    resolve(ca);
+        for (_, source) in self.sources_mut() {
+            match source {
+                SourceConfig::Files(f) => resolve(&mut f.path),
+                SourceConfig::Kafka(k) => {
+                    if let Some(ca) = k.registry.as_mut().and_then(|r| r.ca_location.as_mut()) {
+                        resolve(ca);
+                    }
+                    kafka_security::resolve_paths(&mut k.properties, base);
                 }
-                kafka_security::resolve_paths(&mut k.properties, base);
+                SourceConfig::Generator(_) => {}
             }
-            SourceConfig::Generator(_) => {}
         }
         for t in self
             .transforms
@@ -444,46 +496,7 @@ impl PipelineConfig {
             c.validate()?;
         }
         self.check_security_files()?;
-        match &self.source {
-            SourceConfig::Files(f) => {
-                if matches!(f.format, FileFormat::Csv | FileFormat::Jsonl) && f.schema.is_none() {
-                    return Err(
-                        "key `source.schema`: the csv and jsonl formats need a declared schema, \
-                                e.g. schema = \"name STRING, age INT\""
-                            .to_string(),
-                    );
-                }
-                if f.format == FileFormat::Parquet && f.compression != Compression::Auto {
-                    return Err("key `source.compression`: Parquet files compress their own pages; leave it out".to_string());
-                }
-                if f.max_files_per_batch == Some(0) {
-                    return Err("key `source.max_files_per_batch` must be at least 1".to_string());
-                }
-                f.max_file_age_ms()?;
-                if let Some(schema) = &f.schema {
-                    ddl::parse_schema(schema).map_err(|e| format!("key `source.schema`: {e}"))?;
-                }
-                if f.batch_size == 0 {
-                    return Err("key `source.batch_size` must be at least 1".to_string());
-                }
-                check_delimiter(f.delimiter).map_err(|e| format!("key `source.delimiter`: {e}"))?;
-            }
-            SourceConfig::Kafka(k) => {
-                k.validate()?;
-                check_delimiter(k.delimiter).map_err(|e| format!("key `source.delimiter`: {e}"))?;
-            }
-            SourceConfig::Generator(g) => {
-                if g.simulation != "user-events" {
-                    return Err(format!(
-                        "key `source.simulation`: unknown simulation {:?} (known: user-events)",
-                        g.simulation
-                    ));
-                }
-                if g.batch_size == 0 {
-                    return Err("key `source.batch_size` must be at least 1".to_string());
-                }
-            }
-        }
+        self.validate_sources()?;
         let mut names = std::collections::HashSet::new();
         for (list, transforms) in [
             ("transforms", &self.transforms),
@@ -567,10 +580,62 @@ impl PipelineConfig {
 }
 
 impl PipelineConfig {
+    /// One `[source]`, or two `[[sources]]` with the `[interval_join]` that
+    /// combines them, and each source's settings.
+    fn validate_sources(&self) -> Result<(), String> {
+        match (&self.source, self.sources.len(), &self.interval_join) {
+            (None, 0, _) => {
+                return Err("key `source`: a pipeline reads a [source] (or two [[sources]] joined by an [interval_join])".to_string());
+            }
+            (Some(_), n, _) if n > 0 => {
+                return Err(
+                    "key `sources`: a pipeline has either one [source] or [[sources]], not both"
+                        .to_string(),
+                );
+            }
+            (Some(_), _, Some(_)) => {
+                return Err("key `interval_join`: an interval join matches two streams; declare them as [[sources]], each with a `name`".to_string());
+            }
+            (None, _, None) => {
+                return Err("key `sources`: several sources are combined by an [interval_join] (left, right, on, left_time, between)".to_string());
+            }
+            (None, _, Some(join)) => join
+                .validate(&self.sources)
+                .map_err(|e| format!("key `interval_join.{e}"))?,
+            (Some(_), _, None) => {}
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut groups = std::collections::HashSet::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            if !names.insert(s.name.as_str()) {
+                return Err(format!(
+                    "key `sources[{i}].name`: the name {:?} is used twice",
+                    s.name
+                ));
+            }
+            // One consumer group per source: each source's members share
+            // its partitions, which a group split over two sources would not.
+            if let SourceConfig::Kafka(k) = &s.config
+                && !groups.insert(k.group.as_str())
+            {
+                return Err(format!(
+                    "key `sources[{i}].group`: the group {:?} is another source's; give each Kafka source a group of its own",
+                    k.group
+                ));
+            }
+        }
+        for (key, named) in self.named_sources() {
+            validate_source(&named.config, &key)?;
+        }
+        Ok(())
+    }
+
     /// Every Kafka client's certificate and key files can be read.
     fn check_security_files(&self) -> Result<(), String> {
-        if let SourceConfig::Kafka(k) = &self.source {
-            kafka_security::check_files(&k.properties, "source.properties")?;
+        for (key, named) in self.named_sources() {
+            if let SourceConfig::Kafka(k) = &named.config {
+                kafka_security::check_files(&k.properties, &format!("{key}.properties"))?;
+            }
         }
         for (i, s) in self.sinks.iter().enumerate() {
             if let SinkConfig::Kafka(k) = s {
@@ -585,6 +650,56 @@ impl PipelineConfig {
         }
         Ok(())
     }
+}
+
+/// A source's settings; errors name it by `key` (`source`, `sources[1]`).
+fn validate_source(source: &SourceConfig, key: &str) -> Result<(), String> {
+    match source {
+        SourceConfig::Files(f) => {
+            if matches!(f.format, FileFormat::Csv | FileFormat::Jsonl) && f.schema.is_none() {
+                return Err(format!(
+                    "key `{key}.schema`: the csv and jsonl formats need a declared schema, \
+                                e.g. schema = \"name STRING, age INT\""
+                ));
+            }
+            if f.format == FileFormat::Parquet && f.compression != Compression::Auto {
+                return Err(format!(
+                    "key `{key}.compression`: Parquet files compress their own pages; leave it out"
+                ));
+            }
+            if f.max_files_per_batch == Some(0) {
+                return Err(format!(
+                    "key `{key}.max_files_per_batch` must be at least 1"
+                ));
+            }
+            f.max_file_age_ms()
+                .map_err(|e| e.replace("key `source.", &format!("key `{key}.")))?;
+            if let Some(schema) = &f.schema {
+                ddl::parse_schema(schema).map_err(|e| format!("key `{key}.schema`: {e}"))?;
+            }
+            if f.batch_size == 0 {
+                return Err(format!("key `{key}.batch_size` must be at least 1"));
+            }
+            check_delimiter(f.delimiter).map_err(|e| format!("key `{key}.delimiter`: {e}"))?;
+        }
+        SourceConfig::Kafka(k) => {
+            k.validate()
+                .map_err(|e| e.replace("key `source.", &format!("key `{key}.")))?;
+            check_delimiter(k.delimiter).map_err(|e| format!("key `{key}.delimiter`: {e}"))?;
+        }
+        SourceConfig::Generator(g) => {
+            if g.simulation != "user-events" {
+                return Err(format!(
+                    "key `{key}.simulation`: unknown simulation {:?} (known: user-events)",
+                    g.simulation
+                ));
+            }
+            if g.batch_size == 0 {
+                return Err(format!("key `{key}.batch_size` must be at least 1"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The plugin's config table as text pairs; nested tables and arrays are

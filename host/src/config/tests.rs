@@ -20,7 +20,7 @@ fn relative_paths_follow_the_pipeline_file_and_the_name_defaults_to_its_stem() {
     .unwrap();
     let config = PipelineConfig::load(&path).unwrap();
     assert_eq!(config.name(), "quotes");
-    let SourceConfig::Files(files) = &config.source else {
+    let Some(SourceConfig::Files(files)) = &config.source else {
         panic!("files source")
     };
     assert_eq!(files.path, dir.path().join("in"));

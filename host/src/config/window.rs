@@ -78,17 +78,22 @@ fn default_watermark() -> String {
 /// value, long enough for a partition produced a little later than the others.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// An `idle_timeout` as a duration; `None` for "never".
+pub(super) fn idle_timeout(text: Option<&str>) -> Result<Option<Duration>, String> {
+    match text {
+        None => Ok(Some(DEFAULT_IDLE_TIMEOUT)),
+        Some("never") => Ok(None),
+        Some(text) => match duration::parse_micros(text)? {
+            micros if micros > 0 => Ok(Some(Duration::from_micros(micros as u64))),
+            _ => Err("must be longer than zero, or \"never\"".to_string()),
+        },
+    }
+}
+
 impl WindowConfig {
     /// `idle_timeout` as a duration; `None` for "never".
     pub fn idle_timeout(&self) -> Result<Option<Duration>, String> {
-        match self.idle_timeout.as_deref() {
-            None => Ok(Some(DEFAULT_IDLE_TIMEOUT)),
-            Some("never") => Ok(None),
-            Some(text) => match duration::parse_micros(text)? {
-                micros if micros > 0 => Ok(Some(Duration::from_micros(micros as u64))),
-                _ => Err("must be longer than zero, or \"never\"".to_string()),
-            },
-        }
+        idle_timeout(self.idle_timeout.as_deref())
     }
 
     /// Checks everything that does not need the input schema; errors start

@@ -9,6 +9,7 @@ mod cache;
 mod changelog;
 mod file;
 pub mod granted;
+pub mod interval;
 pub mod reference;
 mod sql;
 pub mod table;

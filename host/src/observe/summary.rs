@@ -12,6 +12,10 @@ pub struct RunSummary {
     /// Records the source read, decoded or not.
     pub records_read: u64,
     pub decode_dead_lettered: u64,
+    /// The stream–stream join of a pipeline with two sources, which the
+    /// records read enter before any transform.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_join: Option<IntervalJoinCounts>,
     /// Transforms before the window (all of them without one).
     pub transforms: Vec<TransformCounts>,
     pub window: Option<WindowCounts>,
@@ -69,6 +73,61 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// An interval join's rows: each row in is held (to be matched), late or
+/// without an event time; joined rows go out in event-time order.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct IntervalJoinCounts {
+    pub name: String,
+    /// The left and right sources' names.
+    pub sources: [String; 2],
+    /// Rows in from the left and the right source.
+    pub rows_in: [u64; 2],
+    /// Rows taken into the join's state, to be matched.
+    pub held: u64,
+    pub late_dropped: u64,
+    pub late_dead_lettered: u64,
+    /// Rows without an event time (always dead-lettered).
+    pub untimed: u64,
+    /// Joined rows made of a left and a right row.
+    pub matched: u64,
+    /// A `left` join's left rows that never matched, made rows with nulls.
+    pub unmatched: u64,
+    /// Joined rows emitted.
+    pub rows_out: u64,
+    /// Joined rows made but not emitted yet (waiting for the watermarks).
+    pub waiting: u64,
+    /// Waiting joined rows taken back from a checkpoint, and waiting rows a
+    /// restart threw away (its replay makes them again).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub restored: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub abandoned: u64,
+    /// Rows held now, of each side.
+    pub held_left: u64,
+    pub held_right: u64,
+}
+
+impl IntervalJoinCounts {
+    fn balanced(&self) -> Option<bool> {
+        let rows_in = self.rows_in[0].checked_add(self.rows_in[1])?;
+        let made = total(&[self.matched, self.unmatched, self.restored])?;
+        Some(
+            rows_in
+                == total(&[
+                    self.held,
+                    self.late_dropped,
+                    self.late_dead_lettered,
+                    self.untimed,
+                ])?
+                && made == total(&[self.rows_out, self.waiting, self.abandoned])?,
+        )
+    }
+
+    fn dead_lettered(&self) -> Option<u64> {
+        self.late_dead_lettered.checked_add(self.untimed)
+    }
+}
+
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct WindowCounts {
     pub kind: String,
@@ -117,6 +176,7 @@ pub struct SinkCounts {
 #[derive(Debug, Clone)]
 pub enum StageCounts {
     Transform(TransformCounts),
+    IntervalJoin(IntervalJoinCounts),
     Window(WindowCounts),
     Sinks(Vec<SinkCounts>),
 }
@@ -130,8 +190,10 @@ impl RunSummary {
         self.after_window.clear();
         self.sinks.clear();
         self.window = None;
+        self.interval_join = None;
         for stage in stages {
             match stage {
+                StageCounts::IntervalJoin(j) => self.interval_join = Some(j),
                 StageCounts::Transform(t) if self.window.is_none() => self.transforms.push(t),
                 StageCounts::Transform(t) => self.after_window.push(t),
                 StageCounts::Window(w) => self.window = Some(w),
@@ -217,8 +279,26 @@ impl RunSummary {
             .window
             .as_ref()
             .map_or((0, 0), |w| (w.late_dead_lettered, w.untimed));
+        // The records the row-level stages start from: those read, or with
+        // an interval join, the joined rows it emitted; what the join or
+        // the decoders dead-lettered is not among them.
+        let (records_in, entry_dead) = match &self.interval_join {
+            None => (self.records_read, self.decode_dead_lettered),
+            Some(j) => {
+                let joined = self.records_read
+                    == total(&[self.decode_dead_lettered, j.rows_in[0], j.rows_in[1]])?;
+                if !joined || !j.balanced()? {
+                    return Some(false);
+                }
+                (j.rows_out, 0)
+            }
+        };
+        let join_dead = match &self.interval_join {
+            None => 0,
+            Some(j) => total(&[self.decode_dead_lettered, j.dead_lettered()?])?,
+        };
         let before_dead = total(&[
-            self.decode_dead_lettered,
+            entry_dead,
             checked(&self.transforms, |t| t.dead_lettered)?,
             late_dead,
             untimed,
@@ -229,9 +309,7 @@ impl RunSummary {
             None => self.rows_out,
             Some(w) => w.aggregated.checked_add(w.late_dropped)?,
         };
-        let records = self
-            .records_read
-            .checked_add(checked(&self.transforms, |t| t.expanded)?)?
+        let records = records_in.checked_add(checked(&self.transforms, |t| t.expanded)?)?
             == total(&[
                 record_level_out,
                 checked(&self.transforms, |t| t.filtered)?,
@@ -267,6 +345,7 @@ impl RunSummary {
             .try_fold(0u64, |a, s| a.checked_add(s.dead_lettered))?;
         let letters = self.dead_lettered
             == total(&[
+                join_dead,
                 before_dead,
                 checked(&self.transforms, |t| t.table_dead_lettered)?,
                 checked(&self.after_window, |t| t.dead_lettered)?,
@@ -324,6 +403,30 @@ impl std::fmt::Display for RunSummary {
             self.pipeline, self.records_read, self.source, self.batches
         )?;
         writeln!(f, "  decode: {} dead-lettered", self.decode_dead_lettered)?;
+        if let Some(j) = &self.interval_join {
+            let late = j.late_dropped + j.late_dead_lettered;
+            let fate = if j.late_dead_lettered > 0 {
+                "dead-lettered"
+            } else {
+                "dropped"
+            };
+            writeln!(
+                f,
+                "  interval join {}: {} in from {}, {} from {}; {late} late ({fate}), {} without event time; {} rows out ({} matched, {} unmatched left rows, {} waiting for the watermarks), {} + {} rows held",
+                j.name,
+                j.rows_in[0],
+                j.sources[0],
+                j.rows_in[1],
+                j.sources[1],
+                j.untimed,
+                j.rows_out,
+                j.matched,
+                j.unmatched,
+                j.waiting,
+                j.held_left,
+                j.held_right,
+            )?;
+        }
         for t in &self.transforms {
             write_transform(f, t.kind.unwrap_or("transform"), t)?;
         }
@@ -376,22 +479,30 @@ impl std::fmt::Display for RunSummary {
         } else {
             String::new()
         };
-        let before_dead = self.dead_lettered.saturating_sub(
+        let mut before_dead = self.dead_lettered.saturating_sub(
             sum(&self.after_window, |t| t.dead_lettered).saturating_add(self.sink_dead_lettered()),
         );
+        // With an interval join, the row-level stages start from its rows
+        // (its own balance is on its line), and its letters are not theirs.
+        let (first, label) = match &self.interval_join {
+            None => (self.records_read, "read"),
+            Some(j) => {
+                let join_dead = j.late_dead_lettered + j.untimed + self.decode_dead_lettered;
+                before_dead = before_dead.saturating_sub(join_dead);
+                (j.rows_out, "joined")
+            }
+        };
         match &self.window {
             None => write!(
                 f,
-                "  {} read = {} out + {} filtered + {} dead-lettered{flat_map}: {verdict}",
-                self.records_read,
+                "  {first} {label} = {} out + {} filtered + {} dead-lettered{flat_map}: {verdict}",
                 self.rows_out,
                 sum(&self.transforms, |t| t.filtered),
                 before_dead
             ),
             Some(w) => write!(
                 f,
-                "  {} read = {} aggregated + {} filtered + {} dead-lettered + {} late dropped{flat_map}; {} aggregate rows, {} out: {verdict}",
-                self.records_read,
+                "  {first} {label} = {} aggregated + {} filtered + {} dead-lettered + {} late dropped{flat_map}; {} aggregate rows, {} out: {verdict}",
                 w.aggregated,
                 sum(&self.transforms, |t| t.filtered),
                 before_dead,

@@ -78,8 +78,12 @@ impl Chain {
     /// Tells every operator the source's partitions (announced at the start
     /// and at each rebalance).
     pub fn assign(&mut self, partitions: &[i32]) {
+        let mut partitions = partitions.to_vec();
         for operator in &mut self.operators {
-            operator.on_assignment(partitions);
+            operator.on_assignment(&partitions);
+            if operator.merges_partitions() {
+                partitions = vec![0];
+            }
         }
     }
 
@@ -102,7 +106,7 @@ impl Chain {
         &mut self,
         first: usize,
         mut rows: Envelope,
-        partition: i32,
+        mut partition: i32,
         dead_letter: &mut DeadLetterWriter,
     ) -> Result<(), PipelineError> {
         let last = self.operators.len().saturating_sub(1);
@@ -119,6 +123,9 @@ impl Chain {
                 letters,
                 stop,
             } = self.operators[index].process_batch(&rows, partition)?;
+            if self.operators[index].merges_partitions() {
+                partition = 0;
+            }
             dead_letter_rows(dead_letter, &rows, refused)?;
             for letter in &letters {
                 write_letter(dead_letter, letter)?;

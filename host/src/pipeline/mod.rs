@@ -11,7 +11,7 @@ mod restart;
 pub use plan::Plan;
 
 use crate::checkpoint::{self, Barrier, Coordinator, EpochError};
-use crate::config::{self, SourceConfig};
+use crate::config::{self, NamedSource};
 use crate::dead_letter::DeadLetterWriter;
 use crate::error::{Classified, ErrorDomain, Retry};
 use crate::observe::status::StatusBoard;
@@ -46,6 +46,8 @@ pub enum PipelineError {
         index: usize,
         message: String,
     },
+    #[error("{file}: key `interval_join.{message}")]
+    IntervalJoin { file: String, message: String },
     #[error("{file}: key `tables.{table}`: {message}")]
     Table {
         file: String,
@@ -149,7 +151,7 @@ impl Classified for PipelineError {
 pub struct Pipeline {
     source: Box<dyn Source>,
     /// To build the source again when a failed epoch is retried.
-    source_config: SourceConfig,
+    source_config: Vec<NamedSource>,
     mode: RunMode,
     chain: Chain,
     runtime: Runtime,

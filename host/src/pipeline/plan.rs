@@ -9,6 +9,7 @@ use crate::config::{self, Grant, PipelineConfig, TransformConfig};
 use crate::dead_letter::DeadLetterWriter;
 use crate::join::JoinStage;
 use crate::join::granted::{GrantedTables, TablesStage};
+use crate::join::interval::IntervalJoin;
 use crate::observe::epochs::EpochJournal;
 use crate::observe::letters::LetterLog;
 use crate::observe::status::{SinkBuild, StatusBoard};
@@ -16,7 +17,7 @@ use crate::observe::summary::RunSummary;
 use crate::operator::Operator;
 use crate::runtime::{PluginSettings, Runtime, TableGrants, Tables, TransformPlugin};
 use crate::sink::{self, SinkFanOut};
-use crate::source::{self, RunMode, Source};
+use crate::source::{self, MergedSource, RunMode, Source};
 use crate::transform::{TransformSlot, TransformStage};
 use crate::window::{WindowOperator, WindowStage};
 use arrow::datatypes::SchemaRef;
@@ -52,10 +53,12 @@ struct Stages {
 }
 
 impl Stages {
-    fn new(source: SchemaRef) -> Self {
+    /// Stages that start from `first`'s rows: the source's, or an
+    /// interval join's.
+    fn new(first: String, schema: SchemaRef) -> Self {
         Stages {
-            names: vec!["source".to_string()],
-            schemas: vec![source],
+            names: vec![first],
+            schemas: vec![schema],
             operators: Vec::new(),
         }
     }
@@ -125,12 +128,33 @@ impl Plan {
         mode: RunMode,
     ) -> Result<Plan, PipelineError> {
         let file = file.to_string();
-        let source =
-            source::build(&config.source, mode.clone()).map_err(|error| PipelineError::Source {
-                file: file.clone(),
-                error,
-            })?;
-        let mut stages = Stages::new(source.schema());
+        let source_error = |error| PipelineError::Source {
+            file: file.clone(),
+            error,
+        };
+        let named: Vec<config::NamedSource> =
+            config.named_sources().into_iter().map(|(_, s)| s).collect();
+        // Two sources are read as one, and joined before anything else.
+        let (source, mut stages, head): (Box<dyn Source>, Stages, Option<IntervalJoin>) =
+            match &config.interval_join {
+                None => {
+                    let source = source::build(&named, mode.clone()).map_err(source_error)?;
+                    let stages = Stages::new("source".to_string(), source.schema());
+                    (source, stages, None)
+                }
+                Some(j) => {
+                    let merged = MergedSource::new(&named, mode.clone()).map_err(source_error)?;
+                    let join = IntervalJoin::new(j, &merged.schemas()).map_err(|message| {
+                        PipelineError::IntervalJoin {
+                            file: file.clone(),
+                            message,
+                        }
+                    })?;
+                    let stages =
+                        Stages::new(format!("interval join {}", j.name), join.output_schema());
+                    (Box::new(merged), stages, Some(join))
+                }
+            };
         let tables = match config.tables.is_empty() {
             true => None,
             false => {
@@ -215,6 +239,9 @@ impl Plan {
             schemas,
             mut operators,
         } = stages;
+        if let Some(join) = head {
+            operators.insert(0, Box::new(join));
+        }
         // The tables go first: a checkpoint then records the versions the
         // transforms after them looked keys up in.
         if let Some(tables) = tables {
@@ -322,7 +349,12 @@ impl Plan {
         Ok(Pipeline {
             flush: self.mode.flush || source.bounded(),
             source,
-            source_config: self.config.source.clone(),
+            source_config: self
+                .config
+                .named_sources()
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect(),
             mode: self.mode,
             chain,
             runtime: self.runtime,

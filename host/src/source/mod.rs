@@ -5,15 +5,17 @@ pub mod decode;
 mod files;
 mod generator;
 pub(crate) mod kafka;
+pub mod merged;
 mod position;
 
 pub use crate::observe::status::{Done, PartitionProgress, SourceProgress};
 pub use files::FilesSource;
 pub use generator::GeneratorSource;
 pub use kafka::KafkaSource;
+pub use merged::MergedSource;
 pub use position::{KafkaPartition, Mark, Position, SeenFile};
 
-use crate::config::SourceConfig;
+use crate::config::{NamedSource, SourceConfig};
 use crate::envelope::Envelope;
 use crate::operator::DeadLetter;
 use arrow::datatypes::SchemaRef;
@@ -134,7 +136,15 @@ pub struct RunMode {
     pub stop: Arc<AtomicBool>,
 }
 
-pub fn build(config: &SourceConfig, mode: RunMode) -> Result<Box<dyn Source>, SourceError> {
+/// The pipeline's sources: the one it has, or several read as one.
+pub fn build(sources: &[NamedSource], mode: RunMode) -> Result<Box<dyn Source>, SourceError> {
+    match sources {
+        [only] => build_one(&only.config, mode),
+        several => Ok(Box::new(MergedSource::new(several, mode)?)),
+    }
+}
+
+fn build_one(config: &SourceConfig, mode: RunMode) -> Result<Box<dyn Source>, SourceError> {
     Ok(match config {
         SourceConfig::Files(c) => Box::new(FilesSource::new(c, mode)?),
         SourceConfig::Generator(c) => Box::new(GeneratorSource::new(c, mode)?),

@@ -27,6 +27,8 @@ pub enum Position {
     Kafka {
         partitions: Vec<KafkaPartition>,
     },
+    /// Several named sources, each where it stands, in the pipeline's order.
+    Merged(Vec<Position>),
 }
 
 /// A file the files source has queued or read.
@@ -76,6 +78,11 @@ impl Position {
                 }
                 parts.join(", ")
             }
+            Position::Merged(each) => each
+                .iter()
+                .map(Position::describe)
+                .collect::<Vec<_>>()
+                .join("; "),
         }
     }
 
@@ -83,6 +90,14 @@ impl Position {
     /// the epoch's start, plus where the partitions first read during the
     /// epoch began (from `now`, the position at the epoch's end).
     pub fn completed_with(mut self, now: &Position) -> Position {
+        if let (Position::Merged(each), Position::Merged(later)) = (&mut self, now) {
+            let completed = std::mem::take(each)
+                .into_iter()
+                .zip(later)
+                .map(|(start, now)| start.completed_with(now))
+                .collect();
+            return Position::Merged(completed);
+        }
         if let (Position::Kafka { partitions }, Position::Kafka { partitions: later }) =
             (&mut self, now)
         {

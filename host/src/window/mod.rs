@@ -12,7 +12,7 @@ mod watermark;
 pub use assign::WindowSpec;
 pub use stage::WindowStage;
 pub use state::{STATE_VERSION, WindowState};
-pub use watermark::WatermarkTracker;
+pub use watermark::{WatermarkSnapshot, WatermarkTracker};
 
 use crate::config::{LatePolicy, OutputMode, WindowConfig, WindowKind, duration};
 use aggregate::{Acc, Aggregate, Prepared};
