@@ -1,9 +1,14 @@
 //! The dead-letter: every row a decoder or a plugin refuses lands here with
-//! the stage, the reason, where it came from and the input it was.
+//! the stage, the reason, where it came from and the input it was. A
+//! Kafka dead-letter may be exactly-once: each epoch's letters in one
+//! transaction, committed with the epoch, as the exactly-once Kafka sink's
+//! records are (capability/kafka/epochs.rs).
 
 use crate::capability::in_place::{Resume, open_in_place};
 pub use crate::capability::json::rows_as_json;
-use crate::config::DeadLetterConfig;
+use crate::capability::kafka::epochs;
+use crate::capability::kafka::producer::KafkaProducer;
+use crate::config::{DeadLetterConfig, Delivery};
 use crate::observe::letters::LetterLog;
 use crate::operator::DeadLetter;
 use std::io::Write;
@@ -19,6 +24,19 @@ pub struct DeadLetterWriter {
     pub written: u64,
     /// The newest letters, for the console.
     log: LetterLog,
+    /// An exactly-once Kafka dead-letter's transactions.
+    transactions: Option<Transactions>,
+}
+
+/// The letters of each epoch in one transaction, with an epoch marker.
+struct Transactions {
+    producer: std::sync::Arc<KafkaProducer>,
+    id: String,
+    /// The newest epoch whose letters Kafka has: a replay of it or of an
+    /// older one writes none.
+    committed: Option<u64>,
+    epoch: u64,
+    open: bool,
 }
 
 impl DeadLetterWriter {
@@ -27,21 +45,42 @@ impl DeadLetterWriter {
     /// than emptied, so the letters of committed epochs survive a restart.
     pub fn open(
         config: &DeadLetterConfig,
+        pipeline: &str,
         resume: Resume,
         log: LetterLog,
     ) -> std::io::Result<Self> {
         let mut file = None;
+        let mut transactions = None;
         let (out, target): (Box<dyn Write + Send>, String) = match config {
             DeadLetterConfig::Stderr => (Box::new(std::io::stderr()), "stderr".to_string()),
             DeadLetterConfig::Kafka {
                 brokers,
                 topic,
                 properties,
+                delivery,
                 ..
             } => {
-                let producer =
-                    crate::capability::kafka::producer::KafkaProducer::new(brokers, properties)
+                let producer = std::sync::Arc::new(
+                    match delivery {
+                        Delivery::AtLeastOnce => KafkaProducer::new(brokers, properties),
+                        Delivery::ExactlyOnce => {
+                            let id = format!("weir:{pipeline}/dead_letter");
+                            KafkaProducer::transactional(brokers, properties, &id)
+                        }
+                    }
+                    .map_err(std::io::Error::other)?,
+                );
+                if let Some(id) = producer.transactional_id() {
+                    let committed = epochs::committed(brokers, properties, id)
                         .map_err(std::io::Error::other)?;
+                    transactions = Some(Transactions {
+                        producer: producer.clone(),
+                        id: id.to_string(),
+                        committed,
+                        epoch: 0,
+                        open: false,
+                    });
+                }
                 (
                     Box::new(KafkaLetters {
                         producer,
@@ -66,13 +105,28 @@ impl DeadLetterWriter {
             target,
             written: 0,
             log,
+            transactions,
         })
     }
 
     pub fn write(&mut self, letter: &DeadLetter) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(letter)?;
         line.push(b'\n');
-        self.out.write_all(&line)?;
+        match &mut self.transactions {
+            // A replayed epoch whose letters Kafka has: they are not sent
+            // again (but still counted, as the first run counted them).
+            Some(t) if t.committed.is_some_and(|c| t.epoch <= c) => {}
+            Some(t) => {
+                if !t.open {
+                    t.producer
+                        .begin()
+                        .map_err(|e| std::io::Error::other(e.message))?;
+                    t.open = true;
+                }
+                self.out.write_all(&line)?;
+            }
+            None => self.out.write_all(&line)?,
+        }
         if let Some((_, len)) = &mut self.file {
             *len += line.len() as u64;
         }
@@ -89,6 +143,65 @@ impl DeadLetterWriter {
 
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+
+    /// The pipeline is now in `epoch` (at its start, after a restart, after
+    /// each commit): an exactly-once dead-letter writes its letters in a
+    /// transaction of that epoch, or none if Kafka has the epoch already.
+    /// Kafka having letters of a later epoch than `epoch` means the
+    /// checkpoints are not this dead-letter's (deleted, or another run's):
+    /// an error, rather than letters silently skipped.
+    pub fn begin_epoch(&mut self, epoch: u64) -> std::io::Result<()> {
+        let Some(t) = &mut self.transactions else {
+            return Ok(());
+        };
+        if let Some(committed) = t.committed.filter(|&c| c > epoch) {
+            return Err(std::io::Error::other(format!(
+                "Kafka has the letters of epoch {committed} under `{}` (in {}), but the checkpoints resume at epoch {epoch}: \
+                 they are another run's or were deleted; delete the marker or use another pipeline name",
+                t.id,
+                epochs::TOPIC
+            )));
+        }
+        t.epoch = epoch;
+        Ok(())
+    }
+
+    /// The epoch's checkpoint is durable: an exactly-once dead-letter
+    /// commits its letters with the epoch's marker.
+    pub fn commit_epoch(&mut self, epoch: u64) -> std::io::Result<()> {
+        let Some(t) = &mut self.transactions else {
+            return Ok(());
+        };
+        if !t.open {
+            return Ok(());
+        }
+        self.out.flush()?;
+        t.producer
+            .send(
+                epochs::TOPIC,
+                Some(t.id.as_bytes()),
+                &epochs::marker(epoch),
+                &[],
+            )
+            .map_err(std::io::Error::other)?;
+        t.producer
+            .commit()
+            .map_err(|e| std::io::Error::other(e.message))?;
+        t.open = false;
+        t.committed = Some(epoch);
+        Ok(())
+    }
+
+    /// The epoch is abandoned: its letters are never committed (its retry
+    /// writes them again).
+    pub fn abort_epoch(&mut self) {
+        if let Some(t) = self.transactions.as_mut().filter(|t| t.open) {
+            t.open = false;
+            if let Err(e) = t.producer.abort() {
+                tracing::warn!(reason = %e.message, "Could not abort the dead-letter's Kafka transaction; its records are never committed.");
+            }
+        }
     }
 
     /// The bytes of the dead-letter file, flushed (for a checkpoint); `None`
@@ -116,7 +229,7 @@ impl DeadLetterWriter {
 /// Dead letters to a Kafka topic: each line written becomes one record;
 /// `flush` waits until the broker has them all.
 struct KafkaLetters {
-    producer: crate::capability::kafka::producer::KafkaProducer,
+    producer: std::sync::Arc<KafkaProducer>,
     topic: String,
     line: Vec<u8>,
 }

@@ -10,13 +10,8 @@ use weir_tests::Scratch;
 /// How far after an impression a click counts, in seconds.
 const WITHIN: i64 = 600;
 
-struct Impression {
-    id: i64,
-    ad: i64,
-    at: i64,
-}
-
-struct Click {
+/// An impression or a click: its id, its ad and its time in seconds.
+struct Event {
     id: i64,
     ad: i64,
     at: i64,
@@ -38,10 +33,10 @@ impl Lcg {
 /// 3000 impressions a second apart (shuffled by up to 30 s) over 1000 ads;
 /// about half get a click within 15 minutes, and there are clicks on no
 /// impression; clicks likewise arrive up to 30 s out of order.
-fn generate() -> (Vec<Impression>, Vec<Click>) {
+fn generate() -> (Vec<Event>, Vec<Event>) {
     let mut rng = Lcg(7);
-    let mut impressions: Vec<Impression> = (0..3000)
-        .map(|i| Impression {
+    let mut impressions: Vec<Event> = (0..3000)
+        .map(|i| Event {
             id: i,
             ad: rng.below(1000) as i64,
             at: i,
@@ -50,7 +45,7 @@ fn generate() -> (Vec<Impression>, Vec<Click>) {
     let mut clicks = Vec::new();
     for imp in &impressions {
         if rng.below(2) == 0 {
-            clicks.push(Click {
+            clicks.push(Event {
                 id: clicks.len() as i64,
                 ad: imp.ad,
                 at: imp.at + rng.below(900) as i64,
@@ -58,7 +53,7 @@ fn generate() -> (Vec<Impression>, Vec<Click>) {
         }
     }
     for _ in 0..300 {
-        clicks.push(Click {
+        clicks.push(Event {
             id: clicks.len() as i64,
             ad: rng.below(1000) as i64,
             at: rng.below(3600) as i64,
@@ -81,20 +76,18 @@ fn time(seconds: i64) -> String {
 }
 
 /// The impressions and clicks as CSV files of 1000 rows each, in `in/`.
-fn write_inputs(scratch: &Scratch, impressions: &[Impression], clicks: &[Click]) {
-    for (n, chunk) in impressions.chunks(1000).enumerate() {
-        let mut text = String::from("imp,ad_id,ts\n");
-        for i in chunk {
-            text.push_str(&format!("{},{},{}\n", i.id, i.ad, time(i.at)));
+fn write_inputs(scratch: &Scratch, impressions: &[Event], clicks: &[Event]) {
+    for (name, id, events) in [
+        ("impressions", "imp", impressions),
+        ("clicks", "click", clicks),
+    ] {
+        for (n, chunk) in events.chunks(1000).enumerate() {
+            let mut text = format!("{id},ad_id,ts\n");
+            for e in chunk {
+                text.push_str(&format!("{},{},{}\n", e.id, e.ad, time(e.at)));
+            }
+            scratch.write(&format!("in/{name}/{n}.csv"), &text);
         }
-        scratch.write(&format!("in/impressions/{n}.csv"), &text);
-    }
-    for (n, chunk) in clicks.chunks(1000).enumerate() {
-        let mut text = String::from("click,ad_id,ts\n");
-        for c in chunk {
-            text.push_str(&format!("{},{},{}\n", c.id, c.ad, time(c.at)));
-        }
-        scratch.write(&format!("in/clicks/{n}.csv"), &text);
     }
 }
 
@@ -147,8 +140,8 @@ path = "out/joined.jsonl"
 /// Every (impression, click) pair the join must emit; with `left`, each
 /// impression without a click once with `None`.
 fn oracle(
-    impressions: &[Impression],
-    clicks: &[Click],
+    impressions: &[Event],
+    clicks: &[Event],
     left: bool,
 ) -> BTreeMap<(i64, Option<i64>), usize> {
     let mut pairs = BTreeMap::new();
@@ -191,7 +184,7 @@ fn counted(rows: &[(i64, Option<i64>, String)]) -> BTreeMap<(i64, Option<i64>), 
     pairs
 }
 
-fn scratch_with(text: &str) -> (Scratch, Vec<Impression>, Vec<Click>) {
+fn scratch_with(text: &str) -> (Scratch, Vec<Event>, Vec<Event>) {
     let scratch = Scratch::new();
     let (impressions, clicks) = generate();
     write_inputs(&scratch, &impressions, &clicks);
@@ -431,34 +424,25 @@ fn impressions_and_clicks_from_two_kafka_topics_join_as_the_oracle_says() {
     broker.create_topic("impressions", 2);
     broker.create_topic("clicks", 2);
     for partition in 0..2 {
-        let lines: Vec<String> = impressions
-            .iter()
-            .filter(|i| i.id % 2 == partition as i64)
-            .map(|i| {
-                format!(
-                    r#"{{"imp":{},"ad_id":{},"ts":"{}"}}"#,
-                    i.id,
-                    i.ad,
-                    time(i.at)
-                )
-            })
-            .collect();
-        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-        broker.produce_lines("impressions", Some(partition), &refs);
-        let lines: Vec<String> = clicks
-            .iter()
-            .filter(|c| c.id % 2 == partition as i64)
-            .map(|c| {
-                format!(
-                    r#"{{"click":{},"ad_id":{},"ts":"{}"}}"#,
-                    c.id,
-                    c.ad,
-                    time(c.at)
-                )
-            })
-            .collect();
-        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-        broker.produce_lines("clicks", Some(partition), &refs);
+        for (topic, id, events) in [
+            ("impressions", "imp", &impressions),
+            ("clicks", "click", &clicks),
+        ] {
+            let lines: Vec<String> = events
+                .iter()
+                .filter(|e| e.id % 2 == partition as i64)
+                .map(|e| {
+                    format!(
+                        r#"{{"{id}":{},"ad_id":{},"ts":"{}"}}"#,
+                        e.id,
+                        e.ad,
+                        time(e.at)
+                    )
+                })
+                .collect();
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            broker.produce_lines(topic, Some(partition), &refs);
+        }
     }
     let kafka = |name: &str, columns: &str| {
         format!(

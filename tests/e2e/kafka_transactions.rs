@@ -2,10 +2,12 @@
 //! crash test in checkpoints.rs: it needs checkpoints, and a second
 //! process with the same sink fences the first, which stops for good
 //! instead of retrying, while the second refuses to start from checkpoints
-//! older than what Kafka committed.
+//! older than what Kafka committed. And the exactly-once Kafka dead-letter:
+//! a replayed epoch whose letters Kafka has does not write them again.
 
-use weir_tests::Scratch;
+use std::collections::BTreeMap;
 use weir_tests::kafka::Broker;
+use weir_tests::{Scratch, plugin, toml_path};
 
 fn pipeline(broker: &Broker, group: &str, checkpoint: bool) -> String {
     let checkpoint = if checkpoint {
@@ -125,4 +127,111 @@ fn a_second_process_of_the_same_sink_fences_the_first_which_stops() {
     sorted.dedup();
     assert_eq!(sorted.len(), ids.len(), "records committed twice: {ids:?}");
     assert!((0..50).all(|i| sorted.contains(&i)), "{sorted:?}");
+}
+
+/// Files (10 lines a batch, every tenth `reject`) through the `faulty`
+/// transform, with the letters on a Kafka topic delivered `delivery`.
+fn dead_letter_pipeline(broker: &Broker, topic: &str, delivery: &str) -> String {
+    format!(
+        r#"
+name = "letters"
+
+[source]
+type = "files"
+path = "in"
+format = "lines"
+batch_size = 10
+
+[[transforms]]
+name = "faulty"
+plugin = {plugin}
+
+[checkpoint]
+interval = "1ms"
+
+[[sinks]]
+name = "rows"
+type = "jsonl"
+path = "out/rows.jsonl"
+
+[connections.bus]
+url = "kafka://{brokers}"
+
+[dead_letter]
+type = "kafka"
+connection = "bus"
+topic = "{topic}"
+delivery = "{delivery}"
+"#,
+        plugin = toml_path(&plugin("faulty")),
+        brokers = broker.address()
+    )
+}
+
+/// How many times each rejected line's letter is on `topic`.
+fn letters(broker: &Broker, topic: &str) -> BTreeMap<i64, usize> {
+    let mut counts = BTreeMap::new();
+    for record in broker.consume_committed(topic) {
+        let letter: serde_json::Value = serde_json::from_slice(&record.value).unwrap();
+        *counts
+            .entry(letter["offset"].as_i64().unwrap())
+            .or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Runs `delivery`'s pipeline over 200 lines, killed after the commit of
+/// epoch 2 (which the next start replays), then to the end.
+fn letters_after_kills(delivery: &str) -> BTreeMap<i64, usize> {
+    let broker = Broker::start();
+    let topic = format!("letters-{delivery}");
+    broker.create_topic(&topic, 1);
+    let scratch = Scratch::new();
+    scratch.write(
+        "pipeline.toml",
+        &dead_letter_pipeline(&broker, &topic, delivery),
+    );
+    let lines: String = (0..200)
+        .map(|i| {
+            if i % 10 == 9 {
+                "reject\n".to_string()
+            } else {
+                format!("line-{i}\n")
+            }
+        })
+        .collect();
+    scratch.write("in/a.txt", &lines);
+    scratch.run_until_crash("after-commit:2");
+    scratch
+        .weir(&["run", "pipeline.toml", "--available-now", "--admin", "off"])
+        .ok();
+    letters(&broker, &topic)
+}
+
+#[test]
+fn an_exactly_once_dead_letter_skips_the_letters_of_a_replayed_epoch_kafka_has() {
+    let counts = letters_after_kills("exactly-once");
+    let expected: BTreeMap<i64, usize> = (1..=20).map(|k| (k * 10, 1)).collect();
+    assert_eq!(counts, expected, "each rejected line's letter once");
+    // At least once, the same kills write the replayed epochs' letters
+    // twice: what exactly-once is for.
+    let counts = letters_after_kills("at-least-once");
+    assert!(
+        counts.values().any(|&n| n > 1) && counts.len() == 20,
+        "{counts:?}"
+    );
+}
+
+#[test]
+fn an_exactly_once_dead_letter_needs_checkpoints() {
+    let broker = Broker::start();
+    let scratch = Scratch::new();
+    let text = dead_letter_pipeline(&broker, "letters", "exactly-once")
+        .replace("[checkpoint]\ninterval = \"1ms\"\n", "");
+    scratch.write("pipeline.toml", &text);
+    let err = scratch.weir(&["check", "pipeline.toml"]).fails();
+    assert!(
+        err.contains("key `dead_letter.delivery`") && err.contains("[checkpoint]"),
+        "{err}"
+    );
 }

@@ -240,7 +240,7 @@ impl Coordinator {
                 epoch,
                 "Stopped during a replayed epoch; it is aborted and replayed at the next start."
             );
-            self.abort(barrier.operators);
+            self.abort(barrier.operators, barrier.dead_letter);
             return Ok(());
         }
         if self.batches.is_empty() {
@@ -254,7 +254,7 @@ impl Coordinator {
         crash_point("before-pre-commit", epoch);
         for i in 0..barrier.operators.len() {
             if let Err(error) = barrier.operators[i].pre_commit(epoch) {
-                self.abort(barrier.operators);
+                self.abort(barrier.operators, barrier.dead_letter);
                 return Err(error.into());
             }
         }
@@ -268,7 +268,7 @@ impl Coordinator {
             match store.write(&checkpoint) {
                 Ok(size) => checkpoint_bytes = Some(size),
                 Err(error) => {
-                    self.abort(barrier.operators);
+                    self.abort(barrier.operators, barrier.dead_letter);
                     return Err(EpochError::CheckpointWrite { epoch, error });
                 }
             }
@@ -277,6 +277,11 @@ impl Coordinator {
         for operator in barrier.operators.iter_mut() {
             operator.commit(epoch)?;
         }
+        let target = barrier.dead_letter.target.clone();
+        barrier
+            .dead_letter
+            .commit_epoch(epoch)
+            .map_err(|error| EpochError::DeadLetterWrite { target, error })?;
         crash_point("after-commit", epoch);
         if let Some(store) = &self.store {
             if let Err(error) = store.set_committed(epoch) {
@@ -306,17 +311,24 @@ impl Coordinator {
         });
         self.commits += 1;
         self.epoch += 1;
+        let target = barrier.dead_letter.target.clone();
+        barrier
+            .dead_letter
+            .begin_epoch(self.epoch)
+            .map_err(|error| EpochError::DeadLetterWrite { target, error })?;
         self.batches.clear();
         self.start = barrier.source.position();
         self.started = Instant::now();
         Ok(())
     }
 
-    /// Every operator drops what it wrote in the current epoch.
-    pub fn abort(&self, operators: &mut [Box<dyn Operator>]) {
+    /// Every operator, and the dead-letter, drops what it wrote in the
+    /// current epoch.
+    pub fn abort(&self, operators: &mut [Box<dyn Operator>], dead_letter: &mut DeadLetterWriter) {
         for operator in operators.iter_mut() {
             operator.abort(self.epoch);
         }
+        dead_letter.abort_epoch();
     }
 
     /// The checkpoint of the epoch ending now.

@@ -26,7 +26,20 @@ pub enum DeadLetterConfig {
         brokers: String,
         #[serde(default)]
         properties: std::collections::BTreeMap<String, String>,
+        /// `at-least-once`, or `exactly-once`: each epoch's letters in a
+        /// transaction, committed with the epoch (needs `[checkpoint]`).
+        #[serde(default)]
+        delivery: Delivery,
     },
+}
+
+/// How a Kafka dead-letter's records are delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Delivery {
+    #[default]
+    AtLeastOnce,
+    ExactlyOnce,
 }
 
 impl DeadLetterConfig {

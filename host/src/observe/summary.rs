@@ -355,6 +355,16 @@ impl RunSummary {
     }
 }
 
+/// Late rows in all, and what became of them, for the summary's lines.
+fn late_rows(dropped: u64, dead_lettered: u64) -> (u64, &'static str) {
+    let fate = if dead_lettered > 0 {
+        "dead-lettered"
+    } else {
+        "dropped"
+    };
+    (dropped + dead_lettered, fate)
+}
+
 fn write_transform(
     f: &mut std::fmt::Formatter<'_>,
     label: &str,
@@ -404,12 +414,7 @@ impl std::fmt::Display for RunSummary {
         )?;
         writeln!(f, "  decode: {} dead-lettered", self.decode_dead_lettered)?;
         if let Some(j) = &self.interval_join {
-            let late = j.late_dropped + j.late_dead_lettered;
-            let fate = if j.late_dead_lettered > 0 {
-                "dead-lettered"
-            } else {
-                "dropped"
-            };
+            let (late, fate) = late_rows(j.late_dropped, j.late_dead_lettered);
             writeln!(
                 f,
                 "  interval join {}: {} in from {}, {} from {}; {late} late ({fate}), {} without event time; {} rows out ({} matched, {} unmatched left rows, {} waiting for the watermarks), {} + {} rows held",
@@ -431,12 +436,7 @@ impl std::fmt::Display for RunSummary {
             write_transform(f, t.kind.unwrap_or("transform"), t)?;
         }
         if let Some(w) = &self.window {
-            let late = w.late_dropped + w.late_dead_lettered;
-            let fate = if w.late_dead_lettered > 0 {
-                "dead-lettered"
-            } else {
-                "dropped"
-            };
+            let (late, fate) = late_rows(w.late_dropped, w.late_dead_lettered);
             writeln!(
                 f,
                 "  window {}: {} in, {} aggregated, {late} late ({fate}), {} without event time; {} rows out, {} groups open, watermark {}",

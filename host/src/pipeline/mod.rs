@@ -180,7 +180,8 @@ impl Pipeline {
             // whole, so it is committed, and the run ends with the reason.
             Err(e @ PipelineError::Operator(OperatorError::Stopped { .. })) => Some(e),
             Err(e) => {
-                self.coordinator.abort(self.chain.operators());
+                self.coordinator
+                    .abort(self.chain.operators(), &mut self.dead_letter);
                 let epoch = self.coordinator.epoch();
                 let journal = self.coordinator.journal();
                 journal.failed(epoch, e.stage(), e.to_string(), "stopped".to_string());

@@ -292,6 +292,7 @@ impl Plan {
         let letters = LetterLog::default();
         let mut dead_letter = DeadLetterWriter::open(
             &self.config.dead_letter,
+            self.config.name(),
             rewind.dead_letter(),
             letters.clone(),
         )
@@ -338,6 +339,14 @@ impl Plan {
                 other => other,
             })?;
         let epoch = coordinator.epoch();
+        let target = dead_letter.target.clone();
+        dead_letter
+            .begin_epoch(epoch)
+            .map_err(|error| PipelineError::DeadLetter {
+                file: file.clone(),
+                target,
+                error,
+            })?;
         let checkpointed = coordinator.checkpointed();
         chain.start(epoch, checkpointed, &file)?;
         let board = StatusBoard::default();

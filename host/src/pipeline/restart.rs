@@ -41,7 +41,8 @@ impl Pipeline {
             if self.coordinator.commits() > commits {
                 attempt = 0;
             }
-            self.coordinator.abort(self.chain.operators());
+            self.coordinator
+                .abort(self.chain.operators(), &mut self.dead_letter);
             loop {
                 attempt += 1;
                 if attempt > MAX_ATTEMPTS {
@@ -112,6 +113,10 @@ impl Pipeline {
         self.coordinator
             .resume(recovery, self.source.as_mut(), self.chain.operators())?;
         let epoch = self.coordinator.epoch();
+        let target = self.dead_letter.target.clone();
+        self.dead_letter
+            .begin_epoch(epoch)
+            .map_err(|error| PipelineError::DeadLetterWrite { target, error })?;
         self.chain.start(epoch, true, &self.summary.pipeline)
     }
 }

@@ -6,7 +6,7 @@
 //! connection transactional (exactly-once): one transaction per epoch,
 //! with the epoch's marker in it (`epochs`).
 
-mod epochs;
+pub mod epochs;
 pub mod producer;
 pub mod security;
 
