@@ -377,3 +377,74 @@ fn kafka_lag_and_each_partitions_watermark_are_on_status() {
     }
     running.stop().ok();
 }
+
+/// Two file sources joined by an interval join: the graph has the join
+/// between the source and the sink, with each side's rows.
+#[test]
+fn the_graph_shows_an_interval_join_of_two_sources() {
+    let scratch = Scratch::new();
+    let mut impressions = String::from("imp,ad_id,ts\n");
+    let mut clicks = String::from("click,ad_id,ts\n");
+    for i in 0..120 {
+        impressions.push_str(&format!(
+            "{i},{},2026-12-03T10:{:02}:{:02}Z\n",
+            i % 7,
+            i / 60,
+            i % 60
+        ));
+        clicks.push_str(&format!(
+            "{i},{},2026-12-03T10:{:02}:{:02}Z\n",
+            i % 7,
+            i / 60,
+            i % 60
+        ));
+    }
+    scratch.write("in/impressions/a.csv", &impressions);
+    scratch.write("in/clicks/a.csv", &clicks);
+    let source = |name: &str, id: &str| {
+        format!(
+            "[[sources]]\nname = \"{name}\"\ntype = \"files\"\npath = \"in/{name}\"\nformat = \"csv\"\n\
+             header = true\nschema = \"{id} BIGINT NOT NULL, ad_id BIGINT NOT NULL, ts TIMESTAMP NOT NULL\"\n\
+             poll_interval_ms = 100\n\n"
+        )
+    };
+    scratch.write(
+        "pipeline.toml",
+        &format!(
+            "name = \"console\"\n\n{}{}\
+             [interval_join]\nname = \"attributed\"\nleft = \"impressions\"\nright = \"clicks\"\n\
+             on = [\"ad_id\"]\nleft_time = \"ts\"\nbetween = [\"0s\", \"5 seconds\"]\n\n\
+             [[sinks]]\nname = \"out\"\ntype = \"jsonl\"\npath = \"out.jsonl\"\n",
+            source("impressions", "imp"),
+            source("clicks", "click")
+        ),
+    );
+    let _running = scratch.spawn_in(
+        scratch.path(),
+        &["run", "pipeline.toml", "--admin", "127.0.0.1:0"],
+        &[],
+    );
+    wait_for("the admin address file", 60, || {
+        scratch.path().join(".weir/console/admin.addr").exists()
+    });
+    let url = console_url(&scratch);
+    wait_for("joined rows", 60, || {
+        status(&url, None)["interval_join"]["rows_out"].as_u64() > Some(0)
+    });
+    let seen = browser(&url, &[]);
+    let stages: Vec<&str> = seen["first"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        ["source", "join:attributed", "sink:out", "dead_letter"],
+        "{seen}"
+    );
+    assert_eq!(
+        seen["first"]["states"]["join:attributed"], "running",
+        "{seen}"
+    );
+}

@@ -392,6 +392,25 @@ function stagesOf(st) {
     ],
     dead: st.decode_dead_lettered, deadNote: 'undecodable',
   });
+  // Two sources joined by an interval join: one node, its sides' rows in.
+  const ij = st.interval_join;
+  if (ij) {
+    const late = (ij.late_dropped || 0) + (ij.late_dead_lettered || 0);
+    const stage = `join:${ij.name}`;
+    stages.push({
+      stage, kind: 'interval join', name: ij.name, state: stageState(st, null, stage),
+      inTotal: (ij.rows_in[0] || 0) + (ij.rows_in[1] || 0), inLabel: 'rows',
+      facts: [
+        [ij.sources[0], fmtInt(ij.rows_in[0])],
+        [ij.sources[1], fmtInt(ij.rows_in[1])],
+        ['out', fmtInt(ij.rows_out)],
+        ['held', fmtInt((ij.held_left || 0) + (ij.held_right || 0))],
+        ij.waiting ? ['waiting', fmtInt(ij.waiting)] : null,
+        late ? ['late', fmtInt(late), 'warn'] : null,
+      ],
+      dead: (ij.late_dead_lettered || 0) + (ij.untimed || 0), deadNote: 'late',
+    });
+  }
   const transform = (t, stage, kind) => {
     const plugin = plugins.get(`${stage}:${t.name}`);
     const probation = plugin && plugin.probation_batches_left;
