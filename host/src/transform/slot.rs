@@ -10,7 +10,6 @@ use crate::runtime::{
     BatchOutcome, PROBATION_BATCHES, PluginVersion, ReloadReport, Runtime, TransformPlugin,
 };
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
 use wasmtime::component::Component;
 
 /// A pipeline's transform: the build running now and, while a reloaded
@@ -41,10 +40,6 @@ impl TransformSlot {
 
     pub fn plugin(&self) -> &TransformPlugin {
         &self.current
-    }
-
-    pub fn output_schema(&self) -> SchemaRef {
-        self.current.output_schema()
     }
 
     pub fn on_error(&self) -> ErrorPolicy {
