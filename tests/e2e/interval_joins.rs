@@ -492,6 +492,17 @@ max_wait_ms = 100
             serde_json::from_str(&weir_tests::http_get(url.trim(), "/status")).unwrap_or_default();
         status["pipelines"][0]["records_read"].as_u64() == Some(all)
     });
+    let url = std::fs::read_to_string(&addr).unwrap();
+    let metrics = weir_tests::http_get(url.trim(), "/metrics");
+    let held = metrics
+        .lines()
+        .any(|l| l.starts_with("weir_interval_join_held_rows{pipeline=\"pipeline\",join=\"attributed\",source=\"clicks\"}"));
+    assert!(
+        metrics.contains(
+            "weir_interval_join_rows_in_total{pipeline=\"pipeline\",join=\"attributed\",source=\"impressions\"} 3000"
+        ) && held,
+        "{metrics}"
+    );
     let status = std::process::Command::new("kill")
         .args(["-INT", &running.id().to_string()])
         .status()

@@ -265,6 +265,7 @@ impl PipelineConfig {
             (Some(_), _, Some(_)) => {
                 return Err("key `interval_join`: an interval join matches two streams; declare them as [[sources]], each with a `name`".to_string());
             }
+            (None, 1, None) => {}
             (None, _, None) => {
                 return Err("key `sources`: several sources are combined by an [interval_join] (left, right, on, left_time, between)".to_string());
             }

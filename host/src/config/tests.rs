@@ -202,3 +202,55 @@ fn a_join_table_is_a_file_a_query_or_a_topic_and_its_keys_must_fit_the_kind() {
     )))
     .unwrap();
 }
+
+#[test]
+fn sources_are_one_source_or_several_joined_and_each_kafka_source_has_its_group() {
+    let files = |name: &str| {
+        format!(
+            "[[sources]]\nname = \"{name}\"\ntype = \"files\"\npath = \"in\"\nformat = \"lines\"\n"
+        )
+    };
+    let one = load(&files("only")).unwrap();
+    assert_eq!(
+        one.named_sources()[0].0,
+        "sources[0]",
+        "one [[sources]] is the source"
+    );
+    let both = format!("[source]\ntype = \"generator\"\ncount = 1\n{}", files("a"));
+    assert!(
+        load(&both)
+            .unwrap_err()
+            .message
+            .contains("either one [source] or [[sources]]")
+    );
+    let unjoined = format!("{}{}", files("a"), files("b"));
+    assert!(
+        load(&unjoined)
+            .unwrap_err()
+            .message
+            .contains("[interval_join]")
+    );
+    let kafka = |name: &str| {
+        format!(
+            "[[sources]]\nname = \"{name}\"\ntype = \"kafka\"\nbrokers = \"b:9092\"\ntopics = [\"{name}\"]\n\
+             group = \"g\"\nformat = \"lines\"\n"
+        )
+    };
+    let join = "[interval_join]\nleft = \"a\"\nright = \"b\"\non = [\"k\"]\nleft_time = \"ts\"\nbetween = [\"-5 minutes\", \"5 minutes\"]\n";
+    let shared = format!("{}{}{join}", kafka("a"), kafka("b"));
+    let error = load(&shared).unwrap_err().message;
+    assert!(error.contains("key `sources[1].group`"), "{error}");
+    let own = format!(
+        "{}{}{join}",
+        kafka("a"),
+        kafka("b").replace("group = \"g\"", "group = \"h\"")
+    );
+    let config = load(&own).unwrap();
+    assert_eq!(
+        config.interval_join.unwrap().bounds().unwrap(),
+        Bounds {
+            lower: -300_000_000,
+            upper: 300_000_000
+        }
+    );
+}

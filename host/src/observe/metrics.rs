@@ -41,6 +41,13 @@ struct ReloadLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SideLabels {
+    pipeline: String,
+    join: String,
+    source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PartitionLabels {
     pipeline: String,
     topic: String,
@@ -78,6 +85,10 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
     let lookup_queries = Family::<JoinLabels, Counter>::default();
     let lookup_keys = Family::<JoinLabels, Counter>::default();
     let lookup_cache_hits = Family::<JoinLabels, Counter>::default();
+    let interval_in = Family::<SideLabels, Counter>::default();
+    let interval_out = Family::<JoinLabels, Counter>::default();
+    let interval_late = Family::<JoinLabels, Counter>::default();
+    let interval_held = Family::<SideLabels, Gauge>::default();
     for status in statuses {
         let counts = &status.counts;
         let p = PipelineLabels {
@@ -121,6 +132,26 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
             lookup_cache_hits
                 .get_or_create(&labels)
                 .inc_by(l.cache_hits);
+        }
+        if let Some(j) = &counts.interval_join {
+            let labels = JoinLabels {
+                pipeline: counts.pipeline.clone(),
+                join: j.name.clone(),
+            };
+            interval_out.get_or_create(&labels).inc_by(j.rows_out);
+            interval_late
+                .get_or_create(&labels)
+                .inc_by(j.late_dropped + j.late_dead_lettered);
+            let held = [j.held_left, j.held_right];
+            for (side, source) in j.sources.iter().enumerate() {
+                let l = SideLabels {
+                    pipeline: counts.pipeline.clone(),
+                    join: j.name.clone(),
+                    source: source.clone(),
+                };
+                interval_in.get_or_create(&l).inc_by(j.rows_in[side]);
+                interval_held.get_or_create(&l).set(held[side] as i64);
+            }
         }
         for sink in &counts.sinks {
             let l = SinkLabels {
@@ -200,6 +231,26 @@ pub fn render(statuses: &[PipelineStatus]) -> String {
         "join_lookup_cache_hits",
         "Rows whose key a lookup join's cache knew",
         lookup_cache_hits,
+    );
+    registry.register(
+        "interval_join_rows_in",
+        "Rows an interval join took from each of its sources",
+        interval_in,
+    );
+    registry.register(
+        "interval_join_rows_out",
+        "Joined rows an interval join emitted",
+        interval_out,
+    );
+    registry.register(
+        "interval_join_late",
+        "Rows behind their side's watermark (dropped or dead-lettered)",
+        interval_late,
+    );
+    registry.register(
+        "interval_join_held_rows",
+        "Rows an interval join holds now, of each source",
+        interval_held,
     );
     registry.register("sink_rows", "Rows a sink wrote", sink_rows);
     registry.register(
