@@ -447,4 +447,5 @@ fn the_graph_shows_an_interval_join_of_two_sources() {
         seen["first"]["states"]["join:attributed"], "running",
         "{seen}"
     );
+    assert_eq!(seen["console_errors"], serde_json::json!([]), "{seen}");
 }
