@@ -381,6 +381,16 @@ fn weir_check_names_both_key_columns_and_their_types_when_they_differ() {
         "schema = \"click BIGINT NOT NULL, ad_id STRING NOT NULL",
     );
     scratch.write("pipeline.toml", &text);
+    scratch.write("pipeline.toml", &pipeline("inner", JSONL_SINK));
+    let shown = scratch.weir(&["check", "pipeline.toml"]).ok().stdout();
+    for line in [
+        "source impressions → imp Int64 NOT NULL, ad_id Int64 NOT NULL, ts Timestamp",
+        "source clicks → click Int64 NOT NULL",
+        "interval join attributed → imp Int64 NOT NULL, ad_id Int64 NOT NULL, ts Timestamp(µs, \"UTC\") NOT NULL, click Int64 NOT NULL, clicks_ts",
+    ] {
+        assert!(shown.contains(line), "{line}\n{shown}");
+    }
+    scratch.write("pipeline.toml", &text);
     let error = scratch.weir(&["check", "pipeline.toml"]).fails();
     assert!(
         error.contains("key `interval_join.on`")

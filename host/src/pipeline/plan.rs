@@ -63,6 +63,20 @@ impl Stages {
         }
     }
 
+    /// Stages that start from two sources joined: each source's rows (for
+    /// `weir check` to show), then the join's, which the next stage receives.
+    fn joined(sources: &[(String, SchemaRef)], join: String, schema: SchemaRef) -> Self {
+        let mut names: Vec<String> = sources.iter().map(|(n, _)| format!("source {n}")).collect();
+        let mut schemas: Vec<SchemaRef> = sources.iter().map(|(_, s)| s.clone()).collect();
+        names.push(join);
+        schemas.push(schema);
+        Stages {
+            names,
+            schemas,
+            operators: Vec::new(),
+        }
+    }
+
     /// What the next stage receives.
     fn output(&self) -> SchemaRef {
         self.schemas
@@ -144,14 +158,15 @@ impl Plan {
                 }
                 Some(j) => {
                     let merged = MergedSource::new(&named, mode.clone()).map_err(source_error)?;
-                    let join = IntervalJoin::new(j, &merged.schemas()).map_err(|message| {
+                    let inputs = merged.schemas();
+                    let join = IntervalJoin::new(j, &inputs).map_err(|message| {
                         PipelineError::IntervalJoin {
                             file: file.clone(),
                             message,
                         }
                     })?;
-                    let stages =
-                        Stages::new(format!("interval join {}", j.name), join.output_schema());
+                    let name = format!("interval join {}", j.name);
+                    let stages = Stages::joined(&inputs, name, join.output_schema());
                     (Box::new(merged), stages, Some(join))
                 }
             };
