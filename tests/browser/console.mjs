@@ -47,6 +47,7 @@ async function observe(page) {
       watermark_ms: num(document.querySelector('#watermark')?.dataset.value),
       plugins,
       letters: [...document.querySelectorAll('#letters [data-reason]')].map((r) => ({ stage: r.dataset.stage, reason: r.dataset.reason })),
+      restarts: [...document.querySelectorAll('#checkpoints [data-failure]')].map((r) => ({ epoch: num(r.dataset.failure), stage: r.dataset.stage, action: r.dataset.action })),
       config: document.querySelector('#config')?.textContent ?? null,
     };
   });

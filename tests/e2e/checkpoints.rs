@@ -524,6 +524,16 @@ path = "out/dead-letter.jsonl"
         "{failure}"
     );
     assert!(checkpoints["restarts"].as_u64() >= Some(1), "{checkpoints}");
+    // And the console's restart log shows it, in chromium.
+    let url = scratch.read(".weir/outage/admin.addr").trim().to_string() + "/";
+    let seen = crate::console::browser(&url, &[]);
+    let restarts = seen["first"]["restarts"].as_array().unwrap();
+    assert!(
+        restarts.iter().any(|r| r["stage"] == "sink:table"
+            && r["action"].as_str().unwrap().starts_with("retrying in")),
+        "{seen}"
+    );
+    assert_eq!(seen["console_errors"], serde_json::json!([]), "{seen}");
     child.kill().unwrap();
     child.wait().unwrap();
 

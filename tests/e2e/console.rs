@@ -110,7 +110,7 @@ fn status(url: &str, token: Option<&str>) -> Value {
 }
 
 /// Runs tests/browser/console.mjs; its observations as JSON.
-fn browser(url: &str, args: &[&str]) -> Value {
+pub(crate) fn browser(url: &str, args: &[&str]) -> Value {
     let script = root().join("tests/browser/console.mjs");
     let out = std::process::Command::new("node")
         .arg(&script)

@@ -697,7 +697,18 @@ function renderCheckpoints(cp) {
     el('td', {class: 'position', title: e.source}, e.source),
     el('td', {}, (e.committed || []).map((c) => el('span', {class: 'chip'}, c))),
     el('td', {}, e.replayed ? pill('retrying', 'replayed') : el('span', {class: 'muted'}, 'no'))));
-  $('#checkpoints').replaceChildren(summary, ...(last ? [last] : []), rows.length
+  // The restart log: every failure the journal keeps, newest first.
+  const restarts = failures.slice().reverse().map((f) => el('tr', {'data-failure': f.epoch, 'data-stage': f.stage || '', 'data-action': f.action},
+    el('td', {class: 'num'}, fmtInt(f.epoch)),
+    el('td', {title: isoOf(f.at)}, fmtClock(f.at)),
+    el('td', {}, f.stage || '—'),
+    el('td', {class: 'failure-error', title: f.error}, f.error),
+    el('td', {}, f.action)));
+  const log = restarts.length
+    ? el('details', {class: 'restart-log'}, el('summary', {}, `Restart log (${fmtInt(restarts.length)})`),
+      el('div', {class: 'scroll'}, table([['epoch', 'num'], ['at'], ['stage'], ['error'], ['then']], restarts, 'restarts')))
+    : null;
+  $('#checkpoints').replaceChildren(summary, ...(last ? [last] : []), ...(log ? [log] : []), rows.length
     ? el('div', {class: 'scroll'}, table([['epoch', 'num'], ['at'], ['ran', 'num'], ['commit', 'num'], ['size', 'num'], ['batches', 'num'],
       ['records', 'num'], ['source position'], ['committed'], ['replayed']], rows, 'epochs'))
     : empty('No checkpoint yet.'));
