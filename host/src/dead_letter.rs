@@ -28,6 +28,25 @@ pub struct DeadLetterWriter {
     transactions: Option<Transactions>,
 }
 
+impl Transactions {
+    /// A failed call as an error: `PermissionDenied`, which no retry
+    /// mends, once another producer of the id fenced this one (the pipeline
+    /// runs twice), as the exactly-once sink stops then too.
+    fn refused(&self, fenced: bool, message: String) -> std::io::Error {
+        match self.producer.fatal().or(fenced.then_some(message.clone())) {
+            Some(fatal) => std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "the dead-letter's transactional id `{}` was taken over by another producer \
+                     (is the pipeline running twice?): {fatal}",
+                    self.id
+                ),
+            ),
+            None => std::io::Error::other(message),
+        }
+    }
+}
+
 /// The letters of each epoch in one transaction, with an epoch marker.
 struct Transactions {
     producer: std::sync::Arc<KafkaProducer>,
@@ -120,10 +139,12 @@ impl DeadLetterWriter {
                 if !t.open {
                     t.producer
                         .begin()
-                        .map_err(|e| std::io::Error::other(e.message))?;
+                        .map_err(|e| t.refused(e.fenced, e.message))?;
                     t.open = true;
                 }
-                self.out.write_all(&line)?;
+                if let Err(e) = self.out.write_all(&line) {
+                    return Err(t.refused(false, e.to_string()));
+                }
             }
             None => self.out.write_all(&line)?,
         }
@@ -142,7 +163,11 @@ impl DeadLetterWriter {
     }
 
     pub fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+        let flushed = self.out.flush();
+        match (&self.transactions, flushed) {
+            (Some(t), Err(e)) => Err(t.refused(false, e.to_string())),
+            (_, flushed) => flushed,
+        }
     }
 
     /// The pipeline is now in `epoch` (at its start, after a restart, after
@@ -176,7 +201,9 @@ impl DeadLetterWriter {
         if !t.open {
             return Ok(());
         }
-        self.out.flush()?;
+        if let Err(e) = self.out.flush() {
+            return Err(t.refused(false, e.to_string()));
+        }
         t.producer
             .send(
                 epochs::TOPIC,
@@ -184,10 +211,10 @@ impl DeadLetterWriter {
                 &epochs::marker(epoch),
                 &[],
             )
-            .map_err(std::io::Error::other)?;
+            .map_err(|e| t.refused(false, e))?;
         t.producer
             .commit()
-            .map_err(|e| std::io::Error::other(e.message))?;
+            .map_err(|e| t.refused(e.fenced, e.message))?;
         t.open = false;
         t.committed = Some(epoch);
         Ok(())

@@ -235,3 +235,52 @@ fn an_exactly_once_dead_letter_needs_checkpoints() {
         "{err}"
     );
 }
+
+#[test]
+fn a_second_process_with_the_same_dead_letter_fences_the_first_which_stops() {
+    let broker = Broker::start();
+    broker.create_topic("fenced-letters", 1);
+    let lines = |from: usize| -> String {
+        (from..from + 50)
+            .map(|i| {
+                if i % 10 == 9 {
+                    "reject\n".to_string()
+                } else {
+                    format!("line-{i}\n")
+                }
+            })
+            .collect()
+    };
+    let text = dead_letter_pipeline(&broker, "fenced-letters", "exactly-once")
+        .replace("interval = \"1ms\"", "interval = \"100ms\"");
+    let first = Scratch::new();
+    first.write("pipeline.toml", &text);
+    first.write("in/a.txt", &lines(0));
+    let running = first.spawn(&["run", "pipeline.toml", "--admin", "off"]);
+    weir_tests::wait_for("the first run's letters to commit", 60, || {
+        broker.consume_committed("fenced-letters").len() >= 5
+    });
+    first.write("in/b.txt", &lines(50));
+    weir_tests::wait_for("its next letters to commit", 60, || {
+        broker.consume_committed("fenced-letters").len() >= 10
+    });
+    // The same pipeline from another folder takes the transactional id
+    // over; without checkpoints, Kafka's newer marker then stops it.
+    let second = Scratch::new();
+    second.write("pipeline.toml", &text);
+    second.write("in/a.txt", &lines(0));
+    let err = second
+        .weir(&["run", "pipeline.toml", "--available-now", "--admin", "off"])
+        .fails();
+    assert!(err.contains("another run's or were deleted"), "{err}");
+    // The first run's next letters find it fenced: it stops, saying so.
+    first.write("in/c.txt", &lines(100));
+    let run = running.wait(60);
+    let err = run.stderr();
+    assert!(!run.success(), "the fenced run ended well:\n{err}");
+    assert!(err.contains("taken over by another producer"), "{err}");
+    assert!(
+        !err.contains("retrying from the last checkpoint"),
+        "the fenced run retried:\n{err}"
+    );
+}

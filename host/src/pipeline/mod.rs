@@ -141,6 +141,13 @@ impl Classified for PipelineError {
             PipelineError::Sink { error, .. } => error.retry(),
             PipelineError::CheckpointWrite { error, .. } => error.retry(),
             PipelineError::Read(e) => e.retry(),
+            // A fenced exactly-once dead-letter (another process took
+            // its transactional id over) is not mended by a retry.
+            PipelineError::DeadLetterWrite { error, .. }
+                if error.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                Retry::Useless
+            }
             PipelineError::DeadLetterWrite { .. } => Retry::Helps,
             _ => Retry::Useless,
         }
