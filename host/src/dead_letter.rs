@@ -195,15 +195,11 @@ impl DeadLetterWriter {
     /// The epoch's checkpoint is durable: an exactly-once dead-letter
     /// commits its letters with the epoch's marker.
     pub fn commit_epoch(&mut self, epoch: u64) -> std::io::Result<()> {
-        let Some(t) = &mut self.transactions else {
-            return Ok(());
-        };
-        if !t.open {
+        if !self.transactions.as_ref().is_some_and(|t| t.open) {
             return Ok(());
         }
-        if let Err(e) = self.out.flush() {
-            return Err(t.refused(false, e.to_string()));
-        }
+        self.flush()?;
+        let t = self.transactions.as_mut().expect("a transaction is open");
         t.producer
             .send(
                 epochs::TOPIC,

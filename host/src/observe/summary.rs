@@ -282,20 +282,18 @@ impl RunSummary {
         // The records the row-level stages start from: those read, or with
         // an interval join, the joined rows it emitted; what the join or
         // the decoders dead-lettered is not among them.
-        let (records_in, entry_dead) = match &self.interval_join {
-            None => (self.records_read, self.decode_dead_lettered),
+        // The join's letters count with the decoders', before those stages.
+        let (records_in, entry_dead, join_dead) = match &self.interval_join {
+            None => (self.records_read, self.decode_dead_lettered, 0),
             Some(j) => {
                 let joined = self.records_read
                     == total(&[self.decode_dead_lettered, j.rows_in[0], j.rows_in[1]])?;
                 if !joined || !j.balanced()? {
                     return Some(false);
                 }
-                (j.rows_out, 0)
+                let letters = total(&[self.decode_dead_lettered, j.dead_lettered()?])?;
+                (j.rows_out, 0, letters)
             }
-        };
-        let join_dead = match &self.interval_join {
-            None => 0,
-            Some(j) => total(&[self.decode_dead_lettered, j.dead_lettered()?])?,
         };
         let before_dead = total(&[
             entry_dead,
@@ -487,8 +485,10 @@ impl std::fmt::Display for RunSummary {
         let (first, label) = match &self.interval_join {
             None => (self.records_read, "read"),
             Some(j) => {
-                let join_dead = j.late_dead_lettered + j.untimed + self.decode_dead_lettered;
-                before_dead = before_dead.saturating_sub(join_dead);
+                let join_dead = j.dead_lettered().unwrap_or(u64::MAX);
+                before_dead = before_dead
+                    .saturating_sub(join_dead)
+                    .saturating_sub(self.decode_dead_lettered);
                 (j.rows_out, "joined")
             }
         };

@@ -34,6 +34,8 @@ pub struct Plan {
     file: String,
     mode: RunMode,
     source: Box<dyn Source>,
+    /// What the source was built from, to build it again on a restart.
+    source_config: Vec<config::NamedSource>,
     operators: Vec<Box<dyn Operator>>,
     runtime: Runtime,
     /// The schema of each stage's output, the source's first; the last is
@@ -273,6 +275,7 @@ impl Plan {
             file,
             mode,
             source,
+            source_config: named,
             operators,
             runtime: runtime.clone(),
             schemas,
@@ -373,12 +376,7 @@ impl Plan {
         Ok(Pipeline {
             flush: self.mode.flush || source.bounded(),
             source,
-            source_config: self
-                .config
-                .named_sources()
-                .into_iter()
-                .map(|(_, s)| s)
-                .collect(),
+            source_config: self.source_config,
             mode: self.mode,
             chain,
             runtime: self.runtime,

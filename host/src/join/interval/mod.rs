@@ -194,16 +194,16 @@ impl IntervalJoin {
             let time = times.value(row);
             newest = newest.max(Some(time));
             if time < watermark {
-                let reason = format!(
-                    "late: event time {} is behind the {} side's watermark {}",
-                    crate::window::show_time(time),
-                    ["left", "right"][side],
-                    crate::window::show_time(watermark)
-                );
                 match self.late {
                     LatePolicy::Drop => self.counts.late_dropped += 1,
                     LatePolicy::DeadLetter => {
                         self.counts.late_dead_lettered += 1;
+                        let reason = format!(
+                            "late: event time {} is behind the {} side's watermark {}",
+                            crate::window::show_time(time),
+                            ["left", "right"][side],
+                            crate::window::show_time(watermark)
+                        );
                         refused.push(self.refusal(row, reason));
                     }
                 }
